@@ -1,0 +1,47 @@
+// The capture pipeline: log source -> committed transactions -> Debezium events -> Kafka
+// transactions, each holding whole source transactions plus the checkpoint that covers them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sqltail/kafka/config.h"
+#include "sqltail/logreader/log_source.h"
+
+namespace sqltail::engine {
+
+struct CaptureOptions {
+  std::string topic_prefix = "sqltail";
+  std::string database;  // source database (topic names, checkpoint key)
+  std::vector<std::string> table_include, table_exclude;
+  size_t poll_batch_rows = 50000;     // TOP (n) of each fn_dblog query
+  int poll_idle_max_ms = 1000;        // idle backoff cap
+  int stop_when_idle_ms = 0;          // > 0: exit cleanly after this long without new log rows
+  kafka::Config kafka;
+  std::string transactional_id;       // default "<prefix>-<database>-capture"
+  size_t txn_max_events = 20000;      // commit the Kafka transaction after this many events...
+  int txn_max_ms = 500;               // ...or this long after its first event
+  int topic_partitions = 1;
+  int topic_replication_factor = -1;  // -1: broker default
+  bool tombstones_on_delete = true;
+  bool schemas_enable = true;
+};
+
+struct CaptureStats {
+  uint64_t log_rows = 0;
+  uint64_t transactions = 0;
+  uint64_t events = 0;
+  uint64_t kafka_transactions = 0;
+};
+
+// Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. Returns false and
+// sets `error` (one line naming what and where) on failure; the last committed checkpoint is then
+// where a restart resumes, so nothing is lost or doubled.
+bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
+                CaptureStats& stats, std::string& error,
+                const std::function<void(const std::string&)>& log = {});
+
+}  // namespace sqltail::engine

@@ -1,0 +1,226 @@
+#include "sqltail/engine/capture.h"
+
+#include <chrono>
+#include <thread>
+
+#include "sqltail/engine/checkpoint.h"
+#include "sqltail/engine/debezium_encoder.h"
+#include "sqltail/kafka/admin.h"
+#include "sqltail/kafka/consumer.h"
+#include "sqltail/kafka/transactional_producer.h"
+#include "sqltail/logreader/log_reader.h"
+
+namespace sqltail::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kKafkaTimeout = std::chrono::seconds(60);
+
+int64_t NowUnixNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Header on the last event of each source transaction: the applier commits only at these
+// boundaries, so a target transaction never holds part of a source transaction.
+constexpr std::string_view kTxnEndHeader = "sqltail.txn.end";
+
+}  // namespace
+
+bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
+                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log) {
+  auto info = [&](const std::string& message) {
+    if (log) log(message);
+  };
+
+  logreader::Catalog catalog;
+  if (!source.ReadCatalog(catalog, error)) return false;
+  std::string database = options.database.empty() ? catalog.database : options.database;
+  catalog.Filter(options.table_include, options.table_exclude);
+  if (catalog.tables().empty()) {
+    error = "capture: no table of database '" + database + "' matches table.include/table.exclude";
+    return false;
+  }
+
+  EncoderOptions encoder_options;
+  encoder_options.topic_prefix = options.topic_prefix;
+  encoder_options.database = database;
+  encoder_options.schemas_enable = options.schemas_enable;
+  DebeziumEncoder encoder(encoder_options);
+
+  const std::string offsets_topic = options.topic_prefix + ".offsets";
+  const std::string checkpoint_key = CheckpointKey(options.topic_prefix, database);
+  std::string transactional_id =
+      options.transactional_id.empty() ? options.topic_prefix + "-" + database + "-capture" : options.transactional_id;
+
+  std::vector<kafka::TopicSpec> topics;
+  topics.push_back({offsets_topic, 1, options.topic_replication_factor, {{"cleanup.policy", "compact"}}});
+  for (const auto& table : catalog.tables()) {
+    topics.push_back({encoder.TopicFor(*table), options.topic_partitions, options.topic_replication_factor, {}});
+  }
+  {
+    kafka::Admin admin(options.kafka);
+    if (auto e = admin.EnsureTopics(topics, kKafkaTimeout); !e.ok()) {
+      error = "capture: " + e.ToString();
+      return false;
+    }
+  }
+
+  kafka::TransactionalProducer producer(options.kafka, transactional_id);
+  // InitTransactions first: it aborts what a crashed predecessor left open, which would otherwise
+  // hide the last checkpoint from the read_committed read below.
+  if (auto e = producer.InitTransactions(kKafkaTimeout); !e.ok()) {
+    error = "capture: " + e.ToString();
+    return false;
+  }
+  auto stored = kafka::ReadLastValue(options.kafka, offsets_topic, checkpoint_key, kKafkaTimeout);
+  if (!stored.ok()) {
+    error = "capture: reading the checkpoint: " + stored.error().ToString();
+    return false;
+  }
+  Checkpoint committed;  // the last checkpoint known to be committed in Kafka
+  if (stored.value()) {
+    auto parsed = ParseCheckpoint(*stored.value(), error);
+    if (!parsed) {
+      error = "capture: " + offsets_topic + ": " + error;
+      return false;
+    }
+    committed = *parsed;
+    info("resuming after commit " + committed.commit_lsn.ToString() + " from restart LSN " +
+         committed.restart_lsn.ToString());
+  } else {
+    info("no checkpoint in " + offsets_topic + ": starting at the beginning of the log");
+  }
+
+  bool in_transaction = false;
+  Clock::time_point transaction_started;
+  size_t pending_events = 0;
+  Checkpoint next = committed;
+  std::unique_ptr<logreader::LogReader> reader;
+
+  auto begin = [&]() -> bool {
+    if (in_transaction) return true;
+    if (auto e = producer.BeginTransaction(); !e.ok()) {
+      error = "capture: " + e.ToString();
+      return false;
+    }
+    in_transaction = true;
+    transaction_started = Clock::now();
+    return true;
+  };
+  // Writes the checkpoint into the open transaction and commits it. Any failure ends the run: the
+  // transaction is aborted and a restart resumes from the last committed checkpoint.
+  auto commit = [&]() -> bool {
+    next.restart_lsn = reader->RestartLsn();
+    std::string value = EncodeCheckpoint(next);
+    if (auto e = producer.Produce(offsets_topic, 0, checkpoint_key, value); !e.ok()) {
+      error = "capture: writing the checkpoint: " + e.ToString();
+      return false;
+    }
+    kafka::KafkaError e;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      e = producer.CommitTransaction(kKafkaTimeout);
+      if (e.ok() || e.Action() != kafka::ErrorAction::kRetry) break;
+    }
+    if (!e.ok()) {
+      error = "capture: committing the Kafka transaction: " + e.ToString();
+      if (e.Action() == kafka::ErrorAction::kAbortTransaction) (void)producer.AbortTransaction(kKafkaTimeout);
+      in_transaction = false;
+      return false;
+    }
+    in_transaction = false;
+    committed = next;
+    pending_events = 0;
+    ++stats.kafka_transactions;
+    return true;
+  };
+
+  EncodedEvent event;
+  // Per-table event counters of the current transaction (data_collection_order); reused.
+  std::vector<std::pair<const logreader::CapturedTable*, uint64_t>> table_order;
+  auto next_table_order = [&](const logreader::CapturedTable* table) {
+    for (auto& [t, n] : table_order)
+      if (t == table) return ++n;
+    table_order.emplace_back(table, 1);
+    return uint64_t{1};
+  };
+  auto on_commit = [&](const logreader::CommittedTransaction& txn, std::string& txn_error) -> bool {
+    if (!begin()) {
+      txn_error = error;
+      return false;
+    }
+    int64_t now = NowUnixNanos();
+    table_order.clear();
+    uint64_t order = 0;
+    for (size_t i = 0; i < txn.changes.size(); ++i) {
+      const auto& change = txn.changes[i];
+      if (!encoder.Encode(txn, change, ++order, next_table_order(change.table), now, event, txn_error)) return false;
+      bool last = i + 1 == txn.changes.size();
+      bool tombstone = change.op == logreader::ChangeOp::kDelete && options.tombstones_on_delete &&
+                       !change.table->key_columns.empty();
+      kafka::MessageHeader end_header{kTxnEndHeader, "1"};
+      std::span<const kafka::MessageHeader> headers;
+      if (last && !tombstone) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
+      std::optional<std::string_view> key;
+      if (!event.key.empty()) key = event.key;
+      if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, key, event.value, headers); !e.ok()) {
+        txn_error = "capture: " + e.ToString();
+        return false;
+      }
+      if (tombstone) {
+        if (last) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
+        if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, key, std::nullopt, headers); !e.ok()) {
+          txn_error = "capture: " + e.ToString();
+          return false;
+        }
+      }
+    }
+    stats.events += txn.changes.size();
+    ++stats.transactions;
+    pending_events += txn.changes.size();
+    next.commit_lsn = txn.commit_lsn;
+    next.change_lsn = txn.changes.back().lsn;
+    next.event_serial_no = 1;
+    // Whole source transactions only: this is a boundary, so the Kafka transaction may end here.
+    if (pending_events >= options.txn_max_events && !commit()) {
+      txn_error = error;
+      return false;
+    }
+    return true;
+  };
+
+  reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
+  reader->Resume(committed.restart_lsn, committed.commit_lsn);
+
+  auto idle_since = Clock::now();
+  int backoff_ms = 1;
+  while (!stop.load()) {
+    size_t rows = 0;
+    if (!reader->Poll(options.poll_batch_rows, rows, error)) {
+      if (in_transaction) (void)producer.AbortTransaction(kKafkaTimeout);
+      return false;
+    }
+    stats.log_rows += rows;
+    auto now = Clock::now();
+    bool due = in_transaction && (rows == 0 || now - transaction_started >= std::chrono::milliseconds(options.txn_max_ms));
+    if (due && !commit()) return false;
+    if (rows > 0) {
+      idle_since = now;
+      backoff_ms = 1;
+      continue;
+    }
+    // Caught up. Advance the restart LSN through stretches without captured changes (heartbeat),
+    // so a restart does not re-read them and the log can be truncated behind us.
+    if (reader->RestartLsn() != committed.restart_lsn && (!begin() || !commit())) return false;
+    if (options.stop_when_idle_ms > 0 && now - idle_since >= std::chrono::milliseconds(options.stop_when_idle_ms)) {
+      info("no new log rows for " + std::to_string(options.stop_when_idle_ms) + " ms: stopping");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, std::max(1, options.poll_idle_max_ms));
+  }
+  if (in_transaction && !commit()) return false;
+  return true;
+}
+
+}  // namespace sqltail::engine

@@ -1,0 +1,51 @@
+#include "sqltail/engine/checkpoint.h"
+
+#include <simdjson.h>
+
+#include "sqltail/logreader/change_event.h"
+
+namespace sqltail::engine {
+
+std::string CheckpointKey(std::string_view topic_prefix, std::string_view database) {
+  std::string key = "[\"sqltail\",{\"server\":";
+  logreader::AppendJsonString(topic_prefix, key);
+  key += ",\"database\":";
+  logreader::AppendJsonString(database, key);
+  key += "}]";
+  return key;
+}
+
+std::string EncodeCheckpoint(const Checkpoint& c) {
+  return "{\"commit_lsn\":\"" + c.commit_lsn.ToString() + "\",\"change_lsn\":\"" + c.change_lsn.ToString() +
+         "\",\"event_serial_no\":" + std::to_string(c.event_serial_no) + ",\"restart_lsn\":\"" +
+         c.restart_lsn.ToString() + "\"}";
+}
+
+std::optional<Checkpoint> ParseCheckpoint(std::string_view json, std::string& error) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root)) {
+    error = "checkpoint is not JSON: " + std::string(json.substr(0, 200));
+    return std::nullopt;
+  }
+  Checkpoint c;
+  auto lsn_field = [&](const char* name, logreader::Lsn& out) {
+    std::string_view text;
+    if (root[name].get(text)) return false;
+    auto lsn = logreader::Lsn::Parse(text);
+    if (!lsn) return false;
+    out = *lsn;
+    return true;
+  };
+  uint64_t serial = 0;
+  if (!lsn_field("commit_lsn", c.commit_lsn) || !lsn_field("change_lsn", c.change_lsn) ||
+      !lsn_field("restart_lsn", c.restart_lsn) || root["event_serial_no"].get(serial)) {
+    error = "checkpoint lacks commit_lsn, change_lsn, event_serial_no or restart_lsn: " +
+            std::string(json.substr(0, 200));
+    return std::nullopt;
+  }
+  c.event_serial_no = serial;
+  return c;
+}
+
+}  // namespace sqltail::engine

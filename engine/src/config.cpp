@@ -1,0 +1,172 @@
+#include "sqltail/engine/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+namespace sqltail::engine {
+namespace po = boost::program_options;
+namespace {
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    auto first = item.find_first_not_of(" \t");
+    auto last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+  }
+  return out;
+}
+
+// Parses the file plus overrides. Keys under `passthrough_prefix` (librdkafka properties) are
+// collected into `passthrough`; any other unknown key is an error.
+bool Parse(const std::string& path, const std::vector<std::string>& overrides, const po::options_description& known,
+           const std::string& passthrough_prefix, po::variables_map& values,
+           std::map<std::string, std::string>& passthrough, std::string& error) {
+  std::ifstream file(path);
+  if (!file) {
+    error = "config " + path + ": cannot open the file";
+    return false;
+  }
+  std::string where = "config " + path;
+  try {
+    std::vector<po::parsed_options> parsed;
+    parsed.push_back(po::parse_config_file(file, known, true));
+    std::stringstream override_text;
+    for (const auto& o : overrides) {
+      if (o.find('=') == std::string::npos) {
+        error = where + ": override '" + o + "' is not key=value";
+        return false;
+      }
+      override_text << o << "\n";
+    }
+    parsed.push_back(po::parse_config_file(override_text, known, true));
+    // Overrides first: program_options keeps the first value stored for a key.
+    for (auto it = parsed.rbegin(); it != parsed.rend(); ++it) {
+      for (const auto& option : it->options) {
+        if (!option.unregistered) continue;
+        if (option.string_key.rfind(passthrough_prefix, 0) == 0 && !option.value.empty()) {
+          passthrough.emplace(option.string_key.substr(passthrough_prefix.size()), option.value.front());
+        } else {
+          error = where + ": unknown key '" + option.string_key + "'";
+          return false;
+        }
+      }
+      po::store(*it, values);
+    }
+    po::notify(values);
+  } catch (const po::error& e) {
+    error = where + ": " + e.what();
+    return false;
+  }
+  return true;
+}
+
+bool ReadSecret(const std::string& key, const std::string& inline_value, const std::string& file_path,
+                const char* env_name, std::string& out, std::string& error) {
+  if (const char* env = std::getenv(env_name); env != nullptr && *env != '\0') {
+    out = env;
+    return true;
+  }
+  if (!file_path.empty()) {
+    std::ifstream in(file_path);
+    if (!in) {
+      error = "config: key '" + key + "_file': cannot read " + file_path;
+      return false;
+    }
+    std::getline(in, out);
+    return true;
+  }
+  out = inline_value;
+  return true;
+}
+
+void AddKafkaOptions(po::options_description& d) {
+  d.add_options()("kafka.bootstrap_servers", po::value<std::string>()->required(),
+                  "Kafka bootstrap servers host:port[,host:port]");
+}
+
+}  // namespace
+
+std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const std::vector<std::string>& overrides,
+                                               std::string& error) {
+  CaptureConfig c;
+  std::string password, password_file, include, exclude;
+  po::options_description d;
+  d.add_options()
+      ("source.host", po::value(&c.source.host)->default_value("127.0.0.1"), "SQL Server host")
+      ("source.port", po::value(&c.source.port)->default_value(1433), "SQL Server port")
+      ("source.user", po::value(&c.source.user)->required(), "login")
+      ("source.password", po::value(&password)->default_value(""), "password (prefer password_file or SQLTAIL_SOURCE_PASSWORD)")
+      ("source.password_file", po::value(&password_file)->default_value(""), "file holding the password")
+      ("source.database", po::value(&c.source.database)->required(), "database to capture")
+      ("source.login_timeout_s", po::value(&c.source.login_timeout_s)->default_value(15), "login timeout")
+      ("source.query_timeout_s", po::value(&c.source.query_timeout_s)->default_value(300), "query timeout")
+      ("source.encryption", po::value(&c.source.encryption)->default_value("request"), "off | request | require")
+      ("capture.topic_prefix", po::value(&c.capture.topic_prefix)->default_value("sqltail"), "topic prefix")
+      ("capture.table_include", po::value(&include)->default_value(""), "schema.table patterns (* ?), comma separated")
+      ("capture.table_exclude", po::value(&exclude)->default_value(""), "schema.table patterns to leave out")
+      ("capture.poll_batch_rows", po::value(&c.capture.poll_batch_rows)->default_value(50000), "fn_dblog rows per query")
+      ("capture.poll_idle_max_ms", po::value(&c.capture.poll_idle_max_ms)->default_value(1000), "idle poll backoff cap")
+      ("capture.stop_when_idle_ms", po::value(&c.capture.stop_when_idle_ms)->default_value(0), "exit after this idle time (0: never)")
+      ("capture.schemas_enable", po::value(&c.capture.schemas_enable)->default_value(true), "JsonConverter schemas.enable")
+      ("capture.tombstones_on_delete", po::value(&c.capture.tombstones_on_delete)->default_value(true), "tombstone after delete")
+      ("kafka.transactional_id", po::value(&c.capture.transactional_id)->default_value(""), "default <prefix>-<db>-capture")
+      ("kafka.txn_max_events", po::value(&c.capture.txn_max_events)->default_value(20000), "events per Kafka transaction")
+      ("kafka.txn_max_ms", po::value(&c.capture.txn_max_ms)->default_value(500), "Kafka transaction duration cap")
+      ("kafka.topic_partitions", po::value(&c.capture.topic_partitions)->default_value(1), "partitions of created topics")
+      ("kafka.topic_replication_factor", po::value(&c.capture.topic_replication_factor)->default_value(-1), "-1: broker default");
+  AddKafkaOptions(d);
+  po::variables_map values;
+  if (!Parse(path, overrides, d, "kafka.property.", values, c.capture.kafka.properties, error)) return std::nullopt;
+  c.capture.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
+  if (!ReadSecret("source.password", password, password_file, "SQLTAIL_SOURCE_PASSWORD", c.source.password, error))
+    return std::nullopt;
+  if (c.source.encryption != "off" && c.source.encryption != "request" && c.source.encryption != "require") {
+    error = "config " + path + ": key 'source.encryption': '" + c.source.encryption + "' is not off, request or require";
+    return std::nullopt;
+  }
+  if (c.capture.poll_batch_rows == 0) {
+    error = "config " + path + ": key 'capture.poll_batch_rows' must be positive";
+    return std::nullopt;
+  }
+  c.capture.database = c.source.database;
+  c.capture.table_include = SplitList(include);
+  c.capture.table_exclude = SplitList(exclude);
+  return c;
+}
+
+std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::vector<std::string>& overrides,
+                                            std::string& error) {
+  ApplyOptions a;
+  std::string topics, kind;
+  po::options_description d;
+  d.add_options()
+      ("apply.topics", po::value(&topics)->required(), "change-event topics, comma separated")
+      ("apply.table_name_format", po::value(&a.table_name_format)->default_value("${table}"), "target table name")
+      ("apply.batch_max_events", po::value(&a.batch_max_events)->default_value(20000), "events per target transaction")
+      ("apply.batch_max_ms", po::value(&a.batch_max_ms)->default_value(200), "target transaction duration cap")
+      ("apply.stop_when_idle_ms", po::value(&a.stop_when_idle_ms)->default_value(0), "exit after this idle time (0: never)")
+      ("target.kind", po::value(&kind)->default_value("sqlite"), "sqlite")
+      ("target.path", po::value(&a.sqlite_path)->required(), "SQLite database file");
+  AddKafkaOptions(d);
+  po::variables_map values;
+  if (!Parse(path, overrides, d, "kafka.property.", values, a.kafka.properties, error)) return std::nullopt;
+  a.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
+  if (kind != "sqlite") {
+    error = "config " + path + ": key 'target.kind': '" + kind + "' is not supported (sqlite)";
+    return std::nullopt;
+  }
+  a.topics = SplitList(topics);
+  if (a.topics.empty()) {
+    error = "config " + path + ": key 'apply.topics' lists no topic";
+    return std::nullopt;
+  }
+  return a;
+}
+
+}  // namespace sqltail::engine

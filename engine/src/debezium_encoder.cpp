@@ -1,0 +1,422 @@
+#include "sqltail/engine/debezium_encoder.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace sqltail::engine {
+
+using logreader::AppendJsonString;
+using logreader::ColumnLayout;
+using logreader::FieldState;
+using logreader::SqlType;
+
+namespace {
+
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+bool ParseInt(std::string_view text, int64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "HH:MM:SS[.fffffff]" -> nanoseconds since midnight.
+bool ParseTimeOfDay(std::string_view text, int64_t& nanos) {
+  int64_t h, m, s;
+  if (text.size() < 8 || text[2] != ':' || text[5] != ':' || !ParseInt(text.substr(0, 2), h) ||
+      !ParseInt(text.substr(3, 2), m) || !ParseInt(text.substr(6, 2), s))
+    return false;
+  int64_t fraction = 0;
+  if (text.size() > 8) {
+    if (text[8] != '.' || text.size() > 18) return false;
+    std::string_view digits = text.substr(9);
+    if (digits.empty() || !ParseInt(digits, fraction)) return false;
+    for (size_t i = digits.size(); i < 9; ++i) fraction *= 10;
+  }
+  nanos = ((h * 60 + m) * 60 + s) * 1000000000LL + fraction;
+  return true;
+}
+
+// "YYYY-MM-DD" -> days since 1970-01-01.
+bool ParseDate(std::string_view text, int64_t& days) {
+  int64_t y, m, d;
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !ParseInt(text.substr(0, 4), y) ||
+      !ParseInt(text.substr(5, 2), m) || !ParseInt(text.substr(8, 2), d))
+    return false;
+  days = DaysFromCivil(y, m, d);
+  return true;
+}
+
+std::string_view Unquote(std::string_view json) {
+  if (json.size() >= 2 && json.front() == '"' && json.back() == '"') return json.substr(1, json.size() - 2);
+  return json;
+}
+
+void AppendBase64(const uint8_t* data, size_t size, std::string& out) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out.push_back('"');
+  size_t i = 0;
+  for (; i + 3 <= size; i += 3) {
+    uint32_t v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (size - i == 1) {
+    uint32_t v = data[i] << 16;
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out += "==";
+  } else if (size - i == 2) {
+    uint32_t v = (data[i] << 16) | (data[i + 1] << 8);
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back('=');
+  }
+  out.push_back('"');
+}
+
+// "-12.50" -> the unscaled value as Connect's Decimal wants it: big-endian two's complement, minimal
+// length, base64 in JSON. Up to 38 digits fit in 128 bits.
+bool AppendDecimalBytes(std::string_view text, std::string& out) {
+  bool negative = !text.empty() && text[0] == '-';
+  if (negative) text.remove_prefix(1);
+  unsigned __int128 magnitude = 0;
+  for (char c : text) {
+    if (c == '.') continue;
+    if (c < '0' || c > '9') return false;
+    magnitude = magnitude * 10 + static_cast<unsigned>(c - '0');
+  }
+  __int128 value = negative ? -static_cast<__int128>(magnitude) : static_cast<__int128>(magnitude);
+  uint8_t bytes[16];
+  for (int i = 0; i < 16; ++i) bytes[15 - i] = static_cast<uint8_t>(static_cast<unsigned __int128>(value) >> (8 * i));
+  int start = 0;
+  // Drop leading bytes that only repeat the sign.
+  while (start < 15 && ((bytes[start] == 0x00 && !(bytes[start + 1] & 0x80)) ||
+                        (bytes[start] == 0xFF && (bytes[start + 1] & 0x80))))
+    ++start;
+  AppendBase64(bytes + start, static_cast<size_t>(16 - start), out);
+  return true;
+}
+
+struct ConnectType {
+  const char* type;
+  const char* name = nullptr;  // logical type
+  bool decimal = false;
+};
+
+ConnectType ConnectTypeOf(const ColumnLayout& c) {
+  switch (c.type) {
+    case SqlType::kBit: return {"boolean"};
+    case SqlType::kTinyInt:
+    case SqlType::kSmallInt: return {"int16"};
+    case SqlType::kInt: return {"int32"};
+    case SqlType::kBigInt: return {"int64"};
+    case SqlType::kReal: return {"float"};
+    case SqlType::kFloat: return {"double"};
+    case SqlType::kDecimal:
+    case SqlType::kNumeric:
+    case SqlType::kMoney:
+    case SqlType::kSmallMoney: return {"bytes", "org.apache.kafka.connect.data.Decimal", true};
+    case SqlType::kDate: return {"int32", "io.debezium.time.Date"};
+    case SqlType::kTime:
+      if (c.scale <= 3) return {"int32", "io.debezium.time.Time"};
+      if (c.scale <= 6) return {"int64", "io.debezium.time.MicroTime"};
+      return {"int64", "io.debezium.time.NanoTime"};
+    case SqlType::kDateTime:
+    case SqlType::kSmallDateTime: return {"int64", "io.debezium.time.Timestamp"};
+    case SqlType::kDateTime2:
+      if (c.scale <= 3) return {"int64", "io.debezium.time.Timestamp"};
+      if (c.scale <= 6) return {"int64", "io.debezium.time.MicroTimestamp"};
+      return {"int64", "io.debezium.time.NanoTimestamp"};
+    case SqlType::kDateTimeOffset: return {"string", "io.debezium.time.ZonedTimestamp"};
+    case SqlType::kXml: return {"string", "io.debezium.data.Xml"};
+    case SqlType::kBinary:
+    case SqlType::kVarBinary:
+    case SqlType::kImage:
+    case SqlType::kTimestamp: return {"bytes"};
+    default: return {"string"};  // character types, uniqueidentifier; sql_variant/hierarchyid as their text
+  }
+}
+
+void AppendFieldSchema(const ColumnLayout& c, bool optional, std::string& out) {
+  ConnectType t = ConnectTypeOf(c);
+  out += "{\"type\":\"";
+  out += t.type;
+  out += "\",\"optional\":";
+  out += optional ? "true" : "false";
+  if (t.name != nullptr) {
+    out += ",\"name\":\"";
+    out += t.name;
+    out += "\",\"version\":1";
+  }
+  if (t.decimal) {
+    int precision = c.precision, scale = c.scale;
+    if (c.type == SqlType::kMoney) precision = 19, scale = 4;
+    if (c.type == SqlType::kSmallMoney) precision = 10, scale = 4;
+    out += ",\"parameters\":{\"scale\":\"" + std::to_string(scale) + "\",\"connect.decimal.precision\":\"" +
+           std::to_string(precision) + "\"}";
+  }
+  out += ",\"field\":";
+  AppendJsonString(*c.name, out);
+  out += "}";
+}
+
+void AppendStructSchema(const logreader::CapturedTable& table, const std::vector<size_t>* only, const std::string& name,
+                        bool optional, const char* field, std::string& out) {
+  out += "{\"type\":\"struct\",\"fields\":[";
+  bool first = true;
+  const auto& columns = table.layout.columns;
+  auto add = [&](size_t i) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendFieldSchema(columns[i], only == nullptr && columns[i].is_nullable, out);
+  };
+  if (only != nullptr) {
+    for (size_t i : *only) add(i);
+  } else {
+    for (size_t i = 0; i < columns.size(); ++i)
+      if (columns[i].IsRendered()) add(i);
+  }
+  out += "],\"optional\":";
+  out += optional ? "true" : "false";
+  out += ",\"name\":";
+  AppendJsonString(name, out);
+  if (field != nullptr) {
+    out += ",\"field\":\"";
+    out += field;
+    out += "\"";
+  }
+  out += "}";
+}
+
+constexpr const char* kSourceSchema =
+    "{\"type\":\"struct\",\"fields\":["
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":"
+    "{\"allowed\":\"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental\"},"
+    "\"default\":\"false\",\"field\":\"snapshot\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"change_lsn\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"commit_lsn\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"event_serial_no\"}],"
+    "\"optional\":false,\"name\":\"io.debezium.connector.sqlserver.Source\",\"version\":1,\"field\":\"source\"}";
+
+constexpr const char* kEnvelopeTail =
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"},"
+    "{\"type\":\"struct\",\"fields\":["
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"
+    "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}";
+
+void AppendInt(int64_t value, std::string& out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, end);
+}
+
+}  // namespace
+
+int64_t DatetimeBytesToUnixNanos(const uint8_t bytes[8]) {
+  uint32_t ticks = static_cast<uint32_t>(bytes[0] | bytes[1] << 8 | bytes[2] << 16 | static_cast<uint32_t>(bytes[3]) << 24);
+  int32_t days = static_cast<int32_t>(bytes[4] | bytes[5] << 8 | bytes[6] << 16 | static_cast<uint32_t>(bytes[7]) << 24);
+  int64_t unix_days = static_cast<int64_t>(days) - 25567;  // 1900-01-01 -> 1970-01-01
+  int64_t ms = (static_cast<int64_t>(ticks) * 10 + 1) / 3;
+  return unix_days * 86400000000000LL + ms * 1000000LL;
+}
+
+DebeziumEncoder::DebeziumEncoder(EncoderOptions options) : options_(std::move(options)) {}
+
+const std::string& DebeziumEncoder::TopicFor(const logreader::CapturedTable& table) { return SchemasFor(table).topic; }
+
+DebeziumEncoder::TableSchemas& DebeziumEncoder::SchemasFor(const logreader::CapturedTable& table) {
+  auto it = schemas_.find(&table);
+  if (it != schemas_.end()) return it->second;
+  TableSchemas s;
+  s.topic = options_.topic_prefix + "." + options_.database + "." + table.layout.schema + "." + table.layout.table;
+  if (options_.schemas_enable) {
+    s.key_prefix = "{\"schema\":";
+    AppendStructSchema(table, &table.key_columns, s.topic + ".Key", false, nullptr, s.key_prefix);
+    s.key_prefix += ",\"payload\":";
+    s.value_prefix = "{\"schema\":{\"type\":\"struct\",\"fields\":[";
+    AppendStructSchema(table, nullptr, s.topic + ".Value", true, "before", s.value_prefix);
+    s.value_prefix.push_back(',');
+    AppendStructSchema(table, nullptr, s.topic + ".Value", true, "after", s.value_prefix);
+    s.value_prefix.push_back(',');
+    s.value_prefix += kSourceSchema;
+    s.value_prefix.push_back(',');
+    s.value_prefix += kEnvelopeTail;
+    s.value_prefix += "],\"optional\":false,\"name\":";
+    AppendJsonString(s.topic + ".Envelope", s.value_prefix);
+    s.value_prefix += ",\"version\":2},\"payload\":";
+  }
+  return schemas_.emplace(&table, std::move(s)).first->second;
+}
+
+bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::vector<size_t>* only, std::string& out,
+                                std::string& error) {
+  const auto& columns = change.table->layout.columns;
+  out.push_back('{');
+  bool first = true;
+  auto append = [&](size_t i) {
+    const ColumnLayout& c = columns[i];
+    const logreader::FieldView& field = decoded_.fields[i];
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(*c.name, out);
+    out.push_back(':');
+    auto fail = [&](const char* what) {
+      error = "log record " + change.lsn.ToString() + ", table " + change.table->QualifiedName() + ", column " +
+              *c.name + ": " + what;
+      return false;
+    };
+    if (field.state == FieldState::kNull) {
+      out += "null";
+      return true;
+    }
+    if (field.state == FieldState::kOffRow || field.state == FieldState::kUnavailable) {
+      return fail("the value is stored off-row; reading off-row values is not implemented yet");
+    }
+    ConnectType t = ConnectTypeOf(c);
+    if (field.state == FieldState::kValue &&
+        (c.type == SqlType::kBinary || c.type == SqlType::kVarBinary || c.type == SqlType::kImage ||
+         c.type == SqlType::kTimestamp)) {
+      AppendBase64(field.data, field.size, out);
+      return true;
+    }
+    scratch_.clear();
+    if (!logreader::AppendCanonicalJson(c, field, scratch_)) return fail("the stored bytes are not a valid value");
+    std::string_view canonical = scratch_;
+    if (t.decimal) {
+      if (!AppendDecimalBytes(Unquote(canonical), out)) return fail("decimal value out of range");
+      return true;
+    }
+    if (t.name == nullptr || c.type == SqlType::kDateTimeOffset || c.type == SqlType::kXml) {
+      out += canonical;  // numbers, booleans and strings are the same in both renderings
+      return true;
+    }
+    std::string_view text = Unquote(canonical);
+    int64_t value = 0;
+    if (c.type == SqlType::kDate) {
+      if (!ParseDate(text, value)) return fail("cannot convert the date");
+    } else if (c.type == SqlType::kTime) {
+      int64_t nanos;
+      if (!ParseTimeOfDay(text, nanos)) return fail("cannot convert the time");
+      value = c.scale <= 3 ? nanos / 1000000 : c.scale <= 6 ? nanos / 1000 : nanos;
+    } else {
+      // datetime family: "YYYY-MM-DDTHH:MM:SS[.f]" -> epoch ms / us / ns (the value taken as UTC).
+      int64_t days, nanos;
+      if (text.size() < 19 || text[10] != 'T' || !ParseDate(text.substr(0, 10), days) ||
+          !ParseTimeOfDay(text.substr(11), nanos))
+        return fail("cannot convert the timestamp");
+      __int128 total = static_cast<__int128>(days) * 86400000000000LL + nanos;
+      bool micro = c.type == SqlType::kDateTime2 && c.scale > 3 && c.scale <= 6;
+      bool nano = c.type == SqlType::kDateTime2 && c.scale > 6;
+      __int128 divisor = nano ? 1 : micro ? 1000 : 1000000;
+      __int128 scaled = total / divisor;
+      if (total % divisor != 0 && total < 0) scaled -= 1;  // floor
+      value = static_cast<int64_t>(scaled);
+    }
+    AppendInt(value, out);
+    return true;
+  };
+  if (only != nullptr) {
+    for (size_t i : *only)
+      if (!append(i)) return false;
+  } else {
+    for (size_t i = 0; i < columns.size(); ++i)
+      if (columns[i].IsRendered() && !append(i)) return false;
+  }
+  out.push_back('}');
+  return true;
+}
+
+bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const logreader::RowChange& change,
+                             uint64_t total_order, uint64_t data_collection_order, int64_t now_ns, EncodedEvent& out, std::string& error) {
+  TableSchemas& schemas = SchemasFor(*change.table);
+  if (!logreader::DecodeChange(change, decoded_, error)) return false;
+  out.topic = &schemas.topic;
+  out.key.clear();
+  out.value.clear();
+  if (!change.table->key_columns.empty()) {
+    out.key += schemas.key_prefix;
+    if (!AppendRow(change, &change.table->key_columns, out.key, error)) return false;
+    if (options_.schemas_enable) out.key.push_back('}');
+  }
+  std::string& v = out.value;
+  v += schemas.value_prefix;
+  bool is_delete = change.op == logreader::ChangeOp::kDelete;
+  v += "{\"before\":";
+  if (is_delete) {
+    if (!AppendRow(change, nullptr, v, error)) return false;
+  } else {
+    v += "null";
+  }
+  v += ",\"after\":";
+  if (!is_delete) {
+    if (!AppendRow(change, nullptr, v, error)) return false;
+  } else {
+    v += "null";
+  }
+  int64_t source_ns = DatetimeBytesToUnixNanos(txn.commit_time);
+  char lsn[22];
+  v += ",\"source\":{\"version\":\"sqltail-0.1\",\"connector\":\"sqlserver\",\"name\":";
+  AppendJsonString(options_.topic_prefix, v);
+  v += ",\"ts_ms\":";
+  AppendInt(source_ns / 1000000, v);
+  v += ",\"snapshot\":\"false\",\"db\":";
+  AppendJsonString(options_.database, v);
+  v += ",\"sequence\":null,\"ts_us\":";
+  AppendInt(source_ns / 1000, v);
+  v += ",\"ts_ns\":";
+  AppendInt(source_ns, v);
+  v += ",\"schema\":";
+  AppendJsonString(change.table->layout.schema, v);
+  v += ",\"table\":";
+  AppendJsonString(change.table->layout.table, v);
+  v += ",\"change_lsn\":\"";
+  change.lsn.Format(lsn);
+  v.append(lsn, sizeof lsn);
+  v += "\",\"commit_lsn\":\"";
+  txn.commit_lsn.Format(lsn);
+  v.append(lsn, sizeof lsn);
+  v += "\",\"event_serial_no\":1},\"op\":\"";
+  v.push_back(static_cast<char>(change.op));
+  v += "\",\"ts_ms\":";
+  AppendInt(now_ns / 1000000, v);
+  v += ",\"ts_us\":";
+  AppendInt(now_ns / 1000, v);
+  v += ",\"ts_ns\":";
+  AppendInt(now_ns, v);
+  v += ",\"transaction\":{\"id\":\"";
+  v.append(lsn, sizeof lsn);  // Debezium's SQL Server transaction id is the commit LSN
+  v += "\",\"total_order\":";
+  AppendInt(static_cast<int64_t>(total_order), v);
+  v += ",\"data_collection_order\":";
+  AppendInt(static_cast<int64_t>(data_collection_order), v);
+  v += "}}";
+  if (options_.schemas_enable) v.push_back('}');
+  return true;
+}
+
+}  // namespace sqltail::engine

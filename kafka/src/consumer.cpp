@@ -1,0 +1,198 @@
+#include "sqltail/kafka/consumer.h"
+
+#include <algorithm>
+#include <array>
+
+#include "rdkafka_support.h"
+
+namespace sqltail::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::optional<std::string_view> Bytes(const void* data, size_t size) {
+  if (data == nullptr) return std::nullopt;
+  return std::string_view(static_cast<const char*>(data), size);
+}
+
+}  // namespace
+
+std::optional<std::string_view> FindHeader(const MessageView& message, std::string_view name) {
+  if (message.native == nullptr) return std::nullopt;
+  rd_kafka_headers_t* headers = nullptr;
+  auto* native = static_cast<rd_kafka_message_t*>(const_cast<void*>(message.native));
+  if (rd_kafka_message_headers(native, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  const void* value = nullptr;
+  size_t size = 0;
+  std::string name_text(name);
+  if (rd_kafka_header_get_last(headers, name_text.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::nullopt;
+  }
+  return value == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(value), size);
+}
+
+struct Consumer::State {
+  Config config;
+  detail::HandlePtr handle;
+  // Messages whose views the caller may still hold; destroyed at the next poll.
+  std::vector<rd_kafka_message_t*> held;
+
+  MessageView View(const rd_kafka_message_t& message) const {
+    MessageView view;
+    view.topic = message.rkt != nullptr ? std::string_view(rd_kafka_topic_name(message.rkt)) : std::string_view();
+    view.partition = message.partition;
+    view.offset = message.offset;
+    view.key = Bytes(message.key, message.key_len);
+    view.value = Bytes(message.payload, message.len);
+    rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    int64_t timestamp = rd_kafka_message_timestamp(&message, &timestamp_type);
+    view.timestamp_ms = timestamp_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp;
+    view.native = &message;
+    return view;
+  }
+
+  KafkaError MessageError(const rd_kafka_message_t& message) const {
+    std::string extra;
+    if (message.rkt != nullptr) {
+      extra = "topic=" + std::string(rd_kafka_topic_name(message.rkt)) +
+              ", partition=" + std::to_string(message.partition);
+    }
+    std::string where = detail::Where("consume", config, extra);
+    if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
+      std::array<char, 512> reason{};
+      rd_kafka_resp_err_t code = rd_kafka_fatal_error(handle.get(), reason.data(), reason.size());
+      return detail::FromCode(code, where, reason.data()).SetFatal();
+    }
+    // Other consumer errors are reports (broker down, unknown partition...); librdkafka keeps trying.
+    return detail::FromCode(message.err, where, rd_kafka_message_errstr(&message)).SetRetriable();
+  }
+};
+
+Consumer::Consumer(const Config& config) : state_(std::make_unique<State>()) {
+  state_->config = config;
+  const std::string where = detail::Where("create consumer", config);
+  const std::map<std::string, std::string> defaults = {{"group.id", "sqltail-assign-only"}};
+  const std::map<std::string, std::string> forced = {
+      {"isolation.level", "read_committed"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+  };
+  state_->handle = detail::CreateHandle(RD_KAFKA_CONSUMER, detail::BuildConf(config, defaults, forced, where), where);
+  // One queue for messages and events, served by rd_kafka_consumer_poll.
+  rd_kafka_poll_set_consumer(state_->handle.get());
+  state_->held.reserve(1024);
+}
+
+Consumer::~Consumer() {
+  ReleaseHeldMessages();
+  rd_kafka_consumer_close(state_->handle.get());
+}
+
+void Consumer::ReleaseHeldMessages() {
+  for (rd_kafka_message_t* message : state_->held) rd_kafka_message_destroy(message);
+  state_->held.clear();
+}
+
+KafkaError Consumer::Assign(std::span<const PartitionStart> partitions) {
+  std::string names;
+  detail::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const PartitionStart& start : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), start.topic.c_str(), start.partition)->offset = start.offset;
+    if (names.size() < 200) names += (names.empty() ? "" : ",") + start.topic + "/" + std::to_string(start.partition);
+  }
+  return detail::FromCode(rd_kafka_assign(state_->handle.get(), list.get()),
+                          detail::Where("assign", state_->config, "partitions=" + names));
+}
+
+PollResult Consumer::Poll(std::chrono::milliseconds timeout) {
+  ReleaseHeldMessages();
+  PollResult result;
+  rd_kafka_message_t* message = rd_kafka_consumer_poll(state_->handle.get(), detail::TimeoutMs(timeout));
+  if (message == nullptr) return result;
+  state_->held.push_back(message);
+  result.message = state_->View(*message);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result.kind = PollResult::Kind::kMessage;
+  } else if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    result.kind = PollResult::Kind::kPartitionEnd;
+    result.message.key.reset();
+    result.message.value.reset();
+  } else {
+    result.kind = PollResult::Kind::kError;
+    result.error = state_->MessageError(*message);
+  }
+  return result;
+}
+
+KafkaError Consumer::PollBatch(std::chrono::milliseconds timeout, std::size_t max_messages,
+                               std::vector<MessageView>& messages) {
+  ReleaseHeldMessages();
+  messages.clear();
+  const Clock::time_point deadline = Clock::now() + timeout;
+  while (messages.size() < max_messages) {
+    // Wait for the first message only; after that take what is already fetched.
+    std::chrono::milliseconds wait(0);
+    if (messages.empty()) {
+      wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+    }
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(state_->handle.get(), detail::TimeoutMs(wait));
+    if (message == nullptr) {
+      if (!messages.empty() || Clock::now() >= deadline) break;
+      continue;
+    }
+    state_->held.push_back(message);
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      messages.push_back(state_->View(*message));
+    } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      return state_->MessageError(*message);
+    }
+  }
+  return {};
+}
+
+Result<std::vector<int32_t>> Consumer::ListPartitions(std::string_view topic_name,
+                                                      std::chrono::milliseconds timeout) {
+  const std::string name(topic_name);
+  const std::string where = detail::Where("list_partitions", state_->config, "topic=" + name);
+  detail::TopicPtr topic(rd_kafka_topic_new(state_->handle.get(), name.c_str(), nullptr));
+  if (!topic) return detail::FromCode(rd_kafka_last_error(), where);
+  const rd_kafka_metadata_t* raw_metadata = nullptr;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(state_->handle.get(), 0, topic.get(), &raw_metadata, detail::TimeoutMs(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return detail::FromCode(err, where).SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                                                     err == RD_KAFKA_RESP_ERR__TRANSPORT);
+  }
+  detail::MetadataPtr metadata(raw_metadata);
+  if (metadata->topic_cnt != 1) return detail::FromCode(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, where);
+  const rd_kafka_metadata_topic_t& topic_metadata = metadata->topics[0];
+  if (topic_metadata.err != RD_KAFKA_RESP_ERR_NO_ERROR) return detail::FromCode(topic_metadata.err, where);
+  if (topic_metadata.partition_cnt == 0) return detail::FromCode(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, where);
+  std::vector<int32_t> partitions;
+  partitions.reserve(topic_metadata.partition_cnt);
+  for (int partition_idx = 0; partition_idx < topic_metadata.partition_cnt; ++partition_idx) {
+    partitions.push_back(topic_metadata.partitions[partition_idx].id);
+  }
+  std::sort(partitions.begin(), partitions.end());
+  return partitions;
+}
+
+Result<Watermarks> Consumer::QueryWatermarks(std::string_view topic_name, int32_t partition,
+                                             std::chrono::milliseconds timeout) {
+  const std::string name(topic_name);
+  Watermarks watermarks;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(state_->handle.get(), name.c_str(), partition,
+                                                             &watermarks.low, &watermarks.high,
+                                                             detail::TimeoutMs(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return detail::FromCode(
+               err, detail::Where("query_watermarks", state_->config,
+                                  "topic=" + name + ", partition=" + std::to_string(partition)))
+        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT);
+  }
+  return watermarks;
+}
+
+}  // namespace sqltail::kafka

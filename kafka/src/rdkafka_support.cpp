@@ -1,0 +1,96 @@
+#include "rdkafka_support.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <limits>
+
+namespace sqltail::kafka::detail {
+namespace {
+
+// librdkafka log levels are syslog levels.
+void LogToSpdlog(const rd_kafka_t* handle, int level, const char* facility, const char* message) {
+  spdlog::level::level_enum spd_level = spdlog::level::debug;
+  if (level <= 3) {
+    spd_level = spdlog::level::err;
+  } else if (level == 4) {
+    spd_level = spdlog::level::warn;
+  } else if (level <= 6) {
+    spd_level = spdlog::level::info;
+  }
+  spdlog::log(spd_level, "librdkafka {} [{}] {}", rd_kafka_name(handle), facility, message);
+}
+
+void SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value,
+                 std::string_view where) {
+  std::array<char, 512> errstr{};
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
+    throw KafkaException(KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG",
+                                    "property " + name + "=" + value + ": " + errstr.data(), std::string(where)));
+  }
+}
+
+}  // namespace
+
+ConfPtr BuildConf(const Config& config, const std::map<std::string, std::string>& defaults,
+                  const std::map<std::string, std::string>& forced, std::string_view where) {
+  ConfPtr conf(rd_kafka_conf_new());
+  SetProperty(conf.get(), "client.id", "sqltail", where);
+  if (!config.bootstrap_servers.empty()) {
+    SetProperty(conf.get(), "bootstrap.servers", config.bootstrap_servers, where);
+  }
+  for (const auto& [name, value] : defaults) SetProperty(conf.get(), name, value, where);
+  for (const auto& [name, value] : config.properties) SetProperty(conf.get(), name, value, where);
+  for (const auto& [name, value] : forced) SetProperty(conf.get(), name, value, where);
+  rd_kafka_conf_set_log_cb(conf.get(), &LogToSpdlog);
+  return conf;
+}
+
+HandlePtr CreateHandle(rd_kafka_type_t type, ConfPtr conf, std::string_view where) {
+  std::array<char, 512> errstr{};
+  // rd_kafka_new takes the configuration only on success.
+  rd_kafka_t* handle = rd_kafka_new(type, conf.get(), errstr.data(), errstr.size());
+  if (handle == nullptr) {
+    throw KafkaException(
+        KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG", errstr.data(), std::string(where)));
+  }
+  conf.release();
+  return HandlePtr(handle);
+}
+
+std::string Where(std::string_view operation, const Config& config, std::string_view extra) {
+  std::string text(operation);
+  text += " (bootstrap=";
+  text += config.bootstrap_servers.empty() ? std::string("<unset>") : config.bootstrap_servers;
+  if (!extra.empty()) {
+    text += ", ";
+    text += extra;
+  }
+  text += ")";
+  return text;
+}
+
+KafkaError FromCode(rd_kafka_resp_err_t code, std::string_view where, std::string_view message) {
+  if (code == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  std::string text = message.empty() ? std::string(rd_kafka_err2str(code)) : std::string(message);
+  return KafkaError(code, rd_kafka_err2name(code), std::move(text), std::string(where));
+}
+
+KafkaError FromError(rd_kafka_error_t* raw_error, std::string_view where) {
+  if (raw_error == nullptr) return {};
+  ErrorPtr error(raw_error);
+  KafkaError result(rd_kafka_error_code(error.get()), rd_kafka_error_name(error.get()),
+                    rd_kafka_error_string(error.get()), std::string(where));
+  result.SetRetriable(rd_kafka_error_is_retriable(error.get()) != 0)
+      .SetFatal(rd_kafka_error_is_fatal(error.get()) != 0)
+      .SetTxnRequiresAbort(rd_kafka_error_txn_requires_abort(error.get()) != 0);
+  return result;
+}
+
+int TimeoutMs(std::chrono::milliseconds timeout) {
+  if (timeout.count() < 0) return -1;
+  if (timeout.count() > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
+  return static_cast<int>(timeout.count());
+}
+
+}  // namespace sqltail::kafka::detail

@@ -1,0 +1,41 @@
+// Reads the log from a source in batches, parses every record, and feeds the transaction assembler;
+// keeps the position and the restart LSN a checkpoint needs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "sqltail/logreader/log_record.h"
+#include "sqltail/logreader/log_source.h"
+#include "sqltail/logreader/transaction_assembler.h"
+
+namespace sqltail::logreader {
+
+class LogReader {
+ public:
+  LogReader(LogSource& source, const Catalog& catalog, TransactionAssembler::CommitHandler on_commit);
+
+  // Resume after a checkpoint: re-read from `restart_lsn` (inclusive) and hand over only the
+  // transactions that commit after `emitted_through` (the commit LSN of the last emitted one).
+  void Resume(Lsn restart_lsn, Lsn emitted_through);
+
+  // Reads up to max_rows rows after the current position. `rows` counts the rows that were new.
+  bool Poll(size_t max_rows, size_t& rows, std::string& error);
+
+  // The last LSN read (zero before the first row).
+  Lsn position() const { return last_seen_; }
+  // Where a restart must begin reading: the begin LSN of the oldest open transaction, or the position.
+  Lsn RestartLsn() const;
+  const TransactionAssembler& assembler() const { return assembler_; }
+
+ private:
+  LogSource& source_;
+  TransactionAssembler assembler_;
+  LogRecordView record_;
+  Lsn read_from_;
+  Lsn last_seen_;
+  bool have_seen_ = false;
+  Lsn emitted_through_;
+};
+
+}  // namespace sqltail::logreader

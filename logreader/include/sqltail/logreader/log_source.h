@@ -1,0 +1,42 @@
+// Where log rows come from: a live database (fn_dblog over TDS), a log backup (fn_dump_dblog) or a
+// fixture directory. All yield the same rows: the fn_dblog columns of docs/fixture-format.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "sqltail/logreader/catalog.h"
+#include "sqltail/logreader/lsn.h"
+
+namespace sqltail::logreader {
+
+struct LogRow {
+  Lsn current_lsn;
+  std::span<const uint8_t> log_record;  // [Log Record]; valid only during the callback
+  int log_record_length = -1;          // [Log Record Length]; -1 when the source has no such column
+};
+
+class LogSource {
+ public:
+  using RowHandler = std::function<bool(const LogRow&, std::string& error)>;
+  virtual ~LogSource() = default;
+
+  virtual bool ReadCatalog(Catalog& out, std::string& error) = 0;
+
+  // Delivers rows with LSN >= from (from the start of the log when `from` is zero), in log order, at
+  // most max_rows. `delivered` counts them. Stops early when the handler returns false.
+  virtual bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered,
+                       std::string& error) = 0;
+};
+
+// A fixture directory (catalog.json + log.jsonl), read once into memory.
+std::unique_ptr<LogSource> OpenFixtureSource(const std::string& directory, std::string& error);
+
+// Decodes "0x..." hex into bytes (appended to out). False on odd length or a non-hex digit.
+bool DecodeHex(std::string_view hex, std::vector<uint8_t>& out);
+
+}  // namespace sqltail::logreader

@@ -1,0 +1,76 @@
+// Groups the log records of each transaction and hands over its row changes at commit, in commit
+// order; drops aborted transactions. Only changes to captured tables are buffered.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sqltail/logreader/catalog.h"
+#include "sqltail/logreader/log_record.h"
+#include "sqltail/logreader/lsn.h"
+
+namespace sqltail::logreader {
+
+enum class ChangeOp : char { kInsert = 'c', kUpdate = 'u', kDelete = 'd' };
+
+struct RowChange {
+  Lsn lsn;
+  ChangeOp op = ChangeOp::kInsert;
+  const CapturedTable* table = nullptr;
+  std::span<const uint8_t> record;  // the row image (insert: after, delete: before); valid during the callback
+};
+
+struct CommittedTransaction {
+  TransactionId id;
+  std::string name;  // [Transaction Name]: "INSERT", "user_transaction", ...
+  Lsn begin_lsn;
+  Lsn commit_lsn;
+  uint8_t commit_time[8] = {};  // datetime layout, as logged
+  std::vector<RowChange> changes;  // in log order
+};
+
+struct AssemblerStats {
+  uint64_t records = 0;
+  uint64_t transactions_committed = 0;
+  uint64_t transactions_aborted = 0;
+  uint64_t changes_emitted = 0;
+};
+
+class TransactionAssembler {
+ public:
+  using CommitHandler = std::function<bool(const CommittedTransaction&, std::string& error)>;
+
+  TransactionAssembler(const Catalog& catalog, CommitHandler on_commit);
+  ~TransactionAssembler();
+
+  // Feeds the record at `lsn`. Returns false with `error` (naming the LSN, table and what is
+  // unsupported) when the record cannot be turned into exact changes; nothing is emitted for it then.
+  bool Add(Lsn lsn, const LogRecordView& record, std::string& error);
+
+  // The begin LSN of the oldest transaction still open, or nullopt when none is open.
+  std::optional<Lsn> OldestOpenBegin() const;
+  size_t open_transactions() const { return open_.size(); }
+  size_t buffered_bytes() const { return buffered_bytes_; }
+  const AssemblerStats& stats() const { return stats_; }
+
+ private:
+  struct OpenTransaction;
+  const Catalog& catalog_;
+  CommitHandler on_commit_;
+  std::map<TransactionId, std::unique_ptr<OpenTransaction>> open_;
+  std::vector<std::unique_ptr<OpenTransaction>> pool_;  // reused buffers: no allocation per transaction
+  CommittedTransaction committed_;
+  size_t buffered_bytes_ = 0;
+  AssemblerStats stats_;
+};
+
+// Renders a datetime-layout value (4-byte 1/300 s ticks, 4-byte days since 1900-01-01) as
+// "2026-07-19T11:16:27.883", the rendering of a datetime value.
+std::string RenderDatetimeBytes(const uint8_t bytes[8]);
+
+}  // namespace sqltail::logreader

@@ -1,0 +1,110 @@
+#include "sqltail/logreader/change_event.h"
+
+#include <cstdio>
+
+namespace sqltail::logreader {
+
+bool DecodeChange(const RowChange& change, DecodedRecord& out, std::string& error) {
+  DecodeError decode_error;
+  if (DecodeRecord(change.table->layout, change.record, out, decode_error)) return true;
+  error = "log record " + change.lsn.ToString() + ", table " + change.table->QualifiedName();
+  if (!decode_error.column.empty()) error += ", column " + decode_error.column;
+  error += ", byte " + std::to_string(decode_error.byte_offset) + ": " + decode_error.message;
+  return false;
+}
+
+void AppendJsonString(std::string_view text, std::string& out) {
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+bool EventLineWriter::AppendRow(const RowChange& change, const std::vector<size_t>* only, std::string& out,
+                                std::string& error) {
+  const auto& columns = change.table->layout.columns;
+  out.push_back('{');
+  bool first = true;
+  auto append_column = [&](size_t i) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(*columns[i].name, out);
+    out.push_back(':');
+    if (!AppendCanonicalJson(columns[i], decoded_.fields[i], out)) {
+      error = "log record " + change.lsn.ToString() + ", table " + change.table->QualifiedName() + ", column " +
+              *columns[i].name + ": the stored bytes are not a valid " + columns[i].type_name + " value";
+      return false;
+    }
+    return true;
+  };
+  if (only != nullptr) {
+    for (size_t i : *only)
+      if (!append_column(i)) return false;
+  } else {
+    for (size_t i = 0; i < columns.size(); ++i)
+      if (columns[i].IsRendered() && !append_column(i)) return false;
+  }
+  out.push_back('}');
+  return true;
+}
+
+bool EventLineWriter::Append(const CommittedTransaction& txn, const RowChange& change, std::string& out,
+                             std::string& error) {
+  if (!DecodeChange(change, decoded_, error)) return false;
+  char lsn[22];
+  out += "{\"commit_lsn\":\"";
+  txn.commit_lsn.Format(lsn);
+  out.append(lsn, sizeof lsn);
+  out += "\",\"change_lsn\":\"";
+  change.lsn.Format(lsn);
+  out.append(lsn, sizeof lsn);
+  out += "\",\"begin_lsn\":\"";
+  txn.begin_lsn.Format(lsn);
+  out.append(lsn, sizeof lsn);
+  out += "\",\"transaction_id\":\"" + txn.id.ToString();
+  out += "\",\"commit_time\":\"" + RenderDatetimeBytes(txn.commit_time);
+  out += "\",\"event_serial_no\":1,\"op\":\"";
+  out.push_back(static_cast<char>(change.op));
+  out += "\",\"schema\":";
+  AppendJsonString(change.table->layout.schema, out);
+  out += ",\"table\":";
+  AppendJsonString(change.table->layout.table, out);
+  out += ",\"key\":";
+  if (change.table->key_columns.empty()) {
+    out += "null";
+  } else if (!AppendRow(change, &change.table->key_columns, out, error)) {
+    return false;
+  }
+  bool is_delete = change.op == ChangeOp::kDelete;
+  out += ",\"before\":";
+  if (is_delete) {
+    if (!AppendRow(change, nullptr, out, error)) return false;
+  } else {
+    out += "null";
+  }
+  out += ",\"after\":";
+  if (!is_delete) {
+    if (!AppendRow(change, nullptr, out, error)) return false;
+  } else {
+    out += "null";
+  }
+  out += "}\n";
+  return true;
+}
+
+}  // namespace sqltail::logreader

@@ -1,0 +1,25 @@
+// Pieces shared by the FixedVar and CD record decoders.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "sqltail/logreader/record_decoder.h"
+
+namespace sqltail::logreader::decode {
+
+// "name" for named columns, "#<partition_column_id>" for hidden ones (uniquifier, dropped).
+std::string ColumnLabel(const TableLayout& layout, size_t column_index);
+
+// Fills `error` and returns false, so call sites read `return Fail(...)`.
+bool Fail(DecodeError& error, uint32_t byte_offset, std::string column, std::string message);
+
+// The value a column takes when the record predates it (online ADD COLUMN).
+FieldView MissingColumnField(const ColumnLayout& column);
+
+// Row-compressed (CD) record; `out.fields` is already sized to the layout.
+bool DecodeCompressedRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out,
+                            DecodeError& error);
+
+}  // namespace sqltail::logreader::decode

@@ -1,0 +1,58 @@
+#include "sqltail/logreader/log_reader.h"
+
+namespace sqltail::logreader {
+
+LogReader::LogReader(LogSource& source, const Catalog& catalog, TransactionAssembler::CommitHandler on_commit)
+    : source_(source),
+      assembler_(catalog, [this, handler = std::move(on_commit)](const CommittedTransaction& txn, std::string& error) {
+        if (txn.commit_lsn <= emitted_through_) return true;  // emitted before the checkpoint
+        return handler(txn, error);
+      }) {}
+
+void LogReader::Resume(Lsn restart_lsn, Lsn emitted_through) {
+  read_from_ = restart_lsn;
+  emitted_through_ = emitted_through;
+  last_seen_ = Lsn();
+  have_seen_ = false;
+}
+
+Lsn LogReader::RestartLsn() const {
+  auto oldest = assembler_.OldestOpenBegin();
+  if (oldest) return *oldest;
+  return have_seen_ ? last_seen_ : read_from_;
+}
+
+bool LogReader::Poll(size_t max_rows, size_t& rows, std::string& error) {
+  rows = 0;
+  size_t delivered = 0;
+  // The start bound is inclusive and always an LSN already seen (or the configured start), so the
+  // first row of every batch after the first is the last one of the previous batch: skip it. One
+  // extra row is asked for to make up for it.
+  bool ok = source_.ReadLog(
+      have_seen_ ? last_seen_ : read_from_, max_rows + (have_seen_ ? 1 : 0),
+      [&](const LogRow& row, std::string& row_error) {
+        if (have_seen_ && row.current_lsn <= last_seen_) return true;
+        if (row.log_record_length >= 0 && static_cast<size_t>(row.log_record_length) != row.log_record.size()) {
+          row_error = "log record " + row.current_lsn.ToString() + ": [Log Record] has " +
+                      std::to_string(row.log_record.size()) + " bytes but [Log Record Length] says " +
+                      std::to_string(row.log_record_length) + " (fn_dblog truncates records past 8,000 bytes)";
+          return false;
+        }
+        std::string parse_error;
+        if (!ParseLogRecord(row.log_record, record_, parse_error)) {
+          row_error = "log record " + row.current_lsn.ToString() + ": " + parse_error;
+          return false;
+        }
+        // The position moves before the commit handler runs, so a checkpoint taken inside it
+        // restarts at this row (a commit whose transaction is then unknown, and so skipped).
+        last_seen_ = row.current_lsn;
+        have_seen_ = true;
+        ++rows;
+        if (!assembler_.Add(row.current_lsn, record_, row_error)) return false;
+        return true;
+      },
+      delivered, error);
+  return ok;
+}
+
+}  // namespace sqltail::logreader

@@ -1,0 +1,157 @@
+// A TDS 7.4 server (Boost.Asio, one thread per connection) that hands SQL batches to a BatchHandler
+// and streams its results straight into packets of the negotiated size.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sqltail::tds {
+
+enum class SqlType : uint8_t { kNVarChar, kVarBinary, kTinyInt, kSmallInt, kInt, kBigInt, kBit };
+
+struct ColumnSpec {
+  std::string name;
+  SqlType type = SqlType::kInt;
+  uint16_t max_length = 0;  // nvarchar: characters (<= 4000); varbinary: bytes (<= 8000); else ignored
+  bool nullable = true;
+};
+
+// An error the way SQL Server reports it (ERROR token).
+struct ServerError {
+  int32_t number = 50000;
+  uint8_t state = 1;
+  uint8_t severity = 16;  // "class"
+  std::string message;
+  std::string procedure;
+  int32_t line = 1;
+};
+
+// Where encoded packets go. Write throws on I/O failure; PollAttention reports (without blocking
+// for long) whether the client sent ATTENTION meanwhile.
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  virtual void Write(std::span<const uint8_t> bytes) = 0;
+  virtual bool PollAttention() = 0;
+};
+
+// Encodes one reply message: result sets (COLMETADATA, ROW/NBCROW, DONE) and errors. Rows are
+// encoded into a reused scratch buffer and the packet buffer, which is flushed as packets fill, so
+// memory stays bounded and nothing is allocated per row. Misuse (wrong value count or type) throws
+// std::logic_error.
+class ResultWriter {
+ public:
+  ResultWriter(PacketSink& sink, uint32_t packet_size, uint16_t spid, std::string server_name);
+  ~ResultWriter();
+  ResultWriter(const ResultWriter&) = delete;
+  ResultWriter& operator=(const ResultWriter&) = delete;
+
+  void BeginResult(std::span<const ColumnSpec> columns);
+  void BeginRow();
+  void AddNull();
+  void AddInt(int64_t value);             // tinyint/smallint/int/bigint/bit columns (range-checked)
+  void AddText(std::string_view utf8);    // nvarchar columns
+  void AddBytes(std::span<const uint8_t> bytes);  // varbinary columns
+  void EndRow();
+  // DONE(COUNT) with the number of rows of this result set.
+  void EndResult();
+  // ERROR token; the batch's final DONE then carries the error flag.
+  void Error(const ServerError& error);
+
+  // The client sent ATTENTION: stop producing rows; everything written from now on is dropped.
+  bool Cancelled() const { return cancelled_; }
+  uint64_t RowsInResult() const { return rows_in_result_; }
+
+  // Used by the server around each reply message.
+  void BeginMessage();
+  // Writes the final DONE (DONE_ATTN when cancelled) and flushes.
+  void EndMessage();
+  // The client's ATTENTION was seen while the message streamed (the server need not read it again).
+  bool AttentionConsumed() const { return attention_seen_; }
+
+ private:
+  void Put(const void* data, size_t size);
+  void PutByte(uint8_t b) { Put(&b, 1); }
+  void OpenPacket();
+  void ClosePacket(bool end_of_message);
+  void FlushComplete();
+  void WritePendingDone(bool more);
+  void WriteDone(uint16_t status, uint16_t curcmd, uint64_t rowcount);
+  void EnsureRowCapacity(size_t extra);
+  void NextValue(const char* what);
+
+  PacketSink& sink_;
+  uint32_t packet_size_;
+  uint16_t spid_;
+  std::string server_name_;
+  std::unique_ptr<uint8_t[]> buffer_;
+  size_t buffer_capacity_ = 0;
+  size_t buffer_used_ = 0;
+  size_t packet_start_ = 0;
+  bool packet_open_ = false;
+  uint8_t packet_id_ = 1;
+
+  std::vector<SqlType> column_types_;
+  std::vector<uint16_t> column_max_bytes_;
+  std::vector<uint8_t> row_;  // encoded values of the current row
+  size_t row_used_ = 0;
+  std::vector<uint8_t> null_bitmap_;
+  bool row_has_null_ = false;
+  size_t next_column_ = 0;
+  bool in_result_ = false;
+  bool in_row_ = false;
+  uint64_t rows_in_result_ = 0;
+
+  bool done_pending_ = false;
+  uint16_t pending_status_ = 0;
+  uint64_t pending_rows_ = 0;
+  bool error_written_ = false;
+  bool attention_seen_ = false;
+  bool cancelled_ = false;
+};
+
+class BatchHandler {
+ public:
+  virtual ~BatchHandler() = default;
+  // Called from connection threads concurrently; sql is the batch text as UTF-8.
+  virtual void HandleBatch(std::string_view sql_utf8, ResultWriter& out) = 0;
+};
+
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 0;  // 0: pick a free port (see Server::port())
+  // Both unset: any login is accepted.
+  std::optional<std::string> user;
+  std::optional<std::string> password;
+  std::string database = "master";  // reported when the login names none
+  std::string server_name = "SQLTAIL";  // in ERROR tokens
+  uint32_t max_packet_size = 32767;     // the largest packet size granted to a client
+  uint32_t max_message_bytes = 16u << 20;  // a client message (batch) larger than this closes the connection
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, BatchHandler& handler);
+  ~Server();  // Stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. Throws std::runtime_error naming the address when it cannot listen.
+  void Start();
+  uint16_t port() const;
+  // Stops accepting, closes every connection and joins their threads. Idempotent.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sqltail::tds

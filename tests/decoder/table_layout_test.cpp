@@ -1,0 +1,54 @@
+#include <doctest/doctest.h>
+
+#include "sqltail/logreader/table_layout.h"
+
+using namespace sqltail::logreader;
+
+TEST_CASE("layout JSON: defaults, unknown keys ignored") {
+  std::string error;
+  auto layout = ParseTableLayout(
+      R"({"schema":"dbo","table":"t","future_key":[1,2],"columns":[
+           {"name":"id","type":"int","max_length":4,"leaf_offset":4,"leaf_null_bit":1,"extra":{"x":1}},
+           {"name":null,"type":"int","max_length":4,"leaf_offset":-1,"leaf_null_bit":2,"is_uniqueifier":true}]})",
+      error);
+  INFO(error);
+  REQUIRE(layout);
+  CHECK(layout->compression == Compression::kNone);
+  REQUIRE(layout->columns.size() == 2);
+  const ColumnLayout& id = layout->columns[0];
+  CHECK(id.type == SqlType::kInt);
+  CHECK(id.is_nullable);
+  CHECK_FALSE(id.has_default);
+  CHECK_FALSE(id.collation_name);
+  CHECK(id.IsRendered());
+  CHECK_FALSE(layout->columns[1].IsRendered());
+}
+
+TEST_CASE("layout JSON: errors name the key and column") {
+  std::string error;
+  CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"a","type":"int","max_length":4,"leaf_null_bit":1}]})", error));
+  CHECK(error.find("leaf_offset") != std::string::npos);
+  CHECK(error.find("\"a\"") != std::string::npos);
+  CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"a","type":"int","max_length":"4","leaf_offset":4,
+                                   "leaf_null_bit":1}]})", error));
+  CHECK(error.find("max_length") != std::string::npos);
+  CHECK_FALSE(ParseTableLayout(R"({"compression":"zip","columns":[]})", error));
+  CHECK(error.find("compression") != std::string::npos);
+  CHECK_FALSE(ParseTableLayout(R"({"schema":"dbo"})", error));
+  CHECK(error.find("columns") != std::string::npos);
+  CHECK_FALSE(ParseTableLayout("{not json", error));
+  CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"b","type":"bit","max_length":1,"leaf_offset":4,
+                                   "leaf_null_bit":1,"leaf_bit_position":9}]})", error));
+  CHECK(error.find("leaf_bit_position") != std::string::npos);
+}
+
+TEST_CASE("sys.types names map both ways") {
+  CHECK(SqlTypeFromName("datetimeoffset") == SqlType::kDateTimeOffset);
+  CHECK(SqlTypeFromName("rowversion") == SqlType::kTimestamp);
+  CHECK(SqlTypeFromName("NVARCHAR") == SqlType::kNVarChar);
+  CHECK(SqlTypeFromName("sysname") == SqlType::kNVarChar);
+  CHECK(SqlTypeFromName("my_alias_type") == SqlType::kUnknown);
+  CHECK(SqlTypeName(SqlType::kSqlVariant) == "sql_variant");
+  CHECK(SqlTypeName(SqlType::kTimestamp) == "timestamp");
+  CHECK(SqlTypeName(SqlType::kDateTime) == "datetime");
+}

@@ -1,0 +1,60 @@
+// fixture-gen: writes a generated fixture directory (docs/fixture-format.md) for a workload.
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "sqltail/fixtures/inserts_workload.h"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  std::string workload;
+  std::string out_dir;
+  uint64_t vlf_size_mb = sqltail::fixtures::kDefaultVlfSizeBytes >> 20;
+  sqltail::fixtures::InsertsWorkloadOptions options;
+
+  po::options_description described("fixture-gen: generate a SQL Server log fixture for a workload");
+  described.add_options()("help,h", "show this help")("workload", po::value(&workload)->required(),
+                                                      "workload to generate: inserts")(
+      "rows", po::value(&options.rows)->required(), "number of rows to insert (ids 0..rows-1)")(
+      "seed", po::value(&options.seed)->default_value(1), "seed: same seed, byte-identical files")(
+      "rows-per-transaction", po::value(&options.rows_per_transaction)->default_value(1),
+      "rows per transaction (1 = autocommit INSERTs)")(
+      "vlf-size-mb", po::value(&vlf_size_mb)->default_value(vlf_size_mb), "size of each virtual log file")(
+      "out", po::value(&out_dir)->required(), "output directory");
+
+  try {
+    po::variables_map variables;
+    po::store(po::parse_command_line(argc, argv, described), variables);
+    if (variables.count("help")) {
+      std::cout << described << "\n";
+      return 0;
+    }
+    po::notify(variables);
+    if (workload != "inserts") {
+      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts)\n";
+      return 2;
+    }
+    options.vlf_size_bytes = vlf_size_mb << 20;
+  } catch (const po::error& error) {
+    std::cerr << "fixture-gen: " << error.what() << "\n" << described << "\n";
+    return 2;
+  }
+
+  try {
+    auto started = std::chrono::steady_clock::now();
+    sqltail::fixtures::FixtureSummary summary = sqltail::fixtures::WriteInsertsFixture(options, out_dir);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(stderr, "fixture-gen: %llu rows, %llu transactions, %llu log records (%s .. %s) in %.2f s -> %s\n",
+                 static_cast<unsigned long long>(summary.rows), static_cast<unsigned long long>(summary.transactions),
+                 static_cast<unsigned long long>(summary.log_records), summary.first_lsn.ToString().c_str(),
+                 summary.last_lsn.ToString().c_str(), seconds, out_dir.c_str());
+  } catch (const std::exception& error) {
+    std::cerr << "fixture-gen: " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

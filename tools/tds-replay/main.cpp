@@ -1,0 +1,83 @@
+// tds-replay: a TDS 7.4 server answering sqltail's queries from a fixture directory.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <pthread.h>
+
+#include "sqltail/replay/fixture_query_handler.h"
+#include "sqltail/tds/server.h"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  std::string fixture, user, password, record, listen;
+  int port = 14330;
+  po::options_description options("tds-replay --fixture DIR --port P [options]");
+  options.add_options()                                                                        //
+      ("help,h", "show this help")                                                             //
+      ("fixture", po::value(&fixture)->required(), "fixture directory (catalog.json, log.jsonl)")  //
+      ("port", po::value(&port)->default_value(14330), "TCP port; 0 picks a free one (printed)")  //
+      ("listen", po::value(&listen)->default_value("127.0.0.1"), "address to listen on")       //
+      ("user", po::value(&user), "accept only this login name (default: any)")                  //
+      ("password", po::value(&password), "accept only this password (default: any)")           //
+      ("record-batches", po::value(&record), "append every received SQL batch to FILE as a JSON line")  //
+      ("verbose,v", "log every connection");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, options), vm);
+    if (vm.count("help")) {
+      std::cout << options << "\n";
+      return 0;
+    }
+    po::notify(vm);
+    if (port < 0 || port > 65535) throw po::error("--port must be 0..65535");
+  } catch (const po::error& e) {
+    std::cerr << "tds-replay: " << e.what() << "\n" << options << "\n";
+    return 2;
+  }
+
+  // Logs go to stderr: stdout carries only the "serving" line scripts wait for.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tds-replay"));
+  spdlog::set_level(vm.count("verbose") ? spdlog::level::debug : spdlog::level::info);
+
+  // Block the stop signals in every thread (threads inherit the mask) and wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    sqltail::replay::FixtureOptions fixture_options;
+    fixture_options.record_batches_path = record;
+    sqltail::replay::FixtureQueryHandler handler(fixture, fixture_options);
+
+    sqltail::tds::ServerOptions server_options;
+    server_options.listen_address = listen;
+    server_options.port = static_cast<uint16_t>(port);
+    if (vm.count("user")) server_options.user = user;
+    if (vm.count("password")) server_options.password = password;
+    if (!handler.database().empty()) server_options.database = handler.database();
+    if (!handler.server_name().empty()) server_options.server_name = handler.server_name();
+    sqltail::tds::Server server(server_options, handler);
+    server.Start();
+    spdlog::info("loaded {} fn_dblog rows and {} catalog rows from {}", handler.log_row_count(),
+                 handler.catalog_row_count(), fixture);
+    std::printf("tds-replay: serving %s on %s:%u\n", fixture.c_str(), listen.c_str(), server.port());
+    std::fflush(stdout);
+
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    spdlog::info("stopping on signal {}", signal);
+    server.Stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tds-replay: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
