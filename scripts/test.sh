@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make test: starts the services the tests need (Kafka broker, PostgreSQL), runs every test through
+# ctest (the normal build, then the ASan+UBSan build for the tests that need no services), and
+# stops the services again.
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export KAFKA_PORT=${KAFKA_PORT:-19192} KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19193}
+export KAFKA_RUN_DIR=${KAFKA_RUN_DIR:-$repo/.run/test-kafka}
+export PG_PORT=${PG_PORT:-55432}
+
+stop_services() {
+  "$repo/scripts/kafka/broker.sh" stop > /dev/null 2>&1 || true
+  "$repo/scripts/postgres.sh" stop > /dev/null 2>&1 || true
+}
+trap stop_services EXIT
+
+"$repo/scripts/kafka/broker.sh" start || exit 1
+"$repo/scripts/postgres.sh" start || exit 1
+export SQLTAIL_KAFKA_BOOTSTRAP=$("$repo/scripts/kafka/broker.sh" bootstrap)
+export SQLTAIL_PG_DSN=$("$repo/scripts/postgres.sh" dsn)
+
+status=0
+echo "== ctest: build (all labels) =="
+(cd "$repo/build" && ctest --output-on-failure --timeout 600 -j 2) || status=1
+echo "== ctest: build-asan (ASan+UBSan; unit, decoder, txn, tds, kafka) =="
+(cd "$repo/build-asan" && ctest --output-on-failure --timeout 900 -L 'unit|decoder|txn|tds|kafka') || status=1
+exit $status
