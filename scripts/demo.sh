@@ -52,18 +52,18 @@ while :; do
   [[ "$synced" -ge "$ROWS" ]] && break
   for pid in "$capture_pid" "$apply_pid"; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      echo "demo: a sqltail process stopped early:"; tail -5 "$RUN/capture.log" "$RUN/apply.log"; exit 1
+      echo "demo: a sqltail process stopped early:"; tail -n 5 "$RUN/capture.log" "$RUN/apply.log"; exit 1
     fi
   done
   if (( $(date +%s) > deadline )); then
-    echo "demo: timed out with $synced/$ROWS rows in the target"; tail -5 "$RUN/capture.log" "$RUN/apply.log"; exit 1
+    echo "demo: timed out with $synced/$ROWS rows in the target"; tail -n 5 "$RUN/capture.log" "$RUN/apply.log"; exit 1
   fi
   sleep 0.05
 done
 end_ns=$(date +%s%N)
 
 kill -TERM "$capture_pid" "$apply_pid"
-wait "$capture_pid" "$apply_pid" || { echo "demo: sqltail did not stop cleanly"; tail -5 "$RUN/capture.log" "$RUN/apply.log"; exit 1; }
+wait "$capture_pid" "$apply_pid" || { echo "demo: sqltail did not stop cleanly"; tail -n 5 "$RUN/capture.log" "$RUN/apply.log"; exit 1; }
 
 if "$BIN/sqltail" verify --source-rows "$RUN/fixture/source.jsonl" --sqlite "$RUN/target.db" > "$RUN/verify.log"; then
   match="source and target match"
@@ -74,6 +74,6 @@ cat "$RUN/verify.log"
 cleanup
 trap - EXIT
 elapsed_ms=$(( (end_ns - start_ns) / 1000000 ))
-awk -v rows="$synced" -v total="$ROWS" -v ms="$elapsed_ms" -v match="$match" 'BEGIN {
-  printf "demo: %d/%d rows synced in %.1f s (%d rows/s); %s\n", rows, total, ms / 1000, rows * 1000 / ms, match }'
+awk -v rows="$synced" -v total="$ROWS" -v ms="$elapsed_ms" -v verdict="$match" 'BEGIN {
+  printf "demo: %d/%d rows synced in %.1f s (%d rows/s); %s\n", rows, total, ms / 1000, rows * 1000 / ms, verdict }'
 [[ "$match" == "source and target match" ]]

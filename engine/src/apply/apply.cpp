@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include <simdjson.h>
 
@@ -78,7 +79,15 @@ class Applier {
     kafka::Consumer consumer(options_.kafka);
     std::vector<kafka::PartitionStart> starts;
     for (const auto& topic : options_.topics) {
+      // The capture creates its topics; an applier started first waits for them.
       auto partitions = consumer.ListPartitions(topic, kKafkaTimeout);
+      for (bool told = false; !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART" && !stop.load();
+           told = true) {
+        if (!told && log) log("waiting for topic " + topic + " to be created");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        partitions = consumer.ListPartitions(topic, kKafkaTimeout);
+      }
+      if (stop.load()) return true;
       if (!partitions.ok()) {
         error = "apply: topic " + topic + ": " + partitions.error().ToString();
         return false;
