@@ -14,7 +14,6 @@ namespace sqltail::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kKafkaTimeout = std::chrono::seconds(60);
 
 int64_t NowUnixNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -29,6 +28,7 @@ constexpr std::string_view kTxnEndHeader = "sqltail.txn.end";
 
 bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
                 CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log) {
+  const std::chrono::milliseconds kKafkaTimeout(options.kafka_timeout_ms);
   auto info = [&](const std::string& message) {
     if (log) log(message);
   };

@@ -116,6 +116,7 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
       ("capture.schemas_enable", po::value(&c.capture.schemas_enable)->default_value(true), "JsonConverter schemas.enable")
       ("capture.tombstones_on_delete", po::value(&c.capture.tombstones_on_delete)->default_value(true), "tombstone after delete")
       ("kafka.transactional_id", po::value(&c.capture.transactional_id)->default_value(""), "default <prefix>-<db>-capture")
+      ("kafka.timeout_ms", po::value(&c.capture.kafka_timeout_ms)->default_value(60000), "Kafka call timeout")
       ("kafka.txn_max_events", po::value(&c.capture.txn_max_events)->default_value(20000), "events per Kafka transaction")
       ("kafka.txn_max_ms", po::value(&c.capture.txn_max_ms)->default_value(500), "Kafka transaction duration cap")
       ("kafka.topic_partitions", po::value(&c.capture.topic_partitions)->default_value(1), "partitions of created topics")

@@ -4,7 +4,8 @@
 # Waits until tds-replay prints its "serving" line (or fails).
 start_replay() {  # fixture_dir port log_file
   local fixture=$1 port=$2 log=$3
-  "$BIN/tds-replay" --fixture "$fixture" --port "$port" > "$log" 2>&1 &
+  # shellcheck disable=SC2086  # REPLAY_ARGS: extra tds-replay flags, word-split on purpose
+  "$BIN/tds-replay" --fixture "$fixture" --port "$port" ${REPLAY_ARGS:-} > "$log" 2>&1 &
   REPLAY_PID=$!
   for _ in $(seq 1 600); do
     grep -q "serving" "$log" 2>/dev/null && return 0

@@ -5,7 +5,8 @@ source "$(dirname "$0")/common.sh"
 ROWS=3000
 "$BIN/fixture-gen" --workload inserts --rows $ROWS --seed 5 --out "$RUN/fixture" > /dev/null
 port=$(free_port)
-start_replay "$RUN/fixture" "$port" "$RUN/replay.log" || fail "tds-replay did not start"
+# A slow server (20 ms per query) so that the capture can be stopped part-way.
+REPLAY_ARGS="--batch-delay-ms 20 --record-batches $RUN/batches.jsonl" start_replay "$RUN/fixture" "$port" "$RUN/replay.log" || fail "tds-replay did not start"
 pids+=("$REPLAY_PID")
 topic="$PREFIX.source_db.dbo.test_table"
 # Small fn_dblog batches and Kafka transactions, so there are many checkpoints to stop between.
@@ -15,27 +16,32 @@ capture() {
     --set capture.poll_batch_rows=30 --set kafka.txn_max_events=7
 }
 
-committed_count() { committed_keys "$topic" | grep -c . || true; }
+# fn_dblog queries answered so far (tds-replay records each batch it receives): the trigger to stop.
+queries() { grep -c fn_dblog "$RUN/batches.jsonl" 2>/dev/null || true; }
+total_queries=$(( ROWS * 3 / 30 ))
 
-run_and_stop() {  # signal min_events log
+run_and_stop() {  # signal queries log
+  local before pid now
+  before=$(queries)
   capture > "$RUN/$3" 2>&1 &
-  local pid=$! seen=0
+  pid=$!
   pids+=("$pid")
-  for _ in $(seq 1 600); do
-    seen=$(committed_count)
-    (( seen >= $2 )) && break
+  for _ in $(seq 1 1200); do
+    now=$(queries)
+    (( now - before >= $2 )) && break
     kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
+    sleep 0.02
   done
-  kill "-$1" "$pid" 2>/dev/null || true
+  kill -0 "$pid" 2>/dev/null || fail "capture stopped by itself before the test could stop it"
+  kill "-$1" "$pid"
   wait "$pid" 2>/dev/null || true
-  seen=$(committed_count)
-  (( seen < ROWS )) || fail "capture finished before it was stopped ($seen events); the test stopped nothing"
-  echo "stopped capture with SIG$1 after $seen committed events"
+  now=$(queries)
+  (( now < total_queries )) || fail "capture read the whole log before it was stopped; the test stopped nothing"
+  echo "stopped capture with SIG$1 after $((now - before)) fn_dblog queries"
 }
 
-run_and_stop KILL 500 capture1.log
-run_and_stop TERM 1500 capture2.log
+run_and_stop KILL 60 capture1.log
+run_and_stop TERM 60 capture2.log
 grep -q "resuming after commit" "$RUN/capture2.log" || fail "the restarted capture did not resume from its checkpoint"
 capture > "$RUN/capture3.log" 2>&1 || fail "final capture failed"
 expect_each_id_once "$topic" $ROWS

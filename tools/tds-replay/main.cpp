@@ -15,6 +15,7 @@ namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
   std::string fixture, user, password, record, listen;
+  int batch_delay_ms = 0;
   int port = 14330;
   po::options_description options("tds-replay --fixture DIR --port P [options]");
   options.add_options()                                                                        //
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
       ("user", po::value(&user), "accept only this login name (default: any)")                  //
       ("password", po::value(&password), "accept only this password (default: any)")           //
       ("record-batches", po::value(&record), "append every received SQL batch to FILE as a JSON line")  //
+      ("batch-delay-ms", po::value(&batch_delay_ms)->default_value(0), "stall this long before each answer")  //
       ("verbose,v", "log every connection");
   po::variables_map vm;
   try {
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   try {
     sqltail::replay::FixtureOptions fixture_options;
     fixture_options.record_batches_path = record;
+    fixture_options.batch_delay_ms = batch_delay_ms;
     sqltail::replay::FixtureQueryHandler handler(fixture, fixture_options);
 
     sqltail::tds::ServerOptions server_options;

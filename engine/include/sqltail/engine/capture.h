@@ -26,6 +26,7 @@ struct CaptureOptions {
   int txn_max_ms = 500;               // ...or this long after its first event
   int topic_partitions = 1;
   int topic_replication_factor = -1;  // -1: broker default
+  int kafka_timeout_ms = 60000;       // Kafka calls (init, topic creation, commit) give up after this
   bool tombstones_on_delete = true;
   bool schemas_enable = true;
 };
