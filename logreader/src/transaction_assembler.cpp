@@ -1,5 +1,6 @@
 #include "sqltail/logreader/transaction_assembler.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -8,6 +9,7 @@
 namespace sqltail::logreader {
 
 struct TransactionAssembler::OpenTransaction {
+  TransactionId id;
   Lsn begin_lsn;
   std::string name;
   bool seen_begin = false;
@@ -39,21 +41,20 @@ TransactionAssembler::~TransactionAssembler() = default;
 
 std::optional<Lsn> TransactionAssembler::OldestOpenBegin() const {
   std::optional<Lsn> oldest;
-  for (const auto& [id, txn] : open_)
+  for (const auto& txn : open_)
     if (!oldest || txn->begin_lsn < *oldest) oldest = txn->begin_lsn;
   return oldest;
 }
 
 namespace {
 
-std::string Utf16ToAscii(std::span<const uint8_t> utf16) {
+void Utf16ToAscii(std::span<const uint8_t> utf16, std::string& out) {
   // Transaction names are identifiers; keep ASCII, replace the rest (names are informational only).
-  std::string out;
+  out.clear();
   for (size_t i = 0; i + 1 < utf16.size(); i += 2) {
     uint16_t unit = LoadLe16(utf16.data() + i);
     out.push_back(unit < 0x80 ? static_cast<char>(unit) : '?');
   }
-  return out;
 }
 
 }  // namespace
@@ -70,19 +71,21 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
       txn = std::make_unique<OpenTransaction>();
     }
     txn->Reset();
+    txn->id = record.transaction_id;
     txn->begin_lsn = lsn;
     txn->seen_begin = true;
-    if (!record.elements.empty()) txn->name = Utf16ToAscii(record.elements[0]);
-    open_[record.transaction_id] = std::move(txn);
+    if (!record.elements.empty()) Utf16ToAscii(record.elements[0], txn->name);
+    open_.push_back(std::move(txn));
     return true;
   }
 
-  auto found = open_.find(record.transaction_id);
+  auto found = std::find_if(open_.begin(), open_.end(),
+                            [&](const auto& txn) { return txn->id == record.transaction_id; });
   if (op == LogOp::kCommitXact || op == LogOp::kAbortXact) {
     // The commit of a transaction that began before the first LSN read was emitted before the
     // checkpoint (restart LSN = oldest open begin), so it is nothing to do.
     if (found == open_.end()) return true;
-    std::unique_ptr<OpenTransaction> txn = std::move(found->second);
+    std::unique_ptr<OpenTransaction> txn = std::move(*found);
     open_.erase(found);
     buffered_bytes_ -= txn->bytes.size();
     bool ok = true;
@@ -128,7 +131,7 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
             ", which began before the first LSN read: its earlier changes are not in the log read";
     return false;
   }
-  OpenTransaction& txn = *found->second;
+  OpenTransaction& txn = **found;
   if (record.IsCompensation()) {
     if (!txn.has_compensation) txn.first_compensation_lsn = lsn;
     txn.has_compensation = true;

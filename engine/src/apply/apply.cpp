@@ -107,11 +107,27 @@ class Applier {
     bool in_transaction = false, at_boundary = true;
     size_t batch_events = 0;
     auto batch_started = Clock::now(), last_message = Clock::now();
-    std::map<std::pair<std::string, int32_t>, int64_t> batch_progress;
+    // (topic, partition, next offset) of the open target transaction; searched linearly (few
+    // partitions) so a message costs no allocation.
+    struct Progress {
+      std::string topic;
+      int32_t partition;
+      int64_t next_offset;
+    };
+    std::vector<Progress> batch_progress;
+    auto note_progress = [&](const kafka::MessageView& m) {
+      for (auto& p : batch_progress) {
+        if (p.partition == m.partition && p.topic == m.topic) {
+          p.next_offset = m.offset + 1;
+          return;
+        }
+      }
+      batch_progress.push_back({std::string(m.topic), m.partition, m.offset + 1});
+    };
 
     auto commit = [&]() -> bool {
-      for (const auto& [where, next] : batch_progress)
-        if (!target_.SaveProgress(where.first, where.second, next, error)) return false;
+      for (const auto& p : batch_progress)
+        if (!target_.SaveProgress(p.topic, p.partition, p.next_offset, error)) return false;
       if (!target_.Commit(error)) return false;
       batch_progress.clear();
       in_transaction = false;
@@ -141,7 +157,7 @@ class Applier {
                   ", offset " + std::to_string(message.offset) + ": " + error;
           return false;
         }
-        batch_progress[{std::string(message.topic), message.partition}] = message.offset + 1;
+        note_progress(message);
         ++batch_events;
         ++stats_.events;
         // sqltail marks the last event of each source transaction. A tombstone without the mark

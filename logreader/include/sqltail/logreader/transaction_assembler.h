@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -62,7 +61,9 @@ class TransactionAssembler {
   struct OpenTransaction;
   const Catalog& catalog_;
   CommitHandler on_commit_;
-  std::map<TransactionId, std::unique_ptr<OpenTransaction>> open_;
+  // Open transactions, searched linearly: there are few at a time, and a vector allocates nothing
+  // per transaction once it has grown (a map would allocate a node for each).
+  std::vector<std::unique_ptr<OpenTransaction>> open_;
   std::vector<std::unique_ptr<OpenTransaction>> pool_;  // reused buffers: no allocation per transaction
   CommittedTransaction committed_;
   size_t buffered_bytes_ = 0;
