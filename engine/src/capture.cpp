@@ -202,7 +202,8 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     }
     stats.log_rows += rows;
     auto now = Clock::now();
-    bool due = in_transaction && (rows == 0 || now - transaction_started >= std::chrono::milliseconds(options.txn_max_ms));
+    bool due =
+        in_transaction && (rows == 0 || now - transaction_started >= std::chrono::milliseconds(options.txn_max_ms));
     if (due && !commit()) return false;
     if (rows > 0) {
       idle_since = now;

@@ -40,8 +40,8 @@ std::optional<Checkpoint> ParseCheckpoint(std::string_view json, std::string& er
   uint64_t serial = 0;
   if (!lsn_field("commit_lsn", c.commit_lsn) || !lsn_field("change_lsn", c.change_lsn) ||
       !lsn_field("restart_lsn", c.restart_lsn) || root["event_serial_no"].get(serial)) {
-    error = "checkpoint lacks commit_lsn, change_lsn, event_serial_no or restart_lsn: " +
-            std::string(json.substr(0, 200));
+    error =
+        "checkpoint lacks commit_lsn, change_lsn, event_serial_no or restart_lsn: " + std::string(json.substr(0, 200));
     return std::nullopt;
   }
   c.event_serial_no = serial;

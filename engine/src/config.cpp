@@ -1,10 +1,9 @@
 #include "sqltail/engine/config.h"
 
+#include <boost/program_options.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <boost/program_options.hpp>
 
 namespace sqltail::engine {
 namespace po = boost::program_options;
@@ -97,30 +96,37 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
   CaptureConfig c;
   std::string password, password_file, include, exclude;
   po::options_description d;
-  d.add_options()
-      ("source.host", po::value(&c.source.host)->default_value("127.0.0.1"), "SQL Server host")
-      ("source.port", po::value(&c.source.port)->default_value(1433), "SQL Server port")
-      ("source.user", po::value(&c.source.user)->required(), "login")
-      ("source.password", po::value(&password)->default_value(""), "password (prefer password_file or SQLTAIL_SOURCE_PASSWORD)")
-      ("source.password_file", po::value(&password_file)->default_value(""), "file holding the password")
-      ("source.database", po::value(&c.source.database)->required(), "database to capture")
-      ("source.login_timeout_s", po::value(&c.source.login_timeout_s)->default_value(15), "login timeout")
-      ("source.query_timeout_s", po::value(&c.source.query_timeout_s)->default_value(300), "query timeout")
-      ("source.encryption", po::value(&c.source.encryption)->default_value("request"), "off | request | require")
-      ("capture.topic_prefix", po::value(&c.capture.topic_prefix)->default_value("sqltail"), "topic prefix")
-      ("capture.table_include", po::value(&include)->default_value(""), "schema.table patterns (* ?), comma separated")
-      ("capture.table_exclude", po::value(&exclude)->default_value(""), "schema.table patterns to leave out")
-      ("capture.poll_batch_rows", po::value(&c.capture.poll_batch_rows)->default_value(50000), "fn_dblog rows per query")
-      ("capture.poll_idle_max_ms", po::value(&c.capture.poll_idle_max_ms)->default_value(1000), "idle poll backoff cap")
-      ("capture.stop_when_idle_ms", po::value(&c.capture.stop_when_idle_ms)->default_value(0), "exit after this idle time (0: never)")
-      ("capture.schemas_enable", po::value(&c.capture.schemas_enable)->default_value(true), "JsonConverter schemas.enable")
-      ("capture.tombstones_on_delete", po::value(&c.capture.tombstones_on_delete)->default_value(true), "tombstone after delete")
-      ("kafka.transactional_id", po::value(&c.capture.transactional_id)->default_value(""), "default <prefix>-<db>-capture")
-      ("kafka.timeout_ms", po::value(&c.capture.kafka_timeout_ms)->default_value(60000), "Kafka call timeout")
-      ("kafka.txn_max_events", po::value(&c.capture.txn_max_events)->default_value(20000), "events per Kafka transaction")
-      ("kafka.txn_max_ms", po::value(&c.capture.txn_max_ms)->default_value(500), "Kafka transaction duration cap")
-      ("kafka.topic_partitions", po::value(&c.capture.topic_partitions)->default_value(1), "partitions of created topics")
-      ("kafka.topic_replication_factor", po::value(&c.capture.topic_replication_factor)->default_value(-1), "-1: broker default");
+  d.add_options()("source.host", po::value(&c.source.host)->default_value("127.0.0.1"), "SQL Server host")(
+      "source.port", po::value(&c.source.port)->default_value(1433), "SQL Server port")(
+      "source.user", po::value(&c.source.user)->required(), "login")(
+      "source.password", po::value(&password)->default_value(""),
+      "password (prefer password_file or SQLTAIL_SOURCE_PASSWORD)")(
+      "source.password_file", po::value(&password_file)->default_value(""), "file holding the password")(
+      "source.database", po::value(&c.source.database)->required(), "database to capture")(
+      "source.login_timeout_s", po::value(&c.source.login_timeout_s)->default_value(15), "login timeout")(
+      "source.query_timeout_s", po::value(&c.source.query_timeout_s)->default_value(300), "query timeout")(
+      "source.encryption", po::value(&c.source.encryption)->default_value("request"), "off | request | require")(
+      "capture.topic_prefix", po::value(&c.capture.topic_prefix)->default_value("sqltail"), "topic prefix")(
+      "capture.table_include", po::value(&include)->default_value(""), "schema.table patterns (* ?), comma separated")(
+      "capture.table_exclude", po::value(&exclude)->default_value(""), "schema.table patterns to leave out")(
+      "capture.poll_batch_rows", po::value(&c.capture.poll_batch_rows)->default_value(50000),
+      "fn_dblog rows per query")("capture.poll_idle_max_ms",
+                                 po::value(&c.capture.poll_idle_max_ms)->default_value(1000), "idle poll backoff cap")(
+      "capture.stop_when_idle_ms", po::value(&c.capture.stop_when_idle_ms)->default_value(0),
+      "exit after this idle time (0: never)")("capture.schemas_enable",
+                                              po::value(&c.capture.schemas_enable)->default_value(true),
+                                              "JsonConverter schemas.enable")(
+      "capture.tombstones_on_delete", po::value(&c.capture.tombstones_on_delete)->default_value(true),
+      "tombstone after delete")("kafka.transactional_id", po::value(&c.capture.transactional_id)->default_value(""),
+                                "default <prefix>-<db>-capture")(
+      "kafka.timeout_ms", po::value(&c.capture.kafka_timeout_ms)->default_value(60000), "Kafka call timeout")(
+      "kafka.txn_max_events", po::value(&c.capture.txn_max_events)->default_value(20000),
+      "events per Kafka transaction")("kafka.txn_max_ms", po::value(&c.capture.txn_max_ms)->default_value(500),
+                                      "Kafka transaction duration cap")(
+      "kafka.topic_partitions", po::value(&c.capture.topic_partitions)->default_value(1),
+      "partitions of created topics")("kafka.topic_replication_factor",
+                                      po::value(&c.capture.topic_replication_factor)->default_value(-1),
+                                      "-1: broker default");
   AddKafkaOptions(d);
   po::variables_map values;
   if (!Parse(path, overrides, d, "kafka.property.", values, c.capture.kafka.properties, error)) return std::nullopt;
@@ -128,7 +134,8 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
   if (!ReadSecret("source.password", password, password_file, "SQLTAIL_SOURCE_PASSWORD", c.source.password, error))
     return std::nullopt;
   if (c.source.encryption != "off" && c.source.encryption != "request" && c.source.encryption != "require") {
-    error = "config " + path + ": key 'source.encryption': '" + c.source.encryption + "' is not off, request or require";
+    error =
+        "config " + path + ": key 'source.encryption': '" + c.source.encryption + "' is not off, request or require";
     return std::nullopt;
   }
   if (c.capture.poll_batch_rows == 0) {
@@ -146,14 +153,13 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
   ApplyOptions a;
   std::string topics, kind;
   po::options_description d;
-  d.add_options()
-      ("apply.topics", po::value(&topics)->required(), "change-event topics, comma separated")
-      ("apply.table_name_format", po::value(&a.table_name_format)->default_value("${table}"), "target table name")
-      ("apply.batch_max_events", po::value(&a.batch_max_events)->default_value(20000), "events per target transaction")
-      ("apply.batch_max_ms", po::value(&a.batch_max_ms)->default_value(200), "target transaction duration cap")
-      ("apply.stop_when_idle_ms", po::value(&a.stop_when_idle_ms)->default_value(0), "exit after this idle time (0: never)")
-      ("target.kind", po::value(&kind)->default_value("sqlite"), "sqlite")
-      ("target.path", po::value(&a.sqlite_path)->required(), "SQLite database file");
+  d.add_options()("apply.topics", po::value(&topics)->required(), "change-event topics, comma separated")(
+      "apply.table_name_format", po::value(&a.table_name_format)->default_value("${table}"), "target table name")(
+      "apply.batch_max_events", po::value(&a.batch_max_events)->default_value(20000), "events per target transaction")(
+      "apply.batch_max_ms", po::value(&a.batch_max_ms)->default_value(200), "target transaction duration cap")(
+      "apply.stop_when_idle_ms", po::value(&a.stop_when_idle_ms)->default_value(0),
+      "exit after this idle time (0: never)")("target.kind", po::value(&kind)->default_value("sqlite"), "sqlite")(
+      "target.path", po::value(&a.sqlite_path)->required(), "SQLite database file");
   AddKafkaOptions(d);
   po::variables_map values;
   if (!Parse(path, overrides, d, "kafka.property.", values, a.kafka.properties, error)) return std::nullopt;

@@ -100,8 +100,8 @@ bool AppendDecimalBytes(std::string_view text, std::string& out) {
   for (int i = 0; i < 16; ++i) bytes[15 - i] = static_cast<uint8_t>(static_cast<unsigned __int128>(value) >> (8 * i));
   int start = 0;
   // Drop leading bytes that only repeat the sign.
-  while (start < 15 && ((bytes[start] == 0x00 && !(bytes[start + 1] & 0x80)) ||
-                        (bytes[start] == 0xFF && (bytes[start + 1] & 0x80))))
+  while (start < 15 &&
+         ((bytes[start] == 0x00 && !(bytes[start + 1] & 0x80)) || (bytes[start] == 0xFF && (bytes[start + 1] & 0x80))))
     ++start;
   AppendBase64(bytes + start, static_cast<size_t>(16 - start), out);
   return true;
@@ -115,35 +115,48 @@ struct ConnectType {
 
 ConnectType ConnectTypeOf(const ColumnLayout& c) {
   switch (c.type) {
-    case SqlType::kBit: return {"boolean"};
+    case SqlType::kBit:
+      return {"boolean"};
     case SqlType::kTinyInt:
-    case SqlType::kSmallInt: return {"int16"};
-    case SqlType::kInt: return {"int32"};
-    case SqlType::kBigInt: return {"int64"};
-    case SqlType::kReal: return {"float"};
-    case SqlType::kFloat: return {"double"};
+    case SqlType::kSmallInt:
+      return {"int16"};
+    case SqlType::kInt:
+      return {"int32"};
+    case SqlType::kBigInt:
+      return {"int64"};
+    case SqlType::kReal:
+      return {"float"};
+    case SqlType::kFloat:
+      return {"double"};
     case SqlType::kDecimal:
     case SqlType::kNumeric:
     case SqlType::kMoney:
-    case SqlType::kSmallMoney: return {"bytes", "org.apache.kafka.connect.data.Decimal", true};
-    case SqlType::kDate: return {"int32", "io.debezium.time.Date"};
+    case SqlType::kSmallMoney:
+      return {"bytes", "org.apache.kafka.connect.data.Decimal", true};
+    case SqlType::kDate:
+      return {"int32", "io.debezium.time.Date"};
     case SqlType::kTime:
       if (c.scale <= 3) return {"int32", "io.debezium.time.Time"};
       if (c.scale <= 6) return {"int64", "io.debezium.time.MicroTime"};
       return {"int64", "io.debezium.time.NanoTime"};
     case SqlType::kDateTime:
-    case SqlType::kSmallDateTime: return {"int64", "io.debezium.time.Timestamp"};
+    case SqlType::kSmallDateTime:
+      return {"int64", "io.debezium.time.Timestamp"};
     case SqlType::kDateTime2:
       if (c.scale <= 3) return {"int64", "io.debezium.time.Timestamp"};
       if (c.scale <= 6) return {"int64", "io.debezium.time.MicroTimestamp"};
       return {"int64", "io.debezium.time.NanoTimestamp"};
-    case SqlType::kDateTimeOffset: return {"string", "io.debezium.time.ZonedTimestamp"};
-    case SqlType::kXml: return {"string", "io.debezium.data.Xml"};
+    case SqlType::kDateTimeOffset:
+      return {"string", "io.debezium.time.ZonedTimestamp"};
+    case SqlType::kXml:
+      return {"string", "io.debezium.data.Xml"};
     case SqlType::kBinary:
     case SqlType::kVarBinary:
     case SqlType::kImage:
-    case SqlType::kTimestamp: return {"bytes"};
-    default: return {"string"};  // character types, uniqueidentifier; sql_variant/hierarchyid as their text
+    case SqlType::kTimestamp:
+      return {"bytes"};
+    default:
+      return {"string"};  // character types, uniqueidentifier; sql_variant/hierarchyid as their text
   }
 }
 
@@ -238,8 +251,10 @@ void AppendInt(int64_t value, std::string& out) {
 }  // namespace
 
 int64_t DatetimeBytesToUnixNanos(const uint8_t bytes[8]) {
-  uint32_t ticks = static_cast<uint32_t>(bytes[0] | bytes[1] << 8 | bytes[2] << 16 | static_cast<uint32_t>(bytes[3]) << 24);
-  int32_t days = static_cast<int32_t>(bytes[4] | bytes[5] << 8 | bytes[6] << 16 | static_cast<uint32_t>(bytes[7]) << 24);
+  uint32_t ticks =
+      static_cast<uint32_t>(bytes[0] | bytes[1] << 8 | bytes[2] << 16 | static_cast<uint32_t>(bytes[3]) << 24);
+  int32_t days =
+      static_cast<int32_t>(bytes[4] | bytes[5] << 8 | bytes[6] << 16 | static_cast<uint32_t>(bytes[7]) << 24);
   int64_t unix_days = static_cast<int64_t>(days) - 25567;  // 1900-01-01 -> 1970-01-01
   int64_t ms = (static_cast<int64_t>(ticks) * 10 + 1) / 3;
   return unix_days * 86400000000000LL + ms * 1000000LL;
@@ -298,9 +313,8 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::v
       return fail("the value is stored off-row; reading off-row values is not implemented yet");
     }
     ConnectType t = ConnectTypeOf(c);
-    if (field.state == FieldState::kValue &&
-        (c.type == SqlType::kBinary || c.type == SqlType::kVarBinary || c.type == SqlType::kImage ||
-         c.type == SqlType::kTimestamp)) {
+    if (field.state == FieldState::kValue && (c.type == SqlType::kBinary || c.type == SqlType::kVarBinary ||
+                                              c.type == SqlType::kImage || c.type == SqlType::kTimestamp)) {
       AppendBase64(field.data, field.size, out);
       return true;
     }
@@ -352,7 +366,8 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::v
 }
 
 bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const logreader::RowChange& change,
-                             uint64_t total_order, uint64_t data_collection_order, int64_t now_ns, EncodedEvent& out, std::string& error) {
+                             uint64_t total_order, uint64_t data_collection_order, int64_t now_ns, EncodedEvent& out,
+                             std::string& error) {
   TableSchemas& schemas = SchemasFor(*change.table);
   if (!logreader::DecodeChange(change, decoded_, error)) return false;
   out.topic = &schemas.topic;

@@ -1,9 +1,9 @@
 #include "sqltail/engine/verify.h"
 
+#include <simdjson.h>
+
 #include <fstream>
 #include <map>
-
-#include <simdjson.h>
 
 #include "apply/sqlite_target.h"
 #include "sqltail/engine/row_checksum.h"
@@ -36,12 +36,24 @@ bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlit
     for (auto [name, value] : row) {
       sum.Name(name);
       switch (value.type()) {
-        case simdjson::dom::element_type::NULL_VALUE: sum.Null(); break;
-        case simdjson::dom::element_type::BOOL: sum.Integer(value.get_bool().value() ? 1 : 0); break;
-        case simdjson::dom::element_type::INT64: sum.Integer(value.get_int64().value()); break;
-        case simdjson::dom::element_type::UINT64: sum.Integer(static_cast<int64_t>(value.get_uint64().value())); break;
-        case simdjson::dom::element_type::DOUBLE: sum.Real(value.get_double().value()); break;
-        case simdjson::dom::element_type::STRING: sum.Text(value.get_string().value()); break;
+        case simdjson::dom::element_type::NULL_VALUE:
+          sum.Null();
+          break;
+        case simdjson::dom::element_type::BOOL:
+          sum.Integer(value.get_bool().value() ? 1 : 0);
+          break;
+        case simdjson::dom::element_type::INT64:
+          sum.Integer(value.get_int64().value());
+          break;
+        case simdjson::dom::element_type::UINT64:
+          sum.Integer(static_cast<int64_t>(value.get_uint64().value()));
+          break;
+        case simdjson::dom::element_type::DOUBLE:
+          sum.Real(value.get_double().value());
+          break;
+        case simdjson::dom::element_type::STRING:
+          sum.Text(value.get_string().value());
+          break;
         default:
           error = "verify: " + source_jsonl + ":" + std::to_string(line_number) + ": column " + std::string(name) +
                   " is not a scalar";
@@ -60,7 +72,8 @@ bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlit
     std::string name = dot == std::string::npos ? table : table.substr(dot + 1);
     c.target_table = table_name_format;
     for (auto [token, value] : {std::pair<std::string, std::string>{"${schema}", schema}, {"${table}", name}}) {
-      for (size_t at = c.target_table.find(token); at != std::string::npos; at = c.target_table.find(token, at + value.size()))
+      for (size_t at = c.target_table.find(token); at != std::string::npos;
+           at = c.target_table.find(token, at + value.size()))
         c.target_table.replace(at, token.size(), value);
     }
     c.source_rows = sum.rows();

@@ -62,8 +62,8 @@ KafkaError Admin::EnsureTopics(std::span<const TopicSpec> topics, std::chrono::m
   std::vector<rd_kafka_NewTopic_t*> new_topic_ptrs;
   std::array<char, 512> errstr{};
   for (const TopicSpec& spec : topics) {
-    rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,
-                                                           spec.replication_factor, errstr.data(), errstr.size());
+    rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication_factor,
+                                                           errstr.data(), errstr.size());
     if (new_topic == nullptr) {
       return detail::FromCode(RD_KAFKA_RESP_ERR__INVALID_ARG, where, spec.name + ": " + errstr.data());
     }

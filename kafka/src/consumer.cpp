@@ -54,8 +54,8 @@ struct Consumer::State {
   KafkaError MessageError(const rd_kafka_message_t& message) const {
     std::string extra;
     if (message.rkt != nullptr) {
-      extra = "topic=" + std::string(rd_kafka_topic_name(message.rkt)) +
-              ", partition=" + std::to_string(message.partition);
+      extra =
+          "topic=" + std::string(rd_kafka_topic_name(message.rkt)) + ", partition=" + std::to_string(message.partition);
     }
     std::string where = detail::Where("consume", config, extra);
     if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -152,8 +152,7 @@ KafkaError Consumer::PollBatch(std::chrono::milliseconds timeout, std::size_t ma
   return {};
 }
 
-Result<std::vector<int32_t>> Consumer::ListPartitions(std::string_view topic_name,
-                                                      std::chrono::milliseconds timeout) {
+Result<std::vector<int32_t>> Consumer::ListPartitions(std::string_view topic_name, std::chrono::milliseconds timeout) {
   const std::string name(topic_name);
   const std::string where = detail::Where("list_partitions", state_->config, "topic=" + name);
   detail::TopicPtr topic(rd_kafka_topic_new(state_->handle.get(), name.c_str(), nullptr));
@@ -162,8 +161,8 @@ Result<std::vector<int32_t>> Consumer::ListPartitions(std::string_view topic_nam
   rd_kafka_resp_err_t err =
       rd_kafka_metadata(state_->handle.get(), 0, topic.get(), &raw_metadata, detail::TimeoutMs(timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return detail::FromCode(err, where).SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
-                                                     err == RD_KAFKA_RESP_ERR__TRANSPORT);
+    return detail::FromCode(err, where)
+        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT);
   }
   detail::MetadataPtr metadata(raw_metadata);
   if (metadata->topic_cnt != 1) return detail::FromCode(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, where);
@@ -183,13 +182,11 @@ Result<Watermarks> Consumer::QueryWatermarks(std::string_view topic_name, int32_
                                              std::chrono::milliseconds timeout) {
   const std::string name(topic_name);
   Watermarks watermarks;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(state_->handle.get(), name.c_str(), partition,
-                                                             &watermarks.low, &watermarks.high,
-                                                             detail::TimeoutMs(timeout));
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      state_->handle.get(), name.c_str(), partition, &watermarks.low, &watermarks.high, detail::TimeoutMs(timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return detail::FromCode(
-               err, detail::Where("query_watermarks", state_->config,
-                                  "topic=" + name + ", partition=" + std::to_string(partition)))
+    return detail::FromCode(err, detail::Where("query_watermarks", state_->config,
+                                               "topic=" + name + ", partition=" + std::to_string(partition)))
         .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT);
   }
   return watermarks;

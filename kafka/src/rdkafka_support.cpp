@@ -21,8 +21,7 @@ void LogToSpdlog(const rd_kafka_t* handle, int level, const char* facility, cons
   spdlog::log(spd_level, "librdkafka {} [{}] {}", rd_kafka_name(handle), facility, message);
 }
 
-void SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value,
-                 std::string_view where) {
+void SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value, std::string_view where) {
   std::array<char, 512> errstr{};
   if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
     throw KafkaException(KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG",
@@ -51,8 +50,7 @@ HandlePtr CreateHandle(rd_kafka_type_t type, ConfPtr conf, std::string_view wher
   // rd_kafka_new takes the configuration only on success.
   rd_kafka_t* handle = rd_kafka_new(type, conf.get(), errstr.data(), errstr.size());
   if (handle == nullptr) {
-    throw KafkaException(
-        KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG", errstr.data(), std::string(where)));
+    throw KafkaException(KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG", errstr.data(), std::string(where)));
   }
   conf.release();
   return HandlePtr(handle);

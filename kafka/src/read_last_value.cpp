@@ -49,10 +49,9 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
       for (const auto& [partition, state] : progress) {
         if (!state.done) open += (open.empty() ? "" : ",") + std::to_string(partition);
       }
-      return detail::FromCode(RD_KAFKA_RESP_ERR__TIMED_OUT,
-                              detail::Where("read_last_value", config, "topic=" + std::string(topic)),
-                              "end not reached in partitions " + open +
-                                  " (a transaction left open? call InitTransactions first)")
+      return detail::FromCode(
+                 RD_KAFKA_RESP_ERR__TIMED_OUT, detail::Where("read_last_value", config, "topic=" + std::string(topic)),
+                 "end not reached in partitions " + open + " (a transaction left open? call InitTransactions first)")
           .SetRetriable();
     }
     PollResult polled = consumer.Poll(std::min(remaining(), std::chrono::milliseconds(200)));

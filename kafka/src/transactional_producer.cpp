@@ -70,8 +70,7 @@ struct TransactionalProducer::State {
     if (state->failed_deliveries++ == 0) {
       std::string extra = "topic=" + std::string(rd_kafka_topic_name(message->rkt)) +
                           ", partition=" + std::to_string(message->partition);
-      state->first_delivery_error =
-          detail::FromCode(message->err, state->Where("delivery", extra));
+      state->first_delivery_error = detail::FromCode(message->err, state->Where("delivery", extra));
     }
   }
 };
@@ -118,8 +117,7 @@ KafkaError TransactionalProducer::BeginTransaction() {
 }
 
 KafkaError TransactionalProducer::Produce(std::string_view topic_name, int32_t partition,
-                                          std::optional<std::string_view> key,
-                                          std::optional<std::string_view> value,
+                                          std::optional<std::string_view> key, std::optional<std::string_view> value,
                                           std::span<const MessageHeader> headers) {
   rd_kafka_t* handle = state_->handle.get();
   rd_kafka_topic_t* topic = state_->Topic(topic_name);
@@ -148,10 +146,10 @@ KafkaError TransactionalProducer::Produce(std::string_view topic_name, int32_t p
     const size_t key_size = key ? key->size() : 0;
     void* value_data = value ? const_cast<char*>(value->data()) : nullptr;  // not modified: F_COPY
     const size_t value_size = value ? value->size() : 0;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        handle, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_VALUE(value_data, value_size),
-        RD_KAFKA_V_HEADERS(header_list), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(handle, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key_data, key_size),
+                          RD_KAFKA_V_VALUE(value_data, value_size), RD_KAFKA_V_HEADERS(header_list), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_poll(handle, 0);  // serve delivery reports without waiting
       return {};
@@ -197,8 +195,8 @@ KafkaError TransactionalProducer::CommitTransaction(std::chrono::milliseconds ti
 }
 
 KafkaError TransactionalProducer::AbortTransaction(std::chrono::milliseconds timeout) {
-  KafkaError error = detail::FromError(
-      rd_kafka_abort_transaction(state_->handle.get(), detail::TimeoutMs(timeout)), state_->Where("abort_transaction"));
+  KafkaError error = detail::FromError(rd_kafka_abort_transaction(state_->handle.get(), detail::TimeoutMs(timeout)),
+                                       state_->Where("abort_transaction"));
   if (error.ok()) {
     rd_kafka_poll(state_->handle.get(), 0);  // purged messages report here; they belong to the aborted transaction
     state_->ResetDeliveryErrors();

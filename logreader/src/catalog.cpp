@@ -1,10 +1,10 @@
 #include "sqltail/logreader/catalog.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
-
-#include <simdjson.h>
 
 namespace sqltail::logreader {
 
@@ -131,8 +131,9 @@ std::optional<Catalog> Catalog::FromQueryRows(std::vector<CatalogQueryRow> rows,
   for (auto& row : rows) by_unit[row.allocation_unit_id].push_back(&row);
   Catalog catalog;
   for (auto& [unit, unit_rows] : by_unit) {
-    std::sort(unit_rows.begin(), unit_rows.end(),
-              [](const CatalogQueryRow* a, const CatalogQueryRow* b) { return a->partition_column_id < b->partition_column_id; });
+    std::sort(unit_rows.begin(), unit_rows.end(), [](const CatalogQueryRow* a, const CatalogQueryRow* b) {
+      return a->partition_column_id < b->partition_column_id;
+    });
     const CatalogQueryRow& first = *unit_rows.front();
     CapturedTable table;
     table.object_id = first.object_id;

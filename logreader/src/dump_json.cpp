@@ -65,8 +65,9 @@ bool LogRecordToJson(const LogRecordView& r, std::string& out, std::string& erro
   }
   if (r.has_row_part) {
     out += ",\"allocation_unit_id\":" + std::to_string(r.allocation_unit_id) +
-           ",\"partition_id\":" + std::to_string(r.partition_id) + ",\"offset_in_row\":" +
-           std::to_string(r.offset_in_row) + ",\"modify_size\":" + std::to_string(r.modify_size);
+           ",\"partition_id\":" + std::to_string(r.partition_id) +
+           ",\"offset_in_row\":" + std::to_string(r.offset_in_row) +
+           ",\"modify_size\":" + std::to_string(r.modify_size);
   }
   out += ",\"num_elements\":" + std::to_string(r.num_elements);
   if (r.op() == LogOp::kModifyRow || r.op() == LogOp::kModifyColumns) {

@@ -1,9 +1,9 @@
 // Reads a fixture directory: catalog.json and log.jsonl (docs/fixture-format.md).
+#include <simdjson.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-
-#include <simdjson.h>
 
 #include "sqltail/logreader/log_source.h"
 
@@ -50,8 +50,8 @@ class FixtureSource final : public LogSource {
     }
     for (size_t i = 1; i < rows_.size(); ++i) {
       if (!(rows_[i - 1].lsn < rows_[i].lsn)) {
-        error = directory + "/log.jsonl:" + std::to_string(rows_[i].line) + ": Current LSN " +
-                rows_[i].lsn.ToString() + " is not after the previous row's";
+        error = directory + "/log.jsonl:" + std::to_string(rows_[i].line) + ": Current LSN " + rows_[i].lsn.ToString() +
+                " is not after the previous row's";
         return false;
       }
     }

@@ -129,11 +129,32 @@ class LiveSource final : public LogSource {
 
  private:
   bool ResolveCatalogColumns(const tds::Row& row, std::string& error) {
-    static const char* const kNames[] = {
-        "schema_name", "table_name", "object_id", "index_id", "partition_id", "hobt_id", "allocation_unit_id",
-        "data_compression_desc", "partition_column_id", "column_name", "column_id", "type_name", "max_length",
-        "precision", "scale", "collation_name", "is_nullable", "leaf_offset", "leaf_null_bit", "leaf_bit_position",
-        "is_dropped", "is_uniqueifier", "is_sparse", "key_ordinal", "has_default", "default_value"};
+    static const char* const kNames[] = {"schema_name",
+                                         "table_name",
+                                         "object_id",
+                                         "index_id",
+                                         "partition_id",
+                                         "hobt_id",
+                                         "allocation_unit_id",
+                                         "data_compression_desc",
+                                         "partition_column_id",
+                                         "column_name",
+                                         "column_id",
+                                         "type_name",
+                                         "max_length",
+                                         "precision",
+                                         "scale",
+                                         "collation_name",
+                                         "is_nullable",
+                                         "leaf_offset",
+                                         "leaf_null_bit",
+                                         "leaf_bit_position",
+                                         "is_dropped",
+                                         "is_uniqueifier",
+                                         "is_sparse",
+                                         "key_ordinal",
+                                         "has_default",
+                                         "default_value"};
     for (const char* name : kNames) {
       int index = row.ColumnIndex(name);
       if (index < 0) {

@@ -39,8 +39,8 @@ std::optional<Lsn> Lsn::Parse(std::string_view text) {
     uint64_t vlf = 0, block = 0, slot = 0;
     // The unprefixed colon form is hex only when it has fn_dblog's fixed widths (8:8:4);
     // otherwise it is the decimal form "26:59:1".
-    bool hex = hex_prefix || (a.size() == 8 && b.size() == 8 && c.size() == 4 && IsAllHexDigits(text.substr(0, first)) &&
-                              IsAllHexDigits(b) && IsAllHexDigits(c));
+    bool hex = hex_prefix || (a.size() == 8 && b.size() == 8 && c.size() == 4 &&
+                              IsAllHexDigits(text.substr(0, first)) && IsAllHexDigits(b) && IsAllHexDigits(c));
     bool ok = hex ? ParseHex(a, UINT32_MAX, vlf) && ParseHex(b, UINT32_MAX, block) && ParseHex(c, UINT16_MAX, slot)
                   : ParseDec(a, UINT32_MAX, vlf) && ParseDec(b, UINT32_MAX, block) && ParseDec(c, UINT16_MAX, slot);
     if (!ok) return std::nullopt;

@@ -45,18 +45,19 @@ struct VarEntry {
 
 class FixedVarDecoder {
  public:
-  FixedVarDecoder(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out,
-                  DecodeError& error)
+  FixedVarDecoder(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error)
       : layout_(layout), record_(record), out_(out), error_(error) {}
 
   bool Decode() {
     const uint8_t status_a = record_[0];
     out_.record_type = static_cast<RecordType>((status_a >> 1) & 7);
     switch (out_.record_type) {
-      case RecordType::kForwardingStub: return DecodeForwardingStub();
+      case RecordType::kForwardingStub:
+        return DecodeForwardingStub();
       case RecordType::kBlobFragment:
         return Fail(error_, 0, "", "blob fragment records hold LOB data, not a row; not decodable as a row");
-      default: break;
+      default:
+        break;
     }
     if (!ReadHeader(status_a)) return false;
     if (!ReadVariableOffsets(status_a)) return false;
@@ -100,8 +101,9 @@ class FixedVarDecoder {
       if (size < 4) return Fail(error_, size, "", "record shorter than its 4-byte header");
       fixed_end_ = ReadU16(record_.data() + 2);
       if (fixed_end_ < 4 || fixed_end_ > size) {
-        return Fail(error_, 2, "", "fixed part end " + std::to_string(fixed_end_) + " outside the record (size " +
-                                       std::to_string(size) + ")");
+        return Fail(
+            error_, 2, "",
+            "fixed part end " + std::to_string(fixed_end_) + " outside the record (size " + std::to_string(size) + ")");
       }
     }
     position_ = fixed_end_;
@@ -155,8 +157,8 @@ class FixedVarDecoder {
       const uint32_t end = ReadU16(record_.data() + offset_at) & ~kComplexColumnBit;
       if (end < begin || end > data_end_) {
         return Fail(error_, offset_at, "",
-                    "variable column " + std::to_string(entry + 1) + " ends at " + std::to_string(end) +
-                        ", outside " + std::to_string(begin) + ".." + std::to_string(data_end_));
+                    "variable column " + std::to_string(entry + 1) + " ends at " + std::to_string(end) + ", outside " +
+                        std::to_string(begin) + ".." + std::to_string(data_end_));
       }
       begin = end;
     }
@@ -166,8 +168,9 @@ class FixedVarDecoder {
 
   VarEntry EntryAt(uint32_t entry) const {
     const uint16_t raw = ReadU16(record_.data() + var_offsets_at_ + 2 * entry);
-    const uint32_t begin =
-        entry == 0 ? var_data_begin_ : (ReadU16(record_.data() + var_offsets_at_ + 2 * (entry - 1)) & ~kComplexColumnBit);
+    const uint32_t begin = entry == 0
+                               ? var_data_begin_
+                               : (ReadU16(record_.data() + var_offsets_at_ + 2 * (entry - 1)) & ~kComplexColumnBit);
     return VarEntry{begin, static_cast<uint32_t>(raw & ~kComplexColumnBit), (raw & kComplexColumnBit) != 0};
   }
 
@@ -251,7 +254,8 @@ class FixedVarDecoder {
     if (begin < header_size_ || begin + size > fixed_end_) {
       return Fail(error_, begin, decode::ColumnLabel(layout_, index),
                   "fixed column at " + std::to_string(begin) + " size " + std::to_string(size) +
-                      " lies outside the fixed part " + std::to_string(header_size_) + ".." + std::to_string(fixed_end_));
+                      " lies outside the fixed part " + std::to_string(header_size_) + ".." +
+                      std::to_string(fixed_end_));
     }
     if (column.type == SqlType::kBit) {
       // Other bits of the shared byte belong to other columns or are garbage.
@@ -341,20 +345,27 @@ FieldView MissingColumnField(const ColumnLayout& column) {
 
 std::string_view RecordTypeName(RecordType type) {
   switch (type) {
-    case RecordType::kPrimary: return "primary";
-    case RecordType::kForwarded: return "forwarded";
-    case RecordType::kForwardingStub: return "forwarding_stub";
-    case RecordType::kIndex: return "index";
-    case RecordType::kBlobFragment: return "blob_fragment";
-    case RecordType::kGhostIndex: return "ghost_index";
-    case RecordType::kGhostData: return "ghost_data";
-    case RecordType::kGhostVersion: return "ghost_version";
+    case RecordType::kPrimary:
+      return "primary";
+    case RecordType::kForwarded:
+      return "forwarded";
+    case RecordType::kForwardingStub:
+      return "forwarding_stub";
+    case RecordType::kIndex:
+      return "index";
+    case RecordType::kBlobFragment:
+      return "blob_fragment";
+    case RecordType::kGhostIndex:
+      return "ghost_index";
+    case RecordType::kGhostData:
+      return "ghost_data";
+    case RecordType::kGhostVersion:
+      return "ghost_version";
   }
   return "unknown";
 }
 
-bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out,
-                  DecodeError& error) {
+bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error) {
   out.fields.resize(layout.columns.size());
   out.forwarded_to.clear();
   out.back_pointer.clear();
@@ -376,8 +387,10 @@ bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, De
       // Page-compressed values may be anchor-prefix or dictionary references into the page's CI
       // structure, which a log record does not carry.
       return Fail(error, 0, "", "page-compressed record needs the page's compression information");
-    case Compression::kRow: return decode::DecodeCompressedRecord(layout, record, out, error);
-    case Compression::kNone: break;
+    case Compression::kRow:
+      return decode::DecodeCompressedRecord(layout, record, out, error);
+    case Compression::kNone:
+      break;
   }
   return FixedVarDecoder(layout, record, out, error).Decode();
 }

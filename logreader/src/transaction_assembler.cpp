@@ -79,8 +79,8 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
     return true;
   }
 
-  auto found = std::find_if(open_.begin(), open_.end(),
-                            [&](const auto& txn) { return txn->id == record.transaction_id; });
+  auto found =
+      std::find_if(open_.begin(), open_.end(), [&](const auto& txn) { return txn->id == record.transaction_id; });
   if (op == LogOp::kCommitXact || op == LogOp::kAbortXact) {
     // The commit of a transaction that began before the first LSN read was emitted before the
     // checkpoint (restart LSN = oldest open begin), so it is nothing to do.
@@ -106,8 +106,8 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
         std::memcpy(committed_.commit_time, record.xact_time, 8);
         committed_.changes.clear();
         for (const auto& change : txn->changes) {
-          committed_.changes.push_back(
-              {change.lsn, change.op, change.table, std::span<const uint8_t>(txn->bytes.data() + change.offset, change.size)});
+          committed_.changes.push_back({change.lsn, change.op, change.table,
+                                        std::span<const uint8_t>(txn->bytes.data() + change.offset, change.size)});
         }
         stats_.changes_emitted += committed_.changes.size();
         ok = on_commit_(committed_, error);

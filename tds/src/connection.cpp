@@ -1,7 +1,7 @@
 #include "sqltail/tds/connection.h"
 
-#include <sybfront.h>
 #include <sybdb.h>
+#include <sybfront.h>
 
 #include <cstring>
 #include <mutex>

@@ -57,9 +57,11 @@ TEST_CASE("all-NULL row and trailing NULL variable columns without offset entrie
   layout.columns = {Column("i", "int", 4, 4, 1), VarcharColumn("a", 1, 2), VarcharColumn("b", 2, 3),
                     VarcharColumn("c", 3, 4)};
   auto all_null = BuildRecord({0, 0, 0, 0}, 4, {1, 2, 3, 4}, {});
-  CheckJson(DecodeToJson(layout, all_null), R"({"record_type":"primary","columns":{"i":null,"a":null,"b":null,"c":null}})");
+  CheckJson(DecodeToJson(layout, all_null),
+            R"({"record_type":"primary","columns":{"i":null,"a":null,"b":null,"c":null}})");
   auto trailing = BuildRecord(Le32(7), 4, {3, 4}, {{Text("hi")}});
-  CheckJson(DecodeToJson(layout, trailing), R"({"record_type":"primary","columns":{"i":7,"a":"hi","b":null,"c":null}})");
+  CheckJson(DecodeToJson(layout, trailing),
+            R"({"record_type":"primary","columns":{"i":7,"a":"hi","b":null,"c":null}})");
 }
 
 TEST_CASE("bit columns read only their own bit (garbage in the others)") {
@@ -222,7 +224,13 @@ TEST_CASE("row-compressed and page-compressed partitions") {
   fixed_text.collation_name = "SQL_Latin1_General_CP1_CI_AS";
   layout.columns = {Column("n", "int", 4, 4, 1), text, fixed_text, Column("b", "bit", 1, 18, 4)};
   // n = -1 (1 byte 0x7F), t = 'Hi' (2 bytes short), f = 'ab' padded, b = 1 (code 0xB)
-  const auto bytes = HexToBytes("0104" "32" "B3" "7F" "4869" "6162");
+  const auto bytes = HexToBytes(
+      "0104"
+      "32"
+      "B3"
+      "7F"
+      "4869"
+      "6162");
   CheckJson(DecodeToJson(layout, bytes),
             R"({"record_type":"primary","columns":{"n":-1,"t":"Hi","f":"ab        ","b":true}})");
   layout.compression = Compression::kPage;

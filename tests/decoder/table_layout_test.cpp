@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "sqltail/logreader/table_layout.h"
+
+#include <doctest/doctest.h>
 
 using namespace sqltail::logreader;
 
@@ -30,7 +30,8 @@ TEST_CASE("layout JSON: errors name the key and column") {
   CHECK(error.find("leaf_offset") != std::string::npos);
   CHECK(error.find("\"a\"") != std::string::npos);
   CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"a","type":"int","max_length":"4","leaf_offset":4,
-                                   "leaf_null_bit":1}]})", error));
+                                   "leaf_null_bit":1}]})",
+                               error));
   CHECK(error.find("max_length") != std::string::npos);
   CHECK_FALSE(ParseTableLayout(R"({"compression":"zip","columns":[]})", error));
   CHECK(error.find("compression") != std::string::npos);
@@ -38,7 +39,8 @@ TEST_CASE("layout JSON: errors name the key and column") {
   CHECK(error.find("columns") != std::string::npos);
   CHECK_FALSE(ParseTableLayout("{not json", error));
   CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"b","type":"bit","max_length":1,"leaf_offset":4,
-                                   "leaf_null_bit":1,"leaf_bit_position":9}]})", error));
+                                   "leaf_null_bit":1,"leaf_bit_position":9}]})",
+                               error));
   CHECK(error.find("leaf_bit_position") != std::string::npos);
 }
 

@@ -37,8 +37,7 @@ TableLayout LayoutFromJson(std::string_view json) {
   return *layout;
 }
 
-bool RenderRecordJson(const TableLayout& layout, const DecodedRecord& record, std::string& json,
-                      std::string& failure) {
+bool RenderRecordJson(const TableLayout& layout, const DecodedRecord& record, std::string& json, std::string& failure) {
   json = "{\"record_type\":\"";
   json += RecordTypeName(record.record_type);
   json += "\"";
@@ -98,8 +97,8 @@ bool Equivalent(simdjson::dom::element actual, simdjson::dom::element expected, 
     return false;
   }
   if (expected_type != actual_type) {
-    difference = path + ": " + simdjson::to_string(actual) + " has another type than expected " +
-                 simdjson::to_string(expected);
+    difference =
+        path + ": " + simdjson::to_string(actual) + " has another type than expected " + simdjson::to_string(expected);
     return false;
   }
   switch (expected_type) {
@@ -145,7 +144,8 @@ bool Equivalent(simdjson::dom::element actual, simdjson::dom::element expected, 
       if (actual.get_bool().value_unsafe() == expected.get_bool().value_unsafe()) return true;
       difference = path + ": booleans differ";
       return false;
-    default: return true;  // null == null
+    default:
+      return true;  // null == null
   }
 }
 

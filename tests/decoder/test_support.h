@@ -15,8 +15,8 @@ std::vector<uint8_t> HexToBytes(std::string_view hex);  // accepts an optional 0
 logreader::TableLayout LayoutFromJson(std::string_view json);  // fails the test on a bad layout
 
 // {"record_type": ..., "columns": {...}} as logreader-dump prints it; false when a value does not render.
-bool RenderRecordJson(const logreader::TableLayout& layout, const logreader::DecodedRecord& record,
-                      std::string& json, std::string& failure);
+bool RenderRecordJson(const logreader::TableLayout& layout, const logreader::DecodedRecord& record, std::string& json,
+                      std::string& failure);
 
 // Compares two JSON documents value by value (numbers numerically, strings exactly); describes the
 // first difference in `difference`.

@@ -52,10 +52,8 @@ TEST_CASE("decimal 38 digits") {
   // 10^38 - 1 = 0x4B3B4CA85A86C47A098A223FFFFFFFFF
   const std::string max_magnitude = "FFFFFFFF3F228A097AC4865AA84C3B4B";
   CHECK(Render(Typed("decimal", 17, 38, 0), "01" + max_magnitude) == "\"99999999999999999999999999999999999999\"");
-  CHECK(Render(Typed("decimal", 17, 38, 10), "00" + max_magnitude) ==
-        "\"-9999999999999999999999999999.9999999999\"");
-  CHECK(Render(Typed("decimal", 17, 38, 38), "01" + max_magnitude) ==
-        "\"0.99999999999999999999999999999999999999\"");
+  CHECK(Render(Typed("decimal", 17, 38, 10), "00" + max_magnitude) == "\"-9999999999999999999999999999.9999999999\"");
+  CHECK(Render(Typed("decimal", 17, 38, 38), "01" + max_magnitude) == "\"0.99999999999999999999999999999999999999\"");
   // 10^38 itself is out of range
   CHECK(Render(Typed("decimal", 17, 38, 0), "010000000040228A097AC4865AA84C3B4B") == "<refused>");
   CHECK(Render(Typed("decimal", 13, 28, 4), "01010000000000000000000000000000") == "<refused>");
@@ -99,8 +97,12 @@ TEST_CASE("datetime and smalldatetime") {
   CHECK(Render(Typed("datetime", 8, 23, 3), "912BA300B6A10000") == "\"2013-05-06T09:54:05.070\"");
   CHECK(Render(Typed("datetime", 8, 23, 3), "0100000000000000") == "\"1900-01-01T00:00:00.003\"");
   CHECK(Render(Typed("datetime", 8, 23, 3), "0200000000000000") == "\"1900-01-01T00:00:00.007\"");
-  CHECK(Render(Typed("datetime", 8, 23, 3), "FF818B01" "462EFFFF") == "\"1753-01-01T23:59:59.997\"");
-  CHECK(Render(Typed("datetime", 8, 23, 3), "FF818B01" "7F242D00") == "\"9999-12-31T23:59:59.997\"");
+  CHECK(Render(Typed("datetime", 8, 23, 3),
+               "FF818B01"
+               "462EFFFF") == "\"1753-01-01T23:59:59.997\"");
+  CHECK(Render(Typed("datetime", 8, 23, 3),
+               "FF818B01"
+               "7F242D00") == "\"9999-12-31T23:59:59.997\"");
   CHECK(Render(Typed("datetime", 8, 23, 3), "00828B0100000000") == "<refused>");  // 25920000 ticks
   CHECK(Render(Typed("smalldatetime", 4), "67023595") == "\"2004-07-31T10:15:00\"");
 }
@@ -134,7 +136,7 @@ TEST_CASE("nchar/nvarchar UTF-16") {
   CHECK(Render(Typed("nvarchar", 20), "3DD800DE") == "\"\U0001F600\"");
   CHECK(Render(Typed("nvarchar", 20), "3DD84100") == "<refused>");  // high surrogate without low
   CHECK(Render(Typed("nvarchar", 20), "00DE") == "<refused>");      // lone low surrogate
-  CHECK(Render(Typed("nvarchar", 20), "610062") == "<refused>");  // odd byte count
+  CHECK(Render(Typed("nvarchar", 20), "610062") == "<refused>");    // odd byte count
   CHECK(Render(Typed("nchar", 6), "610020002000") == "\"a  \"");
   CHECK(Render(Typed("ntext", 16), "") == "\"\"");
 }
@@ -144,10 +146,21 @@ TEST_CASE("sql_variant base types") {
   CHECK(Render(Typed("sql_variant", 8016), "380207000000") == "<refused>");  // version 2 unknown
   CHECK(Render(Typed("sql_variant", 8016), "6A01120201E204000000000000") == "\"12.50\"");
   CHECK(Render(Typed("sql_variant", 8016), "2A0107C0E3E2408D40460B") == "\"2023-12-27T16:51:07.9000000\"");
-  CHECK(Render(Typed("sql_variant", 8016), "E7011400" "0904D00000" "61006200") == "\"ab\"");
-  CHECK(Render(Typed("sql_variant", 8016), "A7010A00" "0904D00034" "6869") == "\"hi\"");
-  CHECK(Render(Typed("sql_variant", 8016), "A7010A00" "1904D00000" "6869") == "<refused>");  // unknown code page
-  CHECK(Render(Typed("sql_variant", 8016), "A5010A00" "00FF") == "\"0x00FF\"");
+  CHECK(Render(Typed("sql_variant", 8016),
+               "E7011400"
+               "0904D00000"
+               "61006200") == "\"ab\"");
+  CHECK(Render(Typed("sql_variant", 8016),
+               "A7010A00"
+               "0904D00034"
+               "6869") == "\"hi\"");
+  CHECK(Render(Typed("sql_variant", 8016),
+               "A7010A00"
+               "1904D00000"
+               "6869") == "<refused>");  // unknown code page
+  CHECK(Render(Typed("sql_variant", 8016),
+               "A5010A00"
+               "00FF") == "\"0x00FF\"");
   CHECK(Render(Typed("sql_variant", 8016), "3D01912BA300B6A10000") == "\"2013-05-06T09:54:05.070\"");
   CHECK(Render(Typed("sql_variant", 8016), "24014AD0E1AA37C27449B4D5935247737718") ==
         "\"AAE1D04A-C237-4974-B4D5-935247737718\"");
@@ -169,7 +182,7 @@ TEST_CASE("field states: NULL, unavailable, off-row") {
   const auto unknown_root = HexToBytes("010000000100000023480000401F00004D03000001000000");
   out.clear();
   out.push_back('x');  // (not out = "x": GCC 12 -Wrestrict false positive at -O2)
-  CHECK_FALSE(AppendCanonicalJson(column, FieldView{FieldState::kOffRow, unknown_root.data(),
-                                                    static_cast<uint32_t>(unknown_root.size())}, out));
+  CHECK_FALSE(AppendCanonicalJson(
+      column, FieldView{FieldState::kOffRow, unknown_root.data(), static_cast<uint32_t>(unknown_root.size())}, out));
   CHECK(out == "x");  // nothing appended on failure
 }

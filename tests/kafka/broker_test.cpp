@@ -154,8 +154,8 @@ TEST_CASE("read_last_value_stops_at_transaction_markers") {
     // must neither return the uncommitted value nor wait past its timeout.
     auto before_init = std::chrono::steady_clock::now();
     Result<std::optional<std::string>> early = ReadLastValue(config, topic, "reader", 3s);
-    MESSAGE("ReadLastValue with a transaction open: ", early.ok() ? early.value().value_or("<none>")
-                                                                   : early.error().ToString());
+    MESSAGE("ReadLastValue with a transaction open: ",
+            early.ok() ? early.value().value_or("<none>") : early.error().ToString());
     CHECK(std::chrono::steady_clock::now() - before_init < 6s);
     if (early.ok()) {
       CHECK(early.value() == std::optional<std::string>("lsn-3"));
@@ -213,8 +213,8 @@ int main(int argc, char** argv) {
     return 77;
   }
   g_bootstrap = bootstrap;
-  g_run_suffix = std::to_string(::getpid()) + "-" +
-                 std::to_string(std::chrono::system_clock::now().time_since_epoch() / 1ms);
+  g_run_suffix =
+      std::to_string(::getpid()) + "-" + std::to_string(std::chrono::system_clock::now().time_since_epoch() / 1ms);
   spdlog::set_level(spdlog::level::warn);
   doctest::Context context(argc, argv);
   return context.run();

@@ -34,7 +34,7 @@ Config MockConfig(const MockCluster& cluster) {
 
 // Reads every message of the assigned partitions until each reported its end.
 std::vector<std::pair<std::string, std::string>> ReadAll(const Config& config, const std::string& topic,
-                                                        std::vector<int32_t> partitions) {
+                                                         std::vector<int32_t> partitions) {
   Consumer consumer(config);
   std::vector<PartitionStart> starts;
   for (int32_t partition : partitions) starts.push_back({topic, partition, kOffsetBeginning});

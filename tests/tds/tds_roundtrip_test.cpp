@@ -23,7 +23,8 @@ namespace {
 const std::string kMini = std::string(SQLTAIL_TDS_TEST_DATA) + "/mini";
 
 struct ReplayServer {
-  explicit ReplayServer(tds::ServerOptions options = {}) : handler(kMini), server(Configure(std::move(options)), handler) {
+  explicit ReplayServer(tds::ServerOptions options = {})
+      : handler(kMini), server(Configure(std::move(options)), handler) {
     server.Start();
   }
   tds::ServerOptions Configure(tds::ServerOptions o) {
@@ -109,8 +110,9 @@ TEST_CASE("a wrong password fails with server error 18456 in one line naming hos
   } catch (const tds::TdsException& e) {
     CHECK(e.error().server_number == 18456);
     CHECK(e.error().server_severity == 14);
-    const std::string expected = "tds: login to 127.0.0.1:" + std::to_string(replay.server.port()) +
-                                 " as 'sqltail' (database source_db) failed: server error 18456: Login failed for user 'sqltail'.";
+    const std::string expected =
+        "tds: login to 127.0.0.1:" + std::to_string(replay.server.port()) +
+        " as 'sqltail' (database source_db) failed: server error 18456: Login failed for user 'sqltail'.";
     CHECK(std::string(e.what()) == expected);
     CHECK(std::string(e.what()).find('\n') == std::string::npos);
   }
@@ -159,9 +161,9 @@ TEST_CASE("fn_dblog: whole log, ranges in every LSN form, NULLs and values") {
   CHECK(all[1].slot == 0);
   CHECK(all[1].page == "0001:00000091");
   REQUIRE(all[1].record.size() == 124);
-  CHECK(all[1].record[2] == 0x3E);  // fixed length 62 (vector 02)
+  CHECK(all[1].record[2] == 0x3E);   // fixed length 62 (vector 02)
   CHECK(all[1].record[22] == 0x02);  // LOP_INSERT_ROWS
-  CHECK_FALSE(all[3].alloc_unit);   // key absent in the line -> NULL
+  CHECK_FALSE(all[3].alloc_unit);    // key absent in the line -> NULL
   CHECK(all[4].slot == 7);
 
   // Inclusive bounds, hex argument form.
@@ -181,16 +183,18 @@ TEST_CASE("fn_dblog: TOP (n), column subsets and their types") {
   ReplayServer replay;
   auto c = tds::Connection::Connect(Options(replay.server.port()));
   std::vector<std::string> ops;
-  auto err = c.Execute("SELECT TOP (2) [Operation], [Log Record Length], [PartitionId] FROM sys.fn_dblog(N'0x00000025:00000010:0002', NULL)",
-                       [&](const tds::Row& row) {
-                         CHECK(row.ColumnCount() == 3);
-                         CHECK(row.ColumnName(0) == "Operation");
-                         CHECK(row.ColumnType(0) == 47);   // SYBCHAR: nvarchar arrives as UTF-8 text
-                         CHECK(row.ColumnType(1) == 52);   // SYBINT2: smallint
-                         CHECK(row.ColumnType(2) == 127);  // SYBINT8: bigint
-                         ops.emplace_back(row.Text(0));
-                         return true;
-                       });
+  auto err = c.Execute(
+      "SELECT TOP (2) [Operation], [Log Record Length], [PartitionId] FROM sys.fn_dblog(N'0x00000025:00000010:0002', "
+      "NULL)",
+      [&](const tds::Row& row) {
+        CHECK(row.ColumnCount() == 3);
+        CHECK(row.ColumnName(0) == "Operation");
+        CHECK(row.ColumnType(0) == 47);   // SYBCHAR: nvarchar arrives as UTF-8 text
+        CHECK(row.ColumnType(1) == 52);   // SYBINT2: smallint
+        CHECK(row.ColumnType(2) == 127);  // SYBINT8: bigint
+        ops.emplace_back(row.Text(0));
+        return true;
+      });
   REQUIRE_MESSAGE(!err, err->ToString());
   CHECK(ops == std::vector<std::string>{"LOP_INSERT_ROWS", "LOP_ABORT_XACT"});
 }
@@ -198,7 +202,8 @@ TEST_CASE("fn_dblog: TOP (n), column subsets and their types") {
 TEST_CASE("errors: 207 for an unknown column, 102 for what is not understood; the connection stays usable") {
   ReplayServer replay;
   auto c = tds::Connection::Connect(Options(replay.server.port()));
-  auto err = c.Execute("SELECT [Current LSN], [Bogus] FROM sys.fn_dblog(NULL, NULL)", [](const tds::Row&) { return true; });
+  auto err =
+      c.Execute("SELECT [Current LSN], [Bogus] FROM sys.fn_dblog(NULL, NULL)", [](const tds::Row&) { return true; });
   REQUIRE(err);
   CHECK(err->server_number == 207);
   CHECK(err->server_text == "Invalid column name 'Bogus'.");
@@ -214,11 +219,32 @@ TEST_CASE("errors: 207 for an unknown column, 102 for what is not understood; th
 TEST_CASE("the catalog query returns the documented columns from the newest catalog version") {
   ReplayServer replay;
   auto c = tds::Connection::Connect(Options(replay.server.port()));
-  const std::vector<std::string> expected = {
-      "schema_name", "table_name", "object_id", "index_id", "partition_id", "hobt_id", "allocation_unit_id",
-      "data_compression_desc", "partition_column_id", "column_name", "column_id", "type_name", "max_length",
-      "precision", "scale", "collation_name", "is_nullable", "leaf_offset", "leaf_null_bit", "leaf_bit_position",
-      "is_dropped", "is_uniqueifier", "is_sparse", "key_ordinal", "has_default", "default_value"};
+  const std::vector<std::string> expected = {"schema_name",
+                                             "table_name",
+                                             "object_id",
+                                             "index_id",
+                                             "partition_id",
+                                             "hobt_id",
+                                             "allocation_unit_id",
+                                             "data_compression_desc",
+                                             "partition_column_id",
+                                             "column_name",
+                                             "column_id",
+                                             "type_name",
+                                             "max_length",
+                                             "precision",
+                                             "scale",
+                                             "collation_name",
+                                             "is_nullable",
+                                             "leaf_offset",
+                                             "leaf_null_bit",
+                                             "leaf_bit_position",
+                                             "is_dropped",
+                                             "is_uniqueifier",
+                                             "is_sparse",
+                                             "key_ordinal",
+                                             "has_default",
+                                             "default_value"};
   int rows = 0;
   auto err = c.Execute("SELECT ... FROM sys.system_internals_partition_columns AS pc ...", [&](const tds::Row& row) {
     REQUIRE(row.ColumnCount() == static_cast<int>(expected.size()));
@@ -246,7 +272,7 @@ TEST_CASE("the catalog query returns the documented columns from the newest cata
       CHECK(row.Int(24) == 1);
       CHECK(row.Text(25) == "('DEPT01')");
     } else {
-      CHECK(row.IsNull(9));   // dropped column: no name, no column_id
+      CHECK(row.IsNull(9));  // dropped column: no name, no column_id
       CHECK(row.IsNull(10));
       CHECK(row.Int(17) == -1);
       CHECK(row.Int(20) == 1);
@@ -277,12 +303,18 @@ class GeneratedHandler final : public tds::BatchHandler {
       out.AddInt(int64_t{1} << 40 | i);
       std::snprintf(lsn, sizeof lsn, "%08x:%08x:%04x", 37, i, i & 0xFFFF);
       out.AddText(lsn);
-      if (i % 3 == 0) out.AddNull(); else out.AddInt(static_cast<int16_t>(i));
+      if (i % 3 == 0)
+        out.AddNull();
+      else
+        out.AddInt(static_cast<int16_t>(i));
       out.AddInt(i & 0xFF);
       out.AddInt(i & 1);
       const size_t n = 100 + static_cast<size_t>(i % 200);
       for (size_t k = 0; k < n; ++k) record[k] = static_cast<uint8_t>(i + k);
-      if (i % 3 == 1) out.AddNull(); else out.AddBytes({record.data(), n});
+      if (i % 3 == 1)
+        out.AddNull();
+      else
+        out.AddBytes({record.data(), n});
       out.EndRow();
     }
     out.EndResult();
@@ -323,8 +355,8 @@ TEST_CASE("a large result streams across many packets intact; cancelling mid-str
       return ok;
     });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    MESSAGE("packet size " << packet_size << ": " << i << " rows in " << seconds << " s = " << static_cast<int>(i / seconds)
-                           << " rows/s");
+    MESSAGE("packet size " << packet_size << ": " << i << " rows in " << seconds
+                           << " s = " << static_cast<int>(i / seconds) << " rows/s");
     REQUIRE_MESSAGE(!err, err->ToString());
     CHECK(ok);
     CHECK(i == kRows);
@@ -402,7 +434,8 @@ std::string Run(const std::string& command) {
 }  // namespace
 
 TEST_CASE("tds-replay: prints its serving line, records batches, exits cleanly on SIGTERM") {
-  const auto record = std::filesystem::temp_directory_path() / ("tds-replay-batches-" + std::to_string(getpid()) + ".jsonl");
+  const auto record =
+      std::filesystem::temp_directory_path() / ("tds-replay-batches-" + std::to_string(getpid()) + ".jsonl");
   ReplayProcess replay({"--user", "sqltail", "--password", "secret", "--record-batches", record.string()});
   CHECK(replay.first_line == "tds-replay: serving " + kMini + " on 127.0.0.1:" + std::to_string(replay.port) + "\n");
   {
@@ -427,8 +460,10 @@ TEST_CASE("tsql reads the fn_dblog result set from tds-replay") {
   ReplayProcess replay;
   // TDSVER pins TDS 7.4 whatever freetds.conf says; -o q drops tsql's banner.
   const std::string command =
-      "printf 'SELECT [Current LSN], [Operation], [Slot ID], [Log Record] FROM sys.fn_dblog(NULL, NULL)\\ngo\\nexit\\n' | "
-      "TDSVER=7.4 tsql -H 127.0.0.1 -p " + std::to_string(replay.port) + " -U sqltail -P x -D source_db 2>&1";
+      "printf 'SELECT [Current LSN], [Operation], [Slot ID], [Log Record] FROM sys.fn_dblog(NULL, "
+      "NULL)\\ngo\\nexit\\n' | "
+      "TDSVER=7.4 tsql -H 127.0.0.1 -p " +
+      std::to_string(replay.port) + " -U sqltail -P x -D source_db 2>&1";
   const std::string output = Run(command);
   MESSAGE(output);
   CHECK(output.find("00000025:00000010:0002") != std::string::npos);

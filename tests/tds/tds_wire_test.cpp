@@ -38,8 +38,8 @@ std::vector<uint8_t> MakeLogin7(std::string_view user, std::string_view password
   add(68, database, false);
   const uint32_t length = static_cast<uint32_t>(v.size());
   for (int i = 0; i < 4; ++i) v[i] = static_cast<uint8_t>(length >> (8 * i));
-  v[4] = 0x04, v[7] = 0x74;           // TDS 7.4
-  v[8] = 0x00, v[9] = 0x10;           // packet size 4096
+  v[4] = 0x04, v[7] = 0x74;  // TDS 7.4
+  v[8] = 0x00, v[9] = 0x10;  // packet size 4096
   return v;
 }
 
@@ -133,7 +133,10 @@ TEST_CASE("ResultWriter splits a message into packets of the negotiated size, EO
   for (int i = 0; i < 50; ++i) {
     writer.BeginRow();
     writer.AddInt(i);
-    if (i % 2) writer.AddNull(); else writer.AddBytes(data);
+    if (i % 2)
+      writer.AddNull();
+    else
+      writer.AddBytes(data);
     writer.EndRow();
   }
   writer.EndResult();

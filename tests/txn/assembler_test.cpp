@@ -79,8 +79,8 @@ struct Emitted {
   std::vector<Lsn> changes;
 };
 
-std::vector<Emitted> ReadAll(MemoryLog& log, const logreader::Catalog& catalog, std::string& error,
-                             Lsn restart = Lsn(), Lsn emitted_through = Lsn(), size_t batch = 3) {
+std::vector<Emitted> ReadAll(MemoryLog& log, const logreader::Catalog& catalog, std::string& error, Lsn restart = Lsn(),
+                             Lsn emitted_through = Lsn(), size_t batch = 3) {
   std::vector<Emitted> out;
   logreader::LogReader reader(log, catalog, [&](const logreader::CommittedTransaction& txn, std::string&) {
     Emitted e{txn.commit_lsn, {}};

@@ -1,15 +1,15 @@
 // The [Log Record] parser on real records (vectors 02, 22, 24, 25) and on corrupt input.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "sqltail/logreader/log_record.h"
+
 #include <doctest/doctest.h>
+#include <simdjson.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include <simdjson.h>
-
 #include "sqltail/logreader/dump_json.h"
-#include "sqltail/logreader/log_record.h"
 #include "sqltail/logreader/log_source.h"
 
 using namespace sqltail::logreader;
@@ -37,10 +37,10 @@ void CheckAgainst(const std::string& json, simdjson::dom::element expected) {
 }  // namespace
 
 TEST_CASE("vector 02: LOP_INSERT_ROWS on a heap") {
-  auto bytes = Hex(
-      "0x00003E001A0000003B000000010002006D0200000000020191000000010000001B0000001A0000003B0000000F000001000"
-      "00D00000000010000000041000300200000001400000030000E003930000044455054303104000002001B002000414243444"
-      "2424242420101000C0000E7A4787D00000102000402030004");
+  auto bytes =
+      Hex("0x00003E001A0000003B000000010002006D0200000000020191000000010000001B0000001A0000003B0000000F000001000"
+          "00D00000000010000000041000300200000001400000030000E003930000044455054303104000002001B002000414243444"
+          "2424242420101000C0000E7A4787D00000102000402030004");
   LogRecordView r;
   std::string error;
   REQUIRE(ParseLogRecord(bytes, r, error));
@@ -61,11 +61,11 @@ TEST_CASE("vector 02: LOP_INSERT_ROWS on a heap") {
 }
 
 TEST_CASE("vector 24: BEGIN_XACT name and time, ABORT_XACT end time and begin LSN") {
-  auto begin = Hex(
-      "0x00004C000000000000000000000002003E4400000000800057000000010000000100000000000000EDCBB9008CB400007D7B0"
-      "2000000000000000000000000003E440000000000000000000002003E001C0000006900760"
-      "05F00510075006500720079005200650070006C00610079005F0031003500350038006300310066006500310030003500320034"
-      "00650034006600000001050000000000051500000054385A33A095BB2055BEA868EA030000");
+  auto begin =
+      Hex("0x00004C000000000000000000000002003E4400000000800057000000010000000100000000000000EDCBB9008CB400007D7B0"
+          "2000000000000000000000000003E440000000000000000000002003E001C0000006900760"
+          "05F00510075006500720079005200650070006C00610079005F0031003500350038006300310066006500310030003500320034"
+          "00650034006600000001050000000000051500000054385A33A095BB2055BEA868EA030000");
   LogRecordView r;
   std::string error;
   REQUIRE(ParseLogRecord(begin, r, error));
@@ -74,9 +74,9 @@ TEST_CASE("vector 24: BEGIN_XACT name and time, ABORT_XACT end time and begin LS
   REQUIRE(r.elements.size() == 2);
   CHECK(r.elements[0].size() == 62);
   CHECK(r.elements[1].size() == 28);
-  auto abort = Hex(
-      "0x000050003300000028FC0100010002003E44000000008200F9CBB9008CB400003300000028FC010001000100000000000000000"
-      "00000000000000000000000007D7B020000000000000000000000000000000000");
+  auto abort =
+      Hex("0x000050003300000028FC0100010002003E44000000008200F9CBB9008CB400003300000028FC010001000100000000000000000"
+          "00000000000000000000000007D7B020000000000000000000000000000000000");
   REQUIRE(ParseLogRecord(abort, r, error));
   CHECK(r.op() == LogOp::kAbortXact);
   CHECK(r.xact_begin_lsn.ToString() == "00000033:0001fc28:0001");
@@ -113,10 +113,10 @@ TEST_CASE("every logrecord case in ../shared/vectors/cases agrees") {
 }
 
 TEST_CASE("corrupt log records give errors that name the byte, never a crash") {
-  auto good = Hex(
-      "0x00003E001A0000003B000000010002006D0200000000020191000000010000001B0000001A0000003B0000000F000001000"
-      "00D00000000010000000041000300200000001400000030000E003930000044455054303104000002001B002000414243444"
-      "2424242420101000C0000E7A4787D00000102000402030004");
+  auto good =
+      Hex("0x00003E001A0000003B000000010002006D0200000000020191000000010000001B0000001A0000003B0000000F000001000"
+          "00D00000000010000000041000300200000001400000030000E003930000044455054303104000002001B002000414243444"
+          "2424242420101000C0000E7A4787D00000102000402030004");
   LogRecordView r;
   std::string error;
   for (size_t cut = 0; cut < good.size(); ++cut) {
@@ -131,4 +131,45 @@ TEST_CASE("corrupt log records give errors that name the byte, never a crash") {
   bad = good;
   bad[2] = 0x10;  // fixed length 16 < header
   CHECK_FALSE(ParseLogRecord(bad, r, error));
+}
+
+TEST_CASE("every splice case in ../shared/vectors/cases agrees") {
+  std::filesystem::path dir = SQLTAIL_SHARED_DIR "/vectors/cases";
+  if (!std::filesystem::exists(dir)) {
+    MESSAGE("no shared vectors here: 0 splice cases run");
+    return;
+  }
+  simdjson::dom::parser parser;
+  int cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    simdjson::dom::element root = parser.parse(text.str()).value();
+    if (std::string_view(root["kind"].get_string().value()) != "splice") continue;
+    CAPTURE(entry.path().filename().string());
+    std::string error;
+    auto layout = ParseTableLayout(simdjson::minify(root["layout"].value()), error);
+    REQUIRE_MESSAGE(layout, error);
+    std::vector<uint8_t> spliced;
+    REQUIRE_MESSAGE(
+        SpliceRegion(Hex(root["before_hex"].get_string().value()),
+                     static_cast<uint32_t>(root["offset"].get_int64().value()),
+                     Hex(root["before"].get_string().value()), Hex(root["after"].get_string().value()), spliced, error),
+        error);
+    DecodedRecord decoded;
+    DecodeError decode_error;
+    REQUIRE_MESSAGE(DecodeRecord(*layout, spliced, decoded, decode_error), decode_error.message);
+    std::string json;
+    REQUIRE_MESSAGE(DecodedRecordToJson(*layout, decoded, json, error), error);
+    simdjson::dom::parser result_parser;
+    simdjson::dom::element columns = result_parser.parse(json).value()["columns"].value();
+    for (auto [key, value] : root["expected"]["columns"].get_object()) {
+      CAPTURE(key);
+      CHECK(simdjson::minify(columns[key].value()) == simdjson::minify(value));
+    }
+    ++cases;
+  }
+  MESSAGE(cases << " splice cases checked");
+  CHECK(cases >= 1);
 }

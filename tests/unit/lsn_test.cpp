@@ -1,17 +1,17 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
 #include "sqltail/logreader/lsn.h"
+
+#include <doctest/doctest.h>
 
 using sqltail::logreader::Lsn;
 
 TEST_CASE("the four forms of one LSN parse to the same value (Hansen's conversion example)") {
   Lsn expected(0x11d, 0x295, 0x5b);
-  CHECK(Lsn::Parse("0000011d:00000295:005b") == expected);     // fn_dblog [Current LSN]
-  CHECK(Lsn::Parse("0x0000011D:00000295:005B") == expected);   // hex argument form
-  CHECK(Lsn::Parse("285:661:91") == expected);                 // decimal colon form
-  CHECK(Lsn::Parse("285000000066100091") == expected);         // numeric(25,0)
-  CHECK(Lsn::Parse("0x0000011D00000295005B") == expected);     // binary(10)
+  CHECK(Lsn::Parse("0000011d:00000295:005b") == expected);    // fn_dblog [Current LSN]
+  CHECK(Lsn::Parse("0x0000011D:00000295:005B") == expected);  // hex argument form
+  CHECK(Lsn::Parse("285:661:91") == expected);                // decimal colon form
+  CHECK(Lsn::Parse("285000000066100091") == expected);        // numeric(25,0)
+  CHECK(Lsn::Parse("0x0000011D00000295005B") == expected);    // binary(10)
 }
 
 TEST_CASE("formatting gives each form back") {

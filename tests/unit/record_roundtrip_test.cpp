@@ -42,29 +42,51 @@ ColumnLayout MakeColumn(Draw& d, int index, int& fixed_offset, int& var_ordinal)
   c.column_id = index + 1;
   c.leaf_null_bit = index + 1;
   c.is_nullable = true;
-  static const SqlType kTypes[] = {SqlType::kTinyInt, SqlType::kSmallInt, SqlType::kInt,     SqlType::kBigInt,
+  static const SqlType kTypes[] = {SqlType::kTinyInt, SqlType::kSmallInt, SqlType::kInt,      SqlType::kBigInt,
                                    SqlType::kDecimal, SqlType::kFloat,    SqlType::kDateTime, SqlType::kChar,
                                    SqlType::kVarChar, SqlType::kNVarChar, SqlType::kVarBinary};
   c.type = kTypes[d.Below(std::size(kTypes))];
   c.type_name = std::string(logreader::SqlTypeName(c.type));
   int size = 0;
   switch (c.type) {
-    case SqlType::kTinyInt: size = 1; break;
-    case SqlType::kSmallInt: size = 2; break;
-    case SqlType::kInt: size = 4; break;
-    case SqlType::kBigInt: size = 8; break;
-    case SqlType::kFloat: size = 8; c.precision = 53; break;
-    case SqlType::kDateTime: size = 8; break;
+    case SqlType::kTinyInt:
+      size = 1;
+      break;
+    case SqlType::kSmallInt:
+      size = 2;
+      break;
+    case SqlType::kInt:
+      size = 4;
+      break;
+    case SqlType::kBigInt:
+      size = 8;
+      break;
+    case SqlType::kFloat:
+      size = 8;
+      c.precision = 53;
+      break;
+    case SqlType::kDateTime:
+      size = 8;
+      break;
     case SqlType::kDecimal:
       c.precision = 1 + static_cast<int>(d.Below(38));
       c.scale = static_cast<int>(d.Below(static_cast<uint64_t>(c.precision) + 1));
       size = c.precision <= 9 ? 5 : c.precision <= 19 ? 9 : c.precision <= 28 ? 13 : 17;
       break;
-    case SqlType::kChar: size = 1 + static_cast<int>(d.Below(20)); break;
-    case SqlType::kVarChar: c.max_length = 1 + static_cast<int>(d.Below(60)); break;
-    case SqlType::kNVarChar: c.max_length = 2 * (1 + static_cast<int>(d.Below(30))); break;
-    case SqlType::kVarBinary: c.max_length = 1 + static_cast<int>(d.Below(40)); break;
-    default: break;
+    case SqlType::kChar:
+      size = 1 + static_cast<int>(d.Below(20));
+      break;
+    case SqlType::kVarChar:
+      c.max_length = 1 + static_cast<int>(d.Below(60));
+      break;
+    case SqlType::kNVarChar:
+      c.max_length = 2 * (1 + static_cast<int>(d.Below(30)));
+      break;
+    case SqlType::kVarBinary:
+      c.max_length = 1 + static_cast<int>(d.Below(40));
+      break;
+    default:
+      break;
   }
   if (c.type == SqlType::kChar || c.type == SqlType::kVarChar) c.collation_name = "SQL_Latin1_General_CP1_CI_AS";
   if (c.type == SqlType::kNVarChar) c.collation_name = "SQL_Latin1_General_CP1_CI_AS";
@@ -82,10 +104,22 @@ ColumnLayout MakeColumn(Draw& d, int index, int& fixed_offset, int& var_ordinal)
 std::pair<ColumnValue, std::string> MakeValue(Draw& d, const ColumnLayout& c) {
   if (d.Chance(15)) return {fixtures::SqlNull{}, "null"};
   switch (c.type) {
-    case SqlType::kTinyInt: { int64_t v = static_cast<int64_t>(d.Below(256)); return {v, std::to_string(v)}; }
-    case SqlType::kSmallInt: { int64_t v = d.Signed(16); return {v, std::to_string(v)}; }
-    case SqlType::kInt: { int64_t v = d.Signed(32); return {v, std::to_string(v)}; }
-    case SqlType::kBigInt: { int64_t v = d.Signed(64); return {v, std::to_string(v)}; }
+    case SqlType::kTinyInt: {
+      int64_t v = static_cast<int64_t>(d.Below(256));
+      return {v, std::to_string(v)};
+    }
+    case SqlType::kSmallInt: {
+      int64_t v = d.Signed(16);
+      return {v, std::to_string(v)};
+    }
+    case SqlType::kInt: {
+      int64_t v = d.Signed(32);
+      return {v, std::to_string(v)};
+    }
+    case SqlType::kBigInt: {
+      int64_t v = d.Signed(64);
+      return {v, std::to_string(v)};
+    }
     case SqlType::kFloat: {
       double v = static_cast<double>(d.Signed(40)) / 1024.0;
       char buf[32];

@@ -1,12 +1,11 @@
 // logreader-dump: the debugging tool. Decodes one record, one log record, a splice, or all the change
 // events of a fixture. --json prints JSON (a contract other tools compare against); otherwise a table.
+#include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
-
-#include <boost/program_options.hpp>
 
 #include "sqltail/logreader/change_event.h"
 #include "sqltail/logreader/dump_json.h"

@@ -1,12 +1,12 @@
 // sqltail: capture (SQL Server log -> Kafka), apply (Kafka -> target database), verify.
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
-#include <spdlog/spdlog.h>
 
 #include "sqltail/engine/apply.h"
 #include "sqltail/engine/config.h"
@@ -51,7 +51,8 @@ int Apply(const std::string& config_path, const std::vector<std::string>& overri
   auto options = engine::LoadApplyConfig(config_path, overrides, error);
   if (!options) return Fail(error);
   engine::ApplyStats stats;
-  bool ok = engine::RunApply(*options, g_stop, stats, error, [](const std::string& m) { spdlog::info("apply: {}", m); });
+  bool ok =
+      engine::RunApply(*options, g_stop, stats, error, [](const std::string& m) { spdlog::info("apply: {}", m); });
   spdlog::info("apply: {} events ({} upserts, {} deletes) in {} target transactions", stats.events, stats.upserts,
                stats.deletes, stats.target_transactions);
   return ok ? 0 : Fail(error);
@@ -86,8 +87,8 @@ int main(int argc, char** argv) {
   po::options_description options;
   options.add_options()("help,h", "usage")("config", po::value(&config), "configuration file")(
       "set", po::value(&overrides)->composing(), "override a configuration key: section.key=value")(
-      "source-rows", po::value(&source_rows), "verify: the fixture's source.jsonl")(
-      "sqlite", po::value(&sqlite), "verify: the target SQLite file")(
+      "source-rows", po::value(&source_rows), "verify: the fixture's source.jsonl")("sqlite", po::value(&sqlite),
+                                                                                    "verify: the target SQLite file")(
       "table-name-format", po::value(&format)->default_value("${table}"), "verify: target table name format");
   po::variables_map values;
   try {

@@ -1,4 +1,5 @@
 // tds-replay: a TDS 7.4 server answering sqltail's queries from a fixture directory.
+#include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -6,7 +7,6 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <pthread.h>
 
 #include "sqltail/replay/fixture_query_handler.h"
 #include "sqltail/tds/server.h"
@@ -18,14 +18,14 @@ int main(int argc, char** argv) {
   int batch_delay_ms = 0;
   int port = 14330;
   po::options_description options("tds-replay --fixture DIR --port P [options]");
-  options.add_options()                                                                        //
-      ("help,h", "show this help")                                                             //
-      ("fixture", po::value(&fixture)->required(), "fixture directory (catalog.json, log.jsonl)")  //
-      ("port", po::value(&port)->default_value(14330), "TCP port; 0 picks a free one (printed)")  //
-      ("listen", po::value(&listen)->default_value("127.0.0.1"), "address to listen on")       //
-      ("user", po::value(&user), "accept only this login name (default: any)")                  //
-      ("password", po::value(&password), "accept only this password (default: any)")           //
-      ("record-batches", po::value(&record), "append every received SQL batch to FILE as a JSON line")  //
+  options.add_options()                                                                                       //
+      ("help,h", "show this help")                                                                            //
+      ("fixture", po::value(&fixture)->required(), "fixture directory (catalog.json, log.jsonl)")             //
+      ("port", po::value(&port)->default_value(14330), "TCP port; 0 picks a free one (printed)")              //
+      ("listen", po::value(&listen)->default_value("127.0.0.1"), "address to listen on")                      //
+      ("user", po::value(&user), "accept only this login name (default: any)")                                //
+      ("password", po::value(&password), "accept only this password (default: any)")                          //
+      ("record-batches", po::value(&record), "append every received SQL batch to FILE as a JSON line")        //
       ("batch-delay-ms", po::value(&batch_delay_ms)->default_value(0), "stall this long before each answer")  //
       ("verbose,v", "log every connection");
   po::variables_map vm;

@@ -1,12 +1,11 @@
 #include "sqltail/engine/apply.h"
 
+#include <simdjson.h>
 #include <sqlite3.h>
 
 #include <chrono>
 #include <map>
 #include <thread>
-
-#include <simdjson.h>
 
 #include "sqlite_target.h"
 #include "sqltail/kafka/consumer.h"
@@ -50,7 +49,8 @@ bool DecimalText(std::string_view bytes, int scale, std::string& out) {
   __int128 value = static_cast<int8_t>(bytes[0]);
   for (size_t i = 1; i < bytes.size(); ++i) value = value * 256 + static_cast<uint8_t>(bytes[i]);
   bool negative = value < 0;
-  unsigned __int128 magnitude = negative ? -static_cast<unsigned __int128>(value) : static_cast<unsigned __int128>(value);
+  unsigned __int128 magnitude =
+      negative ? -static_cast<unsigned __int128>(value) : static_cast<unsigned __int128>(value);
   std::string digits;
   do {
     digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(magnitude % 10)));

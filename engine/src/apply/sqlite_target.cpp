@@ -109,9 +109,9 @@ SqliteTarget::Table* SqliteTarget::DefineTable(const std::string& name, std::vec
   for (size_t i = 0; i < table->columns.size(); ++i) {
     const auto& c = table->columns[i];
     const char* type = c.kind == ValueKind::kInteger || c.kind == ValueKind::kBoolean ? "INTEGER"
-                       : c.kind == ValueKind::kReal                                    ? "REAL"
-                       : c.kind == ValueKind::kBytes                                   ? "BLOB"
-                                                                                       : "TEXT";
+                       : c.kind == ValueKind::kReal                                   ? "REAL"
+                       : c.kind == ValueKind::kBytes                                  ? "BLOB"
+                                                                                      : "TEXT";
     std::string quoted = QuoteIdentifier(c.name);
     if (i > 0) create += ", ", names += ", ", params += ", ";
     create += quoted + " " + type;
@@ -128,7 +128,8 @@ SqliteTarget::Table* SqliteTarget::DefineTable(const std::string& name, std::vec
   create += ")";
   if (!Exec(create.c_str(), error)) return nullptr;
   std::string upsert = "INSERT INTO " + QuoteIdentifier(name) + " (" + names + ") VALUES (" + params + ")";
-  if (has_key) upsert += updates.empty() ? " ON CONFLICT DO NOTHING" : " ON CONFLICT (" + keys + ") DO UPDATE SET " + updates;
+  if (has_key)
+    upsert += updates.empty() ? " ON CONFLICT DO NOTHING" : " ON CONFLICT (" + keys + ") DO UPDATE SET " + updates;
   std::string remove = has_key ? "DELETE FROM " + QuoteIdentifier(name) + " WHERE " + where
                                : "DELETE FROM " + QuoteIdentifier(name) + " WHERE rowid = (SELECT rowid FROM " +
                                      QuoteIdentifier(name) + " WHERE " + where + " LIMIT 1)";
@@ -156,9 +157,15 @@ bool SqliteTarget::Checksum(const std::string& table, uint64_t& rows, uint64_t& 
     for (int i = 0; i < columns; ++i) {
       sum.Name(sqlite3_column_name(stmt, i));
       switch (sqlite3_column_type(stmt, i)) {
-        case SQLITE_NULL: sum.Null(); break;
-        case SQLITE_INTEGER: sum.Integer(sqlite3_column_int64(stmt, i)); break;
-        case SQLITE_FLOAT: sum.Real(sqlite3_column_double(stmt, i)); break;
+        case SQLITE_NULL:
+          sum.Null();
+          break;
+        case SQLITE_INTEGER:
+          sum.Integer(sqlite3_column_int64(stmt, i));
+          break;
+        case SQLITE_FLOAT:
+          sum.Real(sqlite3_column_double(stmt, i));
+          break;
         default:
           sum.Text(std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
                                     static_cast<size_t>(sqlite3_column_bytes(stmt, i))));

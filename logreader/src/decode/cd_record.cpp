@@ -114,7 +114,8 @@ class CdDecoder {
         const uint16_t raw = ReadU16(record_.data() + offsets_at + 2 * entry);
         const uint32_t end = data_begin + (raw & 0x7FFF);
         if (end < begin || end > size) {
-          return Fail(error_, offsets_at + 2 * entry, ColumnLabel(layout_, index), "long value ends outside the record");
+          return Fail(error_, offsets_at + 2 * entry, ColumnLabel(layout_, index),
+                      "long value ends outside the record");
         }
         if (raw & 0x8000) {
           out_.fields[index] = FieldView{FieldState::kOffRow, record_.data() + begin, end - begin};
@@ -207,7 +208,8 @@ class CdDecoder {
       case SqlType::kChar: {
         // Trailing spaces are not stored: pad back to the declared length.
         const uint32_t width = static_cast<uint32_t>(column.max_length);
-        if (length > width) return Fail(error_, 0, ColumnLabel(layout_, index), "compressed char longer than its column");
+        if (length > width)
+          return Fail(error_, 0, ColumnLabel(layout_, index), "compressed char longer than its column");
         uint8_t* out = TakeScratch(width);
         if (length > 0) std::memcpy(out, bytes, length);
         std::fill(out + length, out + width, uint8_t{' '});

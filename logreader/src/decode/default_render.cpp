@@ -96,10 +96,14 @@ bool IsGuidText(std::string_view text) {
 
 bool AppendDefaultJson(const ColumnLayout& column, std::string_view text, std::string& out) {
   switch (column.type) {
-    case SqlType::kTinyInt: return ParseInteger(text, 0, 255, out);
-    case SqlType::kSmallInt: return ParseInteger(text, INT16_MIN, INT16_MAX, out);
-    case SqlType::kInt: return ParseInteger(text, INT32_MIN, INT32_MAX, out);
-    case SqlType::kBigInt: return ParseInteger(text, INT64_MIN, INT64_MAX, out);
+    case SqlType::kTinyInt:
+      return ParseInteger(text, 0, 255, out);
+    case SqlType::kSmallInt:
+      return ParseInteger(text, INT16_MIN, INT16_MAX, out);
+    case SqlType::kInt:
+      return ParseInteger(text, INT32_MIN, INT32_MAX, out);
+    case SqlType::kBigInt:
+      return ParseInteger(text, INT64_MIN, INT64_MAX, out);
     case SqlType::kBit:
       if (text == "1" || text == "true") {
         out += "true";
@@ -110,9 +114,12 @@ bool AppendDefaultJson(const ColumnLayout& column, std::string_view text, std::s
       }
       return true;
     case SqlType::kDecimal:
-    case SqlType::kNumeric: return ParseFixedPoint(text, column.precision, column.scale, out);
-    case SqlType::kMoney: return ParseFixedPoint(text, 19, 4, out);
-    case SqlType::kSmallMoney: return ParseFixedPoint(text, 10, 4, out);
+    case SqlType::kNumeric:
+      return ParseFixedPoint(text, column.precision, column.scale, out);
+    case SqlType::kMoney:
+      return ParseFixedPoint(text, 19, 4, out);
+    case SqlType::kSmallMoney:
+      return ParseFixedPoint(text, 10, 4, out);
     case SqlType::kReal:
     case SqlType::kFloat: {
       double value = 0;
@@ -157,7 +164,8 @@ bool AppendDefaultJson(const ColumnLayout& column, std::string_view text, std::s
       out += '"';
       return true;
     }
-    default: return false;  // dates, binary, ...: text forms vary; refuse rather than guess
+    default:
+      return false;  // dates, binary, ...: text forms vary; refuse rather than guess
   }
 }
 

@@ -9,10 +9,10 @@
 namespace sqltail::logreader::decode {
 namespace {
 
-constexpr int64_t kMaxDateDays = 3652058;        // 9999-12-31 as days since 0001-01-01
-constexpr int64_t kDaysTo1900 = 693595;          // 1900-01-01 as days since 0001-01-01
-constexpr int64_t kMinDateTimeDays = -53690;     // 1753-01-01 as days since 1900-01-01
-constexpr int64_t kMaxDateTimeDays = 2958463;    // 9999-12-31 as days since 1900-01-01
+constexpr int64_t kMaxDateDays = 3652058;      // 9999-12-31 as days since 0001-01-01
+constexpr int64_t kDaysTo1900 = 693595;        // 1900-01-01 as days since 0001-01-01
+constexpr int64_t kMinDateTimeDays = -53690;   // 1753-01-01 as days since 1900-01-01
+constexpr int64_t kMaxDateTimeDays = 2958463;  // 9999-12-31 as days since 1900-01-01
 constexpr uint32_t kDateTimeTicksPerDay = 300u * 86400u;
 constexpr int kMaxOffsetMinutes = 14 * 60;
 
@@ -207,7 +207,8 @@ bool AppendDateTime2Like(const ValueType& type, const uint8_t* data, uint32_t si
       if (size != time_size + 5 || !ReadTime(data, type.scale, units)) return false;
       const int64_t days = ReadUnsignedLe(data + time_size, 3);
       const int offset_minutes = static_cast<int16_t>(ReadU16(data + time_size + 3));
-      if (days > kMaxDateDays || offset_minutes < -kMaxOffsetMinutes || offset_minutes > kMaxOffsetMinutes) return false;
+      if (days > kMaxDateDays || offset_minutes < -kMaxOffsetMinutes || offset_minutes > kMaxOffsetMinutes)
+        return false;
       // Choice: the stored date/time is UTC and the offset is added to show local time. This is how
       // MS-TDS transmits datetimeoffset and how SQL Server documents comparisons (on UTC); the
       // on-disk UTC-ness is [UNCONFIRMED] in reference §3.2 (only a +00:00 example exists).
@@ -285,9 +286,12 @@ void AppendHexString(const uint8_t* data, uint32_t size, std::string& out) {
 
 bool AppendText(const ValueType& type, const uint8_t* data, uint32_t size, std::string& out) {
   switch (type.encoding) {
-    case TextEncoding::kCp1252: return AppendJsonStringCp1252(data, size, out);
-    case TextEncoding::kUtf8: return AppendJsonStringUtf8(data, size, out);
-    case TextEncoding::kUnknown: break;
+    case TextEncoding::kCp1252:
+      return AppendJsonStringCp1252(data, size, out);
+    case TextEncoding::kUtf8:
+      return AppendJsonStringUtf8(data, size, out);
+    case TextEncoding::kUnknown:
+      break;
   }
   return false;  // unknown code page: never guess
 }
@@ -299,30 +303,42 @@ bool AppendValueJson(const ValueType& type, const uint8_t* data, uint32_t size, 
     case SqlType::kTinyInt:
     case SqlType::kSmallInt:
     case SqlType::kInt:
-    case SqlType::kBigInt: return AppendInteger(type, data, size, out);
+    case SqlType::kBigInt:
+      return AppendInteger(type, data, size, out);
     case SqlType::kBit:
       if (size != 1 || data[0] > 1) return false;
       out += data[0] ? "true" : "false";
       return true;
     case SqlType::kDecimal:
-    case SqlType::kNumeric: return AppendDecimal(type, data, size, out);
-    case SqlType::kMoney: return size == 8 && AppendMoney(data, size, out);
-    case SqlType::kSmallMoney: return size == 4 && AppendMoney(data, size, out);
-    case SqlType::kReal: return size == 4 && AppendFloating(data, size, out);
-    case SqlType::kFloat: return size == 8 && AppendFloating(data, size, out);
+    case SqlType::kNumeric:
+      return AppendDecimal(type, data, size, out);
+    case SqlType::kMoney:
+      return size == 8 && AppendMoney(data, size, out);
+    case SqlType::kSmallMoney:
+      return size == 4 && AppendMoney(data, size, out);
+    case SqlType::kReal:
+      return size == 4 && AppendFloating(data, size, out);
+    case SqlType::kFloat:
+      return size == 8 && AppendFloating(data, size, out);
     case SqlType::kDate:
     case SqlType::kTime:
     case SqlType::kDateTime2:
-    case SqlType::kDateTimeOffset: return AppendDateTime2Like(type, data, size, out);
-    case SqlType::kDateTime: return AppendDateTime(data, size, out);
-    case SqlType::kSmallDateTime: return AppendSmallDateTime(data, size, out);
-    case SqlType::kUniqueIdentifier: return AppendGuid(data, size, out);
+    case SqlType::kDateTimeOffset:
+      return AppendDateTime2Like(type, data, size, out);
+    case SqlType::kDateTime:
+      return AppendDateTime(data, size, out);
+    case SqlType::kSmallDateTime:
+      return AppendSmallDateTime(data, size, out);
+    case SqlType::kUniqueIdentifier:
+      return AppendGuid(data, size, out);
     case SqlType::kChar:
     case SqlType::kVarChar:
-    case SqlType::kText: return AppendText(type, data, size, out);
+    case SqlType::kText:
+      return AppendText(type, data, size, out);
     case SqlType::kNChar:
     case SqlType::kNVarChar:
-    case SqlType::kNText: return AppendJsonStringUtf16Le(data, size, out);
+    case SqlType::kNText:
+      return AppendJsonStringUtf16Le(data, size, out);
     case SqlType::kTimestamp:
       if (size != 8) return false;
       AppendHexString(data, size, out);
@@ -330,12 +346,16 @@ bool AppendValueJson(const ValueType& type, const uint8_t* data, uint32_t size, 
     case SqlType::kBinary:
     case SqlType::kVarBinary:
     case SqlType::kImage:
-    case SqlType::kHierarchyId: AppendHexString(data, size, out); return true;
-    case SqlType::kSqlVariant: return AppendSqlVariantJson(data, size, out);
-    case SqlType::kXml:        // SQL Server binary XML: not decoded
-    case SqlType::kGeometry:   // CLR spatial serialization: no rendering defined
+    case SqlType::kHierarchyId:
+      AppendHexString(data, size, out);
+      return true;
+    case SqlType::kSqlVariant:
+      return AppendSqlVariantJson(data, size, out);
+    case SqlType::kXml:       // SQL Server binary XML: not decoded
+    case SqlType::kGeometry:  // CLR spatial serialization: no rendering defined
     case SqlType::kGeography:
-    case SqlType::kUnknown: return false;
+    case SqlType::kUnknown:
+      return false;
   }
   return false;
 }

@@ -29,19 +29,45 @@ bool AppendSqlVariantJson(const uint8_t* data, uint32_t size, std::string& out) 
   ValueType type;
   uint32_t properties = 0;
   switch (data[0]) {
-    case 48: type.type = SqlType::kTinyInt; break;
-    case 52: type.type = SqlType::kSmallInt; break;
-    case 56: type.type = SqlType::kInt; break;
-    case 127: type.type = SqlType::kBigInt; break;
-    case 104: type.type = SqlType::kBit; break;
-    case 60: type.type = SqlType::kMoney; break;
-    case 122: type.type = SqlType::kSmallMoney; break;
-    case 62: type.type = SqlType::kFloat; break;
-    case 59: type.type = SqlType::kReal; break;
-    case 61: type.type = SqlType::kDateTime; break;
-    case 58: type.type = SqlType::kSmallDateTime; break;
-    case 40: type.type = SqlType::kDate; break;
-    case 36: type.type = SqlType::kUniqueIdentifier; break;
+    case 48:
+      type.type = SqlType::kTinyInt;
+      break;
+    case 52:
+      type.type = SqlType::kSmallInt;
+      break;
+    case 56:
+      type.type = SqlType::kInt;
+      break;
+    case 127:
+      type.type = SqlType::kBigInt;
+      break;
+    case 104:
+      type.type = SqlType::kBit;
+      break;
+    case 60:
+      type.type = SqlType::kMoney;
+      break;
+    case 122:
+      type.type = SqlType::kSmallMoney;
+      break;
+    case 62:
+      type.type = SqlType::kFloat;
+      break;
+    case 59:
+      type.type = SqlType::kReal;
+      break;
+    case 61:
+      type.type = SqlType::kDateTime;
+      break;
+    case 58:
+      type.type = SqlType::kSmallDateTime;
+      break;
+    case 40:
+      type.type = SqlType::kDate;
+      break;
+    case 36:
+      type.type = SqlType::kUniqueIdentifier;
+      break;
     case 106:
     case 108:
       type.type = data[0] == 106 ? SqlType::kDecimal : SqlType::kNumeric;
@@ -62,7 +88,7 @@ bool AppendSqlVariantJson(const uint8_t* data, uint32_t size, std::string& out) 
     case 167:
     case 239:
     case 231:
-      type.type = data[0] == 175 ? SqlType::kChar
+      type.type = data[0] == 175   ? SqlType::kChar
                   : data[0] == 167 ? SqlType::kVarChar
                   : data[0] == 239 ? SqlType::kNChar
                                    : SqlType::kNVarChar;
@@ -78,7 +104,8 @@ bool AppendSqlVariantJson(const uint8_t* data, uint32_t size, std::string& out) 
       if (size < 4) return false;
       type.max_length = ReadU16(data + 2);
       break;
-    default: return false;  // other base types are not mapped
+    default:
+      return false;  // other base types are not mapped
   }
   const uint32_t value_begin = 2 + properties;
   if (value_begin > size) return false;

@@ -18,8 +18,10 @@ bool IsLobType(const ColumnLayout& column) {
     case SqlType::kText:
     case SqlType::kNText:
     case SqlType::kImage:
-    case SqlType::kXml: return true;
-    default: return column.max_length == -1;
+    case SqlType::kXml:
+      return true;
+    default:
+      return column.max_length == -1;
   }
 }
 
@@ -61,7 +63,9 @@ bool AppendCanonicalJson(const ColumnLayout& column, const FieldView& field, std
       out += "\"__sqltail_unavailable\"";
       ok = true;
       break;
-    case FieldState::kOffRow: ok = field.data != nullptr && AppendOffRowJson(column, field, out); break;
+    case FieldState::kOffRow:
+      ok = field.data != nullptr && AppendOffRowJson(column, field, out);
+      break;
     case FieldState::kDefault:
       ok = column.default_value.has_value() && decode::AppendDefaultJson(column, *column.default_value, out);
       break;

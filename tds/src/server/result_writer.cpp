@@ -28,13 +28,20 @@ inline void StoreLe(uint8_t* p, uint64_t v, size_t n) {
 
 const char* TypeName(SqlType t) {
   switch (t) {
-    case SqlType::kNVarChar: return "nvarchar";
-    case SqlType::kVarBinary: return "varbinary";
-    case SqlType::kTinyInt: return "tinyint";
-    case SqlType::kSmallInt: return "smallint";
-    case SqlType::kInt: return "int";
-    case SqlType::kBigInt: return "bigint";
-    case SqlType::kBit: return "bit";
+    case SqlType::kNVarChar:
+      return "nvarchar";
+    case SqlType::kVarBinary:
+      return "varbinary";
+    case SqlType::kTinyInt:
+      return "tinyint";
+    case SqlType::kSmallInt:
+      return "smallint";
+    case SqlType::kInt:
+      return "int";
+    case SqlType::kBigInt:
+      return "bigint";
+    case SqlType::kBit:
+      return "bit";
   }
   return "?";
 }
@@ -186,7 +193,10 @@ void ResultWriter::BeginResult(std::span<const ColumnSpec> columns) {
       case SqlType::kSmallInt:
       case SqlType::kInt:
       case SqlType::kBigInt:
-        max_bytes = c.type == SqlType::kTinyInt ? 1 : c.type == SqlType::kSmallInt ? 2 : c.type == SqlType::kInt ? 4 : 8;
+        max_bytes = c.type == SqlType::kTinyInt    ? 1
+                    : c.type == SqlType::kSmallInt ? 2
+                    : c.type == SqlType::kInt      ? 4
+                                                   : 8;
         meta[n++] = 0x26;  // INTN
         meta[n++] = static_cast<uint8_t>(max_bytes);
         break;
@@ -222,7 +232,8 @@ void ResultWriter::BeginRow() {
 
 void ResultWriter::NextValue(const char* what) {
   if (!in_row_) throw std::logic_error(std::string("tds: ") + what + " outside a row");
-  if (next_column_ >= column_types_.size()) throw std::logic_error(std::string("tds: ") + what + ": row has too many values");
+  if (next_column_ >= column_types_.size())
+    throw std::logic_error(std::string("tds: ") + what + ": row has too many values");
 }
 
 void ResultWriter::EnsureRowCapacity(size_t extra) {
@@ -244,11 +255,26 @@ void ResultWriter::AddInt(int64_t value) {
   const SqlType type = column_types_[next_column_];
   int64_t lo = 0, hi = 0;
   switch (type) {
-    case SqlType::kTinyInt: lo = 0; hi = 255; break;
-    case SqlType::kSmallInt: lo = INT16_MIN; hi = INT16_MAX; break;
-    case SqlType::kInt: lo = INT32_MIN; hi = INT32_MAX; break;
-    case SqlType::kBigInt: lo = INT64_MIN; hi = INT64_MAX; break;
-    case SqlType::kBit: lo = 0; hi = 1; break;
+    case SqlType::kTinyInt:
+      lo = 0;
+      hi = 255;
+      break;
+    case SqlType::kSmallInt:
+      lo = INT16_MIN;
+      hi = INT16_MAX;
+      break;
+    case SqlType::kInt:
+      lo = INT32_MIN;
+      hi = INT32_MAX;
+      break;
+    case SqlType::kBigInt:
+      lo = INT64_MIN;
+      hi = INT64_MAX;
+      break;
+    case SqlType::kBit:
+      lo = 0;
+      hi = 1;
+      break;
     default:
       throw std::logic_error(std::string("tds: AddInt on a ") + TypeName(type) + " column");
   }

@@ -69,7 +69,9 @@ class Session final : public PacketSink {
 
   tcp::socket& socket() { return socket_; }
 
-  void Write(std::span<const uint8_t> bytes) override { asio::write(socket_, asio::buffer(bytes.data(), bytes.size())); }
+  void Write(std::span<const uint8_t> bytes) override {
+    asio::write(socket_, asio::buffer(bytes.data(), bytes.size()));
+  }
 
   bool PollAttention() override {
     boost::system::error_code ec;
@@ -147,13 +149,12 @@ class Session final : public PacketSink {
   void SendPreloginResponse() {
     // Option table: VERSION, ENCRYPTION, MARS, terminator; then their data. ENCRYPTION NOT_SUP: no TLS.
     const std::vector<uint8_t> payload = {
-        0x00, 0x00, 16, 0x00, 6,   // VERSION at 16, 6 bytes
-        0x01, 0x00, 22, 0x00, 1,   // ENCRYPTION at 22
-        0x04, 0x00, 23, 0x00, 1,   // MARS at 23
-        0xFF,
-        0x10, 0x00, 0x0F, 0xA0, 0x00, 0x00,  // 16.0.4000.0
-        0x02,                                // ENCRYPT_NOT_SUP
-        0x00,                                // MARS off
+        0x00, 0x00, 16,   0x00, 6,                 // VERSION at 16, 6 bytes
+        0x01, 0x00, 22,   0x00, 1,                 // ENCRYPTION at 22
+        0x04, 0x00, 23,   0x00, 1,                 // MARS at 23
+        0xFF, 0x10, 0x00, 0x0F, 0xA0, 0x00, 0x00,  // 16.0.4000.0
+        0x02,                                      // ENCRYPT_NOT_SUP
+        0x00,                                      // MARS off
     };
     SendMessage(payload);
   }
@@ -191,9 +192,9 @@ class Session final : public PacketSink {
     if (!login) throw ProtocolError(why);
 
     const uint32_t requested = login->packet_size == 0 ? wire::kDefaultPacketSize : login->packet_size;
-    packet_size_ = std::clamp<uint32_t>(requested, wire::kMinPacketSize,
-                                        std::clamp<uint32_t>(options_.max_packet_size, wire::kMinPacketSize,
-                                                             wire::kMaxPacketSize));
+    packet_size_ = std::clamp<uint32_t>(
+        requested, wire::kMinPacketSize,
+        std::clamp<uint32_t>(options_.max_packet_size, wire::kMinPacketSize, wire::kMaxPacketSize));
     const bool user_ok = !options_.user || *options_.user == login->user_name;
     const bool password_ok = !options_.password || *options_.password == login->password;
     if (!user_ok || !password_ok) {
@@ -210,8 +211,8 @@ class Session final : public PacketSink {
       return false;
     }
     const std::string database = login->database.empty() ? options_.database : login->database;
-    spdlog::debug("tds-server: {} logged in as '{}' from {} (spid {}, database {}, packet size {})",
-                  login->app_name, login->user_name, peer_, spid_, database, packet_size_);
+    spdlog::debug("tds-server: {} logged in as '{}' from {} (spid {}, database {}, packet size {})", login->app_name,
+                  login->user_name, peer_, spid_, database, packet_size_);
     SendLoginAck(database);
     return true;
   }

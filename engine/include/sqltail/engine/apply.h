@@ -14,12 +14,12 @@ namespace sqltail::engine {
 
 struct ApplyOptions {
   kafka::Config kafka;
-  std::vector<std::string> topics;  // the change-event topics to apply
-  std::string sqlite_path;          // target: SQLite database file (the embedded default)
+  std::vector<std::string> topics;             // the change-event topics to apply
+  std::string sqlite_path;                     // target: SQLite database file (the embedded default)
   std::string table_name_format = "${table}";  // target table name; ${schema}, ${table}, ${db} are replaced
-  size_t batch_max_events = 20000;  // commit the target transaction after this many events...
-  int batch_max_ms = 200;           // ...or this long, at the next source-transaction boundary
-  int stop_when_idle_ms = 0;        // > 0: exit cleanly after this long without new events
+  size_t batch_max_events = 20000;             // commit the target transaction after this many events...
+  int batch_max_ms = 200;                      // ...or this long, at the next source-transaction boundary
+  int stop_when_idle_ms = 0;                   // > 0: exit cleanly after this long without new events
 };
 
 struct ApplyStats {

@@ -17,13 +17,13 @@ struct CaptureOptions {
   std::string topic_prefix = "sqltail";
   std::string database;  // source database (topic names, checkpoint key)
   std::vector<std::string> table_include, table_exclude;
-  size_t poll_batch_rows = 50000;     // TOP (n) of each fn_dblog query
-  int poll_idle_max_ms = 1000;        // idle backoff cap
-  int stop_when_idle_ms = 0;          // > 0: exit cleanly after this long without new log rows
+  size_t poll_batch_rows = 50000;  // TOP (n) of each fn_dblog query
+  int poll_idle_max_ms = 1000;     // idle backoff cap
+  int stop_when_idle_ms = 0;       // > 0: exit cleanly after this long without new log rows
   kafka::Config kafka;
-  std::string transactional_id;       // default "<prefix>-<database>-capture"
-  size_t txn_max_events = 20000;      // commit the Kafka transaction after this many events...
-  int txn_max_ms = 500;               // ...or this long after its first event
+  std::string transactional_id;   // default "<prefix>-<database>-capture"
+  size_t txn_max_events = 20000;  // commit the Kafka transaction after this many events...
+  int txn_max_ms = 500;           // ...or this long after its first event
   int topic_partitions = 1;
   int topic_replication_factor = -1;  // -1: broker default
   int kafka_timeout_ms = 60000;       // Kafka calls (init, topic creation, commit) give up after this
@@ -42,7 +42,6 @@ struct CaptureStats {
 // sets `error` (one line naming what and where) on failure; the last committed checkpoint is then
 // where a restart resumes, so nothing is lost or doubled.
 bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
-                CaptureStats& stats, std::string& error,
-                const std::function<void(const std::string&)>& log = {});
+                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log = {});
 
 }  // namespace sqltail::engine

@@ -11,8 +11,8 @@
 namespace sqltail::engine {
 
 struct Checkpoint {
-  logreader::Lsn commit_lsn;   // commit LSN of the last emitted source transaction
-  logreader::Lsn change_lsn;   // LSN of the last emitted change
+  logreader::Lsn commit_lsn;  // commit LSN of the last emitted source transaction
+  logreader::Lsn change_lsn;  // LSN of the last emitted change
   uint64_t event_serial_no = 0;
   logreader::Lsn restart_lsn;  // where a restart re-reads from: oldest open transaction's begin, or the position
 };

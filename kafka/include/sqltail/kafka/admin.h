@@ -15,7 +15,7 @@ namespace sqltail::kafka {
 struct TopicSpec {
   std::string name;
   int partitions = 1;
-  int replication_factor = -1;  // -1: the broker's default.replication.factor
+  int replication_factor = -1;                 // -1: the broker's default.replication.factor
   std::map<std::string, std::string> configs;  // e.g. {"cleanup.policy", "compact"}
 };
 

@@ -80,8 +80,7 @@ class Consumer {
   [[nodiscard]] KafkaError PollBatch(std::chrono::milliseconds timeout, std::size_t max_messages,
                                      std::vector<MessageView>& messages);
 
-  [[nodiscard]] Result<std::vector<int32_t>> ListPartitions(std::string_view topic,
-                                                            std::chrono::milliseconds timeout);
+  [[nodiscard]] Result<std::vector<int32_t>> ListPartitions(std::string_view topic, std::chrono::milliseconds timeout);
   [[nodiscard]] Result<Watermarks> QueryWatermarks(std::string_view topic, int32_t partition,
                                                    std::chrono::milliseconds timeout);
 
@@ -103,9 +102,8 @@ class Consumer {
 // call TransactionalProducer::InitTransactions with the reader's transactional.id FIRST (it fences the
 // old instance and aborts its open transaction), THEN ReadLastValue. If the end is not reached within
 // `timeout`, a retriable error is returned; it never waits longer.
-[[nodiscard]] Result<std::optional<std::string>> ReadLastValue(const Config& config, std::string_view topic,
-                                                               std::string_view key,
-                                                               std::chrono::milliseconds timeout =
-                                                                   std::chrono::seconds(30));
+[[nodiscard]] Result<std::optional<std::string>> ReadLastValue(
+    const Config& config, std::string_view topic, std::string_view key,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace sqltail::kafka

@@ -37,9 +37,18 @@ class KafkaError {
   bool fatal() const { return fatal_; }
   bool txn_requires_abort() const { return txn_requires_abort_; }
 
-  KafkaError& SetRetriable(bool value = true) { retriable_ = value; return *this; }
-  KafkaError& SetFatal(bool value = true) { fatal_ = value; return *this; }
-  KafkaError& SetTxnRequiresAbort(bool value = true) { txn_requires_abort_ = value; return *this; }
+  KafkaError& SetRetriable(bool value = true) {
+    retriable_ = value;
+    return *this;
+  }
+  KafkaError& SetFatal(bool value = true) {
+    fatal_ = value;
+    return *this;
+  }
+  KafkaError& SetTxnRequiresAbort(bool value = true) {
+    txn_requires_abort_ = value;
+    return *this;
+  }
 
   // For transactional producer calls: an error with none of the three flags is treated as fatal,
   // as librdkafka's documentation prescribes.
@@ -72,8 +81,8 @@ class KafkaException : public std::runtime_error {
 template <class T>
 class Result {
  public:
-  Result(T value) : state_(std::move(value)) {}             // NOLINT: implicit on purpose
-  Result(KafkaError error) : state_(std::move(error)) {}    // NOLINT: implicit on purpose
+  Result(T value) : state_(std::move(value)) {}           // NOLINT: implicit on purpose
+  Result(KafkaError error) : state_(std::move(error)) {}  // NOLINT: implicit on purpose
 
   bool ok() const { return state_.index() == 0; }
   T& value() { return std::get<0>(state_); }

@@ -59,10 +59,8 @@ class TransactionalProducer {
   [[nodiscard]] KafkaError BeginTransaction();
   // value == nullopt produces a tombstone. Waits (serving delivery reports) while the local queue is
   // full, up to queue_full_timeout; then returns a retriable error.
-  [[nodiscard]] KafkaError Produce(std::string_view topic, int32_t partition,
-                                   std::optional<std::string_view> key,
-                                   std::optional<std::string_view> value,
-                                   std::span<const MessageHeader> headers = {});
+  [[nodiscard]] KafkaError Produce(std::string_view topic, int32_t partition, std::optional<std::string_view> key,
+                                   std::optional<std::string_view> value, std::span<const MessageHeader> headers = {});
   // Flushes, checks delivery reports, commits.
   [[nodiscard]] KafkaError CommitTransaction(std::chrono::milliseconds timeout);
   [[nodiscard]] KafkaError AbortTransaction(std::chrono::milliseconds timeout);

@@ -14,14 +14,33 @@ namespace sqltail::logreader {
 
 // Operation codes (log-internals §2.2).
 enum class LogOp : uint8_t {
-  kFormatPage = 1, kInsertRows = 2, kDeleteRows = 3, kModifyRow = 4, kModifyHeader = 5, kModifyColumns = 6,
-  kSetBits = 7, kSetFreeSpace = 10, kDeleteSplit = 11, kUndoDeleteSplit = 12, kExpungeRows = 13,
-  kBeginXact = 0x80, kCommitXact = 0x81, kAbortXact = 0x82, kMarkSavepoint = 0x84,
-  kBeginCheckpoint = 0x96, kEndCheckpoint = 0x99,
+  kFormatPage = 1,
+  kInsertRows = 2,
+  kDeleteRows = 3,
+  kModifyRow = 4,
+  kModifyHeader = 5,
+  kModifyColumns = 6,
+  kSetBits = 7,
+  kSetFreeSpace = 10,
+  kDeleteSplit = 11,
+  kUndoDeleteSplit = 12,
+  kExpungeRows = 13,
+  kBeginXact = 0x80,
+  kCommitXact = 0x81,
+  kAbortXact = 0x82,
+  kMarkSavepoint = 0x84,
+  kBeginCheckpoint = 0x96,
+  kEndCheckpoint = 0x99,
 };
 
 enum class LogContext : uint8_t {
-  kNull = 0, kHeap = 1, kClustered = 2, kIndexLeaf = 3, kIndexInterior = 4, kTextMix = 5, kTextTree = 6,
+  kNull = 0,
+  kHeap = 1,
+  kClustered = 2,
+  kIndexLeaf = 3,
+  kIndexInterior = 4,
+  kTextMix = 5,
+  kTextTree = 6,
   kMarkAsGhost = 19,
 };
 

@@ -17,7 +17,7 @@ namespace sqltail::logreader {
 struct LogRow {
   Lsn current_lsn;
   std::span<const uint8_t> log_record;  // [Log Record]; valid only during the callback
-  int log_record_length = -1;          // [Log Record Length]; -1 when the source has no such column
+  int log_record_length = -1;           // [Log Record Length]; -1 when the source has no such column
 };
 
 class LogSource {
@@ -29,8 +29,7 @@ class LogSource {
 
   // Delivers rows with LSN >= from (from the start of the log when `from` is zero), in log order, at
   // most max_rows. `delivered` counts them. Stops early when the handler returns false.
-  virtual bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered,
-                       std::string& error) = 0;
+  virtual bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) = 0;
 };
 
 // A fixture directory (catalog.json + log.jsonl), read once into memory.

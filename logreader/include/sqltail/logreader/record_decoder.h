@@ -12,7 +12,14 @@
 namespace sqltail::logreader {
 
 enum class RecordType : uint8_t {
-  kPrimary, kForwarded, kForwardingStub, kIndex, kBlobFragment, kGhostIndex, kGhostData, kGhostVersion,
+  kPrimary,
+  kForwarded,
+  kForwardingStub,
+  kIndex,
+  kBlobFragment,
+  kGhostIndex,
+  kGhostData,
+  kGhostVersion,
 };
 std::string_view RecordTypeName(RecordType type);  // "primary", "forwarded", ... (DESIGN names)
 
@@ -39,15 +46,14 @@ struct DecodedRecord {
 };
 
 struct DecodeError {
-  std::string message;      // says what is wrong
+  std::string message;       // says what is wrong
   uint32_t byte_offset = 0;  // in the record
-  std::string column;       // column name (or "#<partition_column_id>") when the error is in a column
+  std::string column;        // column name (or "#<partition_column_id>") when the error is in a column
 };
 
 // Decodes `record` into `out` (its vectors are reused: no allocation per record in steady state).
 // Returns false and fills `error` on bad input; never reads outside `record`.
-bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out,
-                  DecodeError& error);
+bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error);
 
 // Appends the canonical JSON rendering (DESIGN.md "Canonical value rendering") of one field.
 // Returns false (and appends nothing) when the bytes are not a valid value of the column's type.

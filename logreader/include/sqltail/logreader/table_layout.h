@@ -12,13 +12,39 @@ namespace sqltail::logreader {
 // sys.types names, as the layout carries them.
 enum class SqlType : uint8_t {
   kUnknown,
-  kTinyInt, kSmallInt, kInt, kBigInt, kBit,
-  kDecimal, kNumeric, kMoney, kSmallMoney, kReal, kFloat,
-  kDate, kTime, kDateTime2, kDateTimeOffset, kDateTime, kSmallDateTime,
+  kTinyInt,
+  kSmallInt,
+  kInt,
+  kBigInt,
+  kBit,
+  kDecimal,
+  kNumeric,
+  kMoney,
+  kSmallMoney,
+  kReal,
+  kFloat,
+  kDate,
+  kTime,
+  kDateTime2,
+  kDateTimeOffset,
+  kDateTime,
+  kSmallDateTime,
   kUniqueIdentifier,
-  kChar, kVarChar, kText, kNChar, kNVarChar, kNText,
-  kBinary, kVarBinary, kImage, kTimestamp,  // timestamp = rowversion
-  kSqlVariant, kHierarchyId, kXml, kGeometry, kGeography,
+  kChar,
+  kVarChar,
+  kText,
+  kNChar,
+  kNVarChar,
+  kNText,
+  kBinary,
+  kVarBinary,
+  kImage,
+  kTimestamp,  // timestamp = rowversion
+  kSqlVariant,
+  kHierarchyId,
+  kXml,
+  kGeometry,
+  kGeography,
 };
 
 SqlType SqlTypeFromName(std::string_view sys_types_name);  // kUnknown when not known
@@ -36,8 +62,8 @@ struct ColumnLayout {
   int scale = 0;
   std::optional<std::string> collation_name;
   bool is_nullable = true;
-  int leaf_offset = 0;  // > 0 byte offset of a fixed column; < 0 variable-column ordinal (-1 first)
-  int leaf_null_bit = 0;  // 1-based bit in the NULL bitmap
+  int leaf_offset = 0;        // > 0 byte offset of a fixed column; < 0 variable-column ordinal (-1 first)
+  int leaf_null_bit = 0;      // 1-based bit in the NULL bitmap
   int leaf_bit_position = 0;  // bit columns: bit inside the byte at leaf_offset
   bool is_dropped = false;
   bool is_uniqueifier = false;

@@ -29,7 +29,7 @@ struct CommittedTransaction {
   std::string name;  // [Transaction Name]: "INSERT", "user_transaction", ...
   Lsn begin_lsn;
   Lsn commit_lsn;
-  uint8_t commit_time[8] = {};  // datetime layout, as logged
+  uint8_t commit_time[8] = {};     // datetime layout, as logged
   std::vector<RowChange> changes;  // in log order
 };
 

@@ -23,8 +23,8 @@ struct ConnectOptions {
   std::string database;  // empty: the login's default database
   std::string app_name = "sqltail";
   int login_timeout_s = 15;
-  int query_timeout_s = 0;  // 0: wait forever
-  int packet_size = 0;      // 0: FreeTDS default; SQL Server accepts 512..32767
+  int query_timeout_s = 0;             // 0: wait forever
+  int packet_size = 0;                 // 0: FreeTDS default; SQL Server accepts 512..32767
   std::string encryption = "request";  // "off" | "request" | "require"
 };
 

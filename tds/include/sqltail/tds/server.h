@@ -55,8 +55,8 @@ class ResultWriter {
   void BeginResult(std::span<const ColumnSpec> columns);
   void BeginRow();
   void AddNull();
-  void AddInt(int64_t value);             // tinyint/smallint/int/bigint/bit columns (range-checked)
-  void AddText(std::string_view utf8);    // nvarchar columns
+  void AddInt(int64_t value);                     // tinyint/smallint/int/bigint/bit columns (range-checked)
+  void AddText(std::string_view utf8);            // nvarchar columns
   void AddBytes(std::span<const uint8_t> bytes);  // varbinary columns
   void EndRow();
   // DONE(COUNT) with the number of rows of this result set.
@@ -129,9 +129,9 @@ struct ServerOptions {
   // Both unset: any login is accepted.
   std::optional<std::string> user;
   std::optional<std::string> password;
-  std::string database = "master";  // reported when the login names none
-  std::string server_name = "SQLTAIL";  // in ERROR tokens
-  uint32_t max_packet_size = 32767;     // the largest packet size granted to a client
+  std::string database = "master";         // reported when the login names none
+  std::string server_name = "SQLTAIL";     // in ERROR tokens
+  uint32_t max_packet_size = 32767;        // the largest packet size granted to a client
   uint32_t max_message_bytes = 16u << 20;  // a client message (batch) larger than this closes the connection
 };
 
