@@ -1,6 +1,7 @@
 // logreader-dump: the debugging tool. Decodes one record, one log record, a splice, or all the change
 // events of a fixture. --json prints JSON (a contract other tools compare against); otherwise a table.
 #include <boost/program_options.hpp>
+#include <simdjson.h>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -50,13 +51,24 @@ std::optional<TableLayout> LoadLayout(const std::string& path, std::string& erro
   return layout;
 }
 
-// Without --json: the same content, one "key: value" per line, for people.
+// Without --json: one "key  value" line per field (nested objects as "columns.id"), for people.
+void PrintFlat(simdjson::dom::element element, const std::string& prefix) {
+  if (element.is_object()) {
+    for (auto [key, value] : element.get_object()) {
+      PrintFlat(value, prefix.empty() ? std::string(key) : prefix + "." + std::string(key));
+    }
+    return;
+  }
+  std::printf("%-24s %s\n", prefix.c_str(), simdjson::minify(element).c_str());
+}
+
 void Print(const std::string& json, bool as_json) {
   if (as_json) {
     std::cout << json << "\n";
     return;
   }
-  std::cout << json << "\n";
+  simdjson::dom::parser parser;
+  PrintFlat(parser.parse(json).value(), "");
 }
 
 int DumpFixture(const std::string& dir, bool as_json) {
