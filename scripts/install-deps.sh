@@ -10,6 +10,7 @@ packages=(
   libpq-dev postgresql
   openjdk-17-jdk-headless maven kcat
   python3 procps
+  systemd man-db curl dpkg-dev
 )
 
 missing=()

@@ -23,11 +23,14 @@ int64_t NowUnixNanos() {
 // Header on the last event of each source transaction: the applier commits only at these
 // boundaries, so a target transaction never holds part of a source transaction.
 constexpr std::string_view kTxnEndHeader = "sqltail.txn.end";
+// Header naming the columns of an update that the log does not determine (docs/events.md).
+constexpr std::string_view kUnavailableHeader = "sqltail.unavailable";
 
 }  // namespace
 
 bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
-                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log) {
+                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log,
+                ServiceObserver& observer) {
   const std::chrono::milliseconds kKafkaTimeout(options.kafka_timeout_ms);
   auto info = [&](const std::string& message) {
     if (log) log(message);
@@ -46,6 +49,9 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   encoder_options.topic_prefix = options.topic_prefix;
   encoder_options.database = database;
   encoder_options.schemas_enable = options.schemas_enable;
+  encoder_options.time_precision_mode = options.time_precision_mode;
+  encoder_options.decimal_handling_mode = options.decimal_handling_mode;
+  encoder_options.binary_handling_mode = options.binary_handling_mode;
   DebeziumEncoder encoder(encoder_options);
 
   const std::string offsets_topic = options.topic_prefix + ".offsets";
@@ -58,6 +64,8 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   for (const auto& table : catalog.tables()) {
     topics.push_back({encoder.TopicFor(*table), options.topic_partitions, options.topic_replication_factor, {}});
   }
+  if (options.provide_transaction_metadata)
+    topics.push_back({encoder.TransactionTopic(), 1, options.topic_replication_factor, {}});
   {
     kafka::Admin admin(options.kafka);
     if (auto e = admin.EnsureTopics(topics, kKafkaTimeout); !e.ok()) {
@@ -121,9 +129,11 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     for (int attempt = 0; attempt < 5; ++attempt) {
       e = producer.CommitTransaction(kKafkaTimeout);
       if (e.ok() || e.Action() != kafka::ErrorAction::kRetry) break;
+      observer.OnError("kafka");
     }
     if (!e.ok()) {
       error = "capture: committing the Kafka transaction: " + e.ToString();
+      observer.OnError("kafka");
       if (e.Action() == kafka::ErrorAction::kAbortTransaction) (void)producer.AbortTransaction(kKafkaTimeout);
       in_transaction = false;
       return false;
@@ -136,8 +146,10 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   };
 
   EncodedEvent event;
+  int64_t last_commit_unix_ms = 0;  // source commit time of the last emitted transaction (metrics: lag)
   // Per-table event counters of the current transaction (data_collection_order); reused.
-  std::vector<std::pair<const logreader::CapturedTable*, uint64_t>> table_order;
+  // At the end of a transaction they are its per-table event counts (the END event's data_collections).
+  std::vector<TableEventCount> table_order;
   auto next_table_order = [&](const logreader::CapturedTable* table) {
     for (auto& [t, n] : table_order)
       if (t == table) return ++n;
@@ -152,6 +164,18 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     int64_t now = NowUnixNanos();
     table_order.clear();
     uint64_t order = 0;
+    // Transaction metadata goes into the same Kafka transaction as the data it describes.
+    auto produce_metadata = [&]() {
+      if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, event.key, event.value); !e.ok()) {
+        txn_error = "capture: " + e.ToString();
+        return false;
+      }
+      return true;
+    };
+    if (options.provide_transaction_metadata) {
+      encoder.EncodeTransactionBegin(txn, event);
+      if (!produce_metadata()) return false;
+    }
     for (size_t i = 0; i < txn.changes.size(); ++i) {
       const auto& change = txn.changes[i];
       if (!encoder.Encode(txn, change, ++order, next_table_order(change.table), now, event, txn_error)) return false;
@@ -159,14 +183,20 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
       bool tombstone = change.op == logreader::ChangeOp::kDelete && options.tombstones_on_delete &&
                        !change.table->key_columns.empty();
       kafka::MessageHeader end_header{kTxnEndHeader, "1"};
-      std::span<const kafka::MessageHeader> headers;
-      if (last && !tombstone) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
+      // sqltail.unavailable (columns the log does not determine) first, then the end marker.
+      kafka::MessageHeader value_headers[2] = {{kUnavailableHeader, event.unavailable}, end_header};
+      const size_t first_header = event.unavailable.empty() ? 1 : 0;
+      const size_t header_count = last && !tombstone ? 2 : 1;
+      std::span<const kafka::MessageHeader> headers(value_headers + first_header, header_count - first_header);
       std::optional<std::string_view> key;
       if (!event.key.empty()) key = event.key;
       if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, key, event.value, headers); !e.ok()) {
         txn_error = "capture: " + e.ToString();
+        observer.OnError("kafka");
         return false;
       }
+      const char op = static_cast<char>(change.op);
+      observer.OnEvent(change.table->layout.schema, change.table->layout.table, std::string_view(&op, 1));
       if (tombstone) {
         if (last) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
         if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, key, std::nullopt, headers); !e.ok()) {
@@ -175,12 +205,17 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
         }
       }
     }
+    if (options.provide_transaction_metadata) {
+      encoder.EncodeTransactionEnd(txn, table_order, event);
+      if (!produce_metadata()) return false;
+    }
     stats.events += txn.changes.size();
     ++stats.transactions;
     pending_events += txn.changes.size();
     next.commit_lsn = txn.commit_lsn;
     next.change_lsn = txn.changes.back().lsn;
     next.event_serial_no = 1;
+    last_commit_unix_ms = DatetimeBytesToUnixNanos(txn.commit_time) / 1000000;
     // Whole source transactions only: this is a boundary, so the Kafka transaction may end here.
     if (pending_events >= options.txn_max_events && !commit()) {
       txn_error = error;
@@ -191,12 +226,15 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
 
   reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
   reader->Resume(committed.restart_lsn, committed.commit_lsn);
+  observer.OnReady();
+  ProgressSnapshot progress;
 
   auto idle_since = Clock::now();
   int backoff_ms = 1;
   while (!stop.load()) {
     size_t rows = 0;
     if (!reader->Poll(options.poll_batch_rows, rows, error)) {
+      observer.OnError("source");
       if (in_transaction) (void)producer.AbortTransaction(kKafkaTimeout);
       return false;
     }
@@ -205,6 +243,19 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     bool due =
         in_transaction && (rows == 0 || now - transaction_started >= std::chrono::milliseconds(options.txn_max_ms));
     if (due && !commit()) return false;
+    // The loop advanced: report it (this also feeds the systemd watchdog).
+    progress.log_rows = stats.log_rows;
+    progress.source_transactions = stats.transactions;
+    progress.events = stats.events;
+    progress.kafka_transactions = stats.kafka_transactions;
+    progress.read_lsn = reader->position();
+    progress.committed_lsn = committed.commit_lsn;
+    progress.restart_lsn = committed.restart_lsn;
+    progress.open_transactions = reader->assembler().open_transactions();
+    progress.buffered_bytes = reader->assembler().buffered_bytes();
+    progress.last_commit_unix_ms = last_commit_unix_ms;
+    progress.caught_up = rows == 0;
+    observer.OnProgress(progress);
     if (rows > 0) {
       idle_since = now;
       backoff_ms = 1;
@@ -220,6 +271,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, std::max(1, options.poll_idle_max_ms));
   }
+  observer.OnStopping();
   if (in_transaction && !commit()) return false;
   return true;
 }

@@ -84,6 +84,27 @@ bool ReadSecret(const std::string& key, const std::string& inline_value, const s
   return true;
 }
 
+void AddServiceOptions(po::options_description& d, ServiceOptions& service) {
+  d.add_options()("service.metrics_port", po::value(&service.metrics_port)->default_value(0),
+                  "metrics/health HTTP port (0: off)")("service.metrics_address",
+                                                       po::value(&service.metrics_address)->default_value("127.0.0.1"),
+                                                       "metrics/health listen address")(
+      "service.stall_timeout_s", po::value(&service.stall_timeout_s)->default_value(60),
+      "/healthz fails after the main loop stalls this long");
+}
+
+bool CheckServiceOptions(const std::string& path, const ServiceOptions& service, std::string& error) {
+  if (service.metrics_port < 0 || service.metrics_port > 65535) {
+    error = "config " + path + ": key 'service.metrics_port' must be 0..65535";
+    return false;
+  }
+  if (service.stall_timeout_s <= 0) {
+    error = "config " + path + ": key 'service.stall_timeout_s' must be positive";
+    return false;
+  }
+  return true;
+}
+
 void AddKafkaOptions(po::options_description& d) {
   d.add_options()("kafka.bootstrap_servers", po::value<std::string>()->required(),
                   "Kafka bootstrap servers host:port[,host:port]");
@@ -92,8 +113,9 @@ void AddKafkaOptions(po::options_description& d) {
 }  // namespace
 
 std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const std::vector<std::string>& overrides,
-                                               std::string& error) {
+                                               std::string& error, ServiceOptions* service) {
   CaptureConfig c;
+  ServiceOptions service_options;
   std::string password, password_file, include, exclude;
   po::options_description d;
   d.add_options()("source.host", po::value(&c.source.host)->default_value("127.0.0.1"), "SQL Server host")(
@@ -127,9 +149,21 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
       "partitions of created topics")("kafka.topic_replication_factor",
                                       po::value(&c.capture.topic_replication_factor)->default_value(-1),
                                       "-1: broker default");
+  // Debezium's event-format options, spelled as Debezium spells their values.
+  std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
+  d.add_options()("capture.provide_transaction_metadata",
+                  po::value(&c.capture.provide_transaction_metadata)->default_value(false),
+                  "BEGIN/END events on <prefix>.transaction")(
+      "capture.time_precision_mode", po::value(&time_precision_mode)->default_value("adaptive"), "adaptive | connect")(
+      "capture.decimal_handling_mode", po::value(&decimal_handling_mode)->default_value("precise"),
+      "precise | double | string")("capture.binary_handling_mode",
+                                   po::value(&binary_handling_mode)->default_value("bytes"), "bytes | base64 | hex");
   AddKafkaOptions(d);
+  AddServiceOptions(d, service_options);
   po::variables_map values;
   if (!Parse(path, overrides, d, "kafka.property.", values, c.capture.kafka.properties, error)) return std::nullopt;
+  if (!CheckServiceOptions(path, service_options, error)) return std::nullopt;
+  if (service != nullptr) *service = service_options;
   c.capture.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
   if (!ReadSecret("source.password", password, password_file, "SQLTAIL_SOURCE_PASSWORD", c.source.password, error))
     return std::nullopt;
@@ -142,6 +176,21 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
     error = "config " + path + ": key 'capture.poll_batch_rows' must be positive";
     return std::nullopt;
   }
+  if (!ParseTimePrecisionMode(time_precision_mode, c.capture.time_precision_mode)) {
+    error = "config " + path + ": key 'capture.time_precision_mode': '" + time_precision_mode +
+            "' is not adaptive or connect";
+    return std::nullopt;
+  }
+  if (!ParseDecimalHandlingMode(decimal_handling_mode, c.capture.decimal_handling_mode)) {
+    error = "config " + path + ": key 'capture.decimal_handling_mode': '" + decimal_handling_mode +
+            "' is not precise, double or string";
+    return std::nullopt;
+  }
+  if (!ParseBinaryHandlingMode(binary_handling_mode, c.capture.binary_handling_mode)) {
+    error = "config " + path + ": key 'capture.binary_handling_mode': '" + binary_handling_mode +
+            "' is not bytes, base64 or hex";
+    return std::nullopt;
+  }
   c.capture.database = c.source.database;
   c.capture.table_include = SplitList(include);
   c.capture.table_exclude = SplitList(exclude);
@@ -149,23 +198,64 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
 }
 
 std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::vector<std::string>& overrides,
-                                            std::string& error) {
+                                            std::string& error, ServiceOptions* service) {
   ApplyOptions a;
-  std::string topics, kind;
+  ServiceOptions service_options;
+  std::string topics, dsn, dsn_file;
   po::options_description d;
   d.add_options()("apply.topics", po::value(&topics)->required(), "change-event topics, comma separated")(
       "apply.table_name_format", po::value(&a.table_name_format)->default_value("${table}"), "target table name")(
       "apply.batch_max_events", po::value(&a.batch_max_events)->default_value(20000), "events per target transaction")(
       "apply.batch_max_ms", po::value(&a.batch_max_ms)->default_value(200), "target transaction duration cap")(
       "apply.stop_when_idle_ms", po::value(&a.stop_when_idle_ms)->default_value(0),
-      "exit after this idle time (0: never)")("target.kind", po::value(&kind)->default_value("sqlite"), "sqlite")(
-      "target.path", po::value(&a.sqlite_path)->required(), "SQLite database file");
+      "exit after this idle time (0: never)")("target.kind", po::value(&a.target_kind)->default_value("sqlite"),
+                                              "sqlite | postgresql")(
+      "target.path", po::value(&a.sqlite_path)->default_value(""), "sqlite: the database file")(
+      "target.dsn", po::value(&dsn)->default_value(""), "postgresql: libpq connection string or URI")(
+      "target.dsn_file", po::value(&dsn_file)->default_value(""), "postgresql: file holding the connection string")(
+      "target.schema", po::value(&a.postgres_schema)->default_value("public"), "postgresql: schema of the tables");
   AddKafkaOptions(d);
+  AddServiceOptions(d, service_options);
   po::variables_map values;
   if (!Parse(path, overrides, d, "kafka.property.", values, a.kafka.properties, error)) return std::nullopt;
+  if (!CheckServiceOptions(path, service_options, error)) return std::nullopt;
+  if (service != nullptr) *service = service_options;
   a.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
-  if (kind != "sqlite") {
-    error = "config " + path + ": key 'target.kind': '" + kind + "' is not supported (sqlite)";
+  if (a.target_kind == "sqlite") {
+    if (a.sqlite_path.empty()) {
+      error = "config " + path + ": key 'target.path' is required for target.kind = sqlite";
+      return std::nullopt;
+    }
+  } else if (a.target_kind == "postgresql") {
+    if (!dsn.empty() && !dsn_file.empty()) {
+      error = "config " + path + ": keys 'target.dsn' and 'target.dsn_file': set one, not both";
+      return std::nullopt;
+    }
+    // SQLTAIL_TARGET_DSN (e.g. "password=..."), when set, is merged over the file's: its keywords win.
+    std::string file_dsn = dsn;
+    if (!dsn_file.empty()) {
+      std::ifstream in(dsn_file);
+      if (!in) {
+        error = "config " + path + ": key 'target.dsn_file': cannot read " + dsn_file;
+        return std::nullopt;
+      }
+      std::getline(in, file_dsn);
+    }
+    const char* env = std::getenv("SQLTAIL_TARGET_DSN");
+    if (file_dsn.empty() && (env == nullptr || *env == '\0')) {
+      error = "config " + path +
+              ": key 'target.dsn' (or target.dsn_file, or the environment variable SQLTAIL_TARGET_DSN) is required "
+              "for target.kind = postgresql";
+      return std::nullopt;
+    }
+    a.postgres_conninfo = {file_dsn};
+    if (env != nullptr && *env != '\0') a.postgres_conninfo.emplace_back(env);
+    if (a.postgres_schema.empty()) {
+      error = "config " + path + ": key 'target.schema' is empty";
+      return std::nullopt;
+    }
+  } else {
+    error = "config " + path + ": key 'target.kind': '" + a.target_kind + "' is not sqlite or postgresql";
     return std::nullopt;
   }
   a.topics = SplitList(topics);

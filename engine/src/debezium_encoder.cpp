@@ -107,13 +107,42 @@ bool AppendDecimalBytes(std::string_view text, std::string& out) {
   return true;
 }
 
+// "-12.50" -> the nearest double, shortest round-trip text (decimal.handling.mode=double).
+bool AppendDecimalAsDouble(std::string_view text, std::string& out) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return false;
+  char buf[32];
+  auto [printed, print_ec] = std::to_chars(buf, buf + sizeof buf, value);
+  if (print_ec != std::errc()) return false;
+  out.append(buf, printed);
+  return true;
+}
+
+// binary.handling.mode=hex: lowercase, as Debezium's HexConverter writes it.
+void AppendLowerHex(const uint8_t* data, size_t size, std::string& out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out.push_back('"');
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 15]);
+  }
+  out.push_back('"');
+}
+
+bool IsDecimalType(SqlType type) {
+  return type == SqlType::kDecimal || type == SqlType::kNumeric || type == SqlType::kMoney ||
+         type == SqlType::kSmallMoney;
+}
+
 struct ConnectType {
   const char* type;
   const char* name = nullptr;  // logical type
   bool decimal = false;
 };
 
-ConnectType ConnectTypeOf(const ColumnLayout& c) {
+ConnectType ConnectTypeOf(const ColumnLayout& c, const EncoderOptions& options) {
+  const bool connect_time = options.time_precision_mode == TimePrecisionMode::kConnect;
   switch (c.type) {
     case SqlType::kBit:
       return {"boolean"};
@@ -132,17 +161,23 @@ ConnectType ConnectTypeOf(const ColumnLayout& c) {
     case SqlType::kNumeric:
     case SqlType::kMoney:
     case SqlType::kSmallMoney:
+      if (options.decimal_handling_mode == DecimalHandlingMode::kDouble) return {"double"};
+      if (options.decimal_handling_mode == DecimalHandlingMode::kString) return {"string"};
       return {"bytes", "org.apache.kafka.connect.data.Decimal", true};
     case SqlType::kDate:
+      if (connect_time) return {"int32", "org.apache.kafka.connect.data.Date"};
       return {"int32", "io.debezium.time.Date"};
     case SqlType::kTime:
+      if (connect_time) return {"int32", "org.apache.kafka.connect.data.Time"};
       if (c.scale <= 3) return {"int32", "io.debezium.time.Time"};
       if (c.scale <= 6) return {"int64", "io.debezium.time.MicroTime"};
       return {"int64", "io.debezium.time.NanoTime"};
     case SqlType::kDateTime:
     case SqlType::kSmallDateTime:
+      if (connect_time) return {"int64", "org.apache.kafka.connect.data.Timestamp"};
       return {"int64", "io.debezium.time.Timestamp"};
     case SqlType::kDateTime2:
+      if (connect_time) return {"int64", "org.apache.kafka.connect.data.Timestamp"};
       if (c.scale <= 3) return {"int64", "io.debezium.time.Timestamp"};
       if (c.scale <= 6) return {"int64", "io.debezium.time.MicroTimestamp"};
       return {"int64", "io.debezium.time.NanoTimestamp"};
@@ -154,14 +189,14 @@ ConnectType ConnectTypeOf(const ColumnLayout& c) {
     case SqlType::kVarBinary:
     case SqlType::kImage:
     case SqlType::kTimestamp:
-      return {"bytes"};
+      return {options.binary_handling_mode == BinaryHandlingMode::kBytes ? "bytes" : "string"};
     default:
       return {"string"};  // character types, uniqueidentifier; sql_variant/hierarchyid as their text
   }
 }
 
-void AppendFieldSchema(const ColumnLayout& c, bool optional, std::string& out) {
-  ConnectType t = ConnectTypeOf(c);
+void AppendFieldSchema(const ColumnLayout& c, bool optional, const EncoderOptions& options, std::string& out) {
+  ConnectType t = ConnectTypeOf(c, options);
   out += "{\"type\":\"";
   out += t.type;
   out += "\",\"optional\":";
@@ -184,14 +219,14 @@ void AppendFieldSchema(const ColumnLayout& c, bool optional, std::string& out) {
 }
 
 void AppendStructSchema(const logreader::CapturedTable& table, const std::vector<size_t>* only, const std::string& name,
-                        bool optional, const char* field, std::string& out) {
+                        bool optional, const char* field, const EncoderOptions& options, std::string& out) {
   out += "{\"type\":\"struct\",\"fields\":[";
   bool first = true;
   const auto& columns = table.layout.columns;
   auto add = [&](size_t i) {
     if (!first) out.push_back(',');
     first = false;
-    AppendFieldSchema(columns[i], only == nullptr && columns[i].is_nullable, out);
+    AppendFieldSchema(columns[i], only == nullptr && columns[i].is_nullable, options, out);
   };
   if (only != nullptr) {
     for (size_t i : *only) add(i);
@@ -260,7 +295,102 @@ int64_t DatetimeBytesToUnixNanos(const uint8_t bytes[8]) {
   return unix_days * 86400000000000LL + ms * 1000000LL;
 }
 
-DebeziumEncoder::DebeziumEncoder(EncoderOptions options) : options_(std::move(options)) {}
+bool ParseTimePrecisionMode(std::string_view text, TimePrecisionMode& out) {
+  if (text == "adaptive") return out = TimePrecisionMode::kAdaptive, true;
+  if (text == "connect") return out = TimePrecisionMode::kConnect, true;
+  return false;
+}
+
+bool ParseDecimalHandlingMode(std::string_view text, DecimalHandlingMode& out) {
+  if (text == "precise") return out = DecimalHandlingMode::kPrecise, true;
+  if (text == "double") return out = DecimalHandlingMode::kDouble, true;
+  if (text == "string") return out = DecimalHandlingMode::kString, true;
+  return false;
+}
+
+bool ParseBinaryHandlingMode(std::string_view text, BinaryHandlingMode& out) {
+  if (text == "bytes") return out = BinaryHandlingMode::kBytes, true;
+  if (text == "base64") return out = BinaryHandlingMode::kBase64, true;
+  if (text == "hex") return out = BinaryHandlingMode::kHex, true;
+  return false;
+}
+
+DebeziumEncoder::DebeziumEncoder(EncoderOptions options)
+    : options_(std::move(options)), transaction_topic_(options_.topic_prefix + ".transaction") {}
+
+namespace {
+
+// io.debezium.connector.common.TransactionMetadataKey/Value (Debezium's SchemaFactory), as
+// JsonConverter schemas.
+constexpr const char* kTransactionKeySchema =
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}],"
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\",\"version\":1}";
+constexpr const char* kTransactionValueSchema =
+    "{\"type\":\"struct\",\"fields\":["
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"status\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"event_count\"},"
+    "{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"data_collection\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"
+    "\"optional\":false,\"name\":\"event.collection\",\"version\":1},\"optional\":true,\"field\":\"data_collections\"},"
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],"
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataValue\",\"version\":1}";
+
+}  // namespace
+
+void DebeziumEncoder::EncodeTransactionBegin(const logreader::CommittedTransaction& txn, EncodedEvent& out) {
+  AppendTransactionEvent(txn, false, {}, out);
+}
+
+void DebeziumEncoder::EncodeTransactionEnd(const logreader::CommittedTransaction& txn,
+                                           std::span<const TableEventCount> tables, EncodedEvent& out) {
+  AppendTransactionEvent(txn, true, tables, out);
+}
+
+void DebeziumEncoder::AppendTransactionEvent(const logreader::CommittedTransaction& txn, bool end,
+                                             std::span<const TableEventCount> tables, EncodedEvent& out) {
+  char lsn[22];
+  txn.commit_lsn.Format(lsn);
+  const std::string_view id(lsn, sizeof lsn);
+  out.topic = &transaction_topic_;
+  out.key.clear();
+  out.value.clear();
+  if (options_.schemas_enable) out.key = std::string("{\"schema\":") + kTransactionKeySchema + ",\"payload\":";
+  out.key += "{\"id\":\"";
+  out.key += id;
+  out.key += "\"}";
+  if (options_.schemas_enable) out.key.push_back('}');
+
+  std::string& v = out.value;
+  if (options_.schemas_enable) v = std::string("{\"schema\":") + kTransactionValueSchema + ",\"payload\":";
+  v += end ? "{\"status\":\"END\",\"id\":\"" : "{\"status\":\"BEGIN\",\"id\":\"";
+  v += id;
+  v += "\",\"event_count\":";
+  if (end) {
+    uint64_t total = 0;
+    for (const auto& t : tables) total += t.events;
+    AppendInt(static_cast<int64_t>(total), v);
+    v += ",\"data_collections\":[";
+    for (size_t i = 0; i < tables.size(); ++i) {
+      if (i > 0) v.push_back(',');
+      // Debezium names a SQL Server data collection <db>.<schema>.<table>.
+      const auto& layout = tables[i].table->layout;
+      v += "{\"data_collection\":";
+      AppendJsonString(options_.database + "." + layout.schema + "." + layout.table, v);
+      v += ",\"event_count\":";
+      AppendInt(static_cast<int64_t>(tables[i].events), v);
+      v += "}";
+    }
+    v += "]";
+  } else {
+    v += "null,\"data_collections\":null";
+  }
+  v += ",\"ts_ms\":";
+  AppendInt(DatetimeBytesToUnixNanos(txn.commit_time) / 1000000, v);
+  v += "}";
+  if (options_.schemas_enable) v.push_back('}');
+}
 
 const std::string& DebeziumEncoder::TopicFor(const logreader::CapturedTable& table) { return SchemasFor(table).topic; }
 
@@ -271,12 +401,12 @@ DebeziumEncoder::TableSchemas& DebeziumEncoder::SchemasFor(const logreader::Capt
   s.topic = options_.topic_prefix + "." + options_.database + "." + table.layout.schema + "." + table.layout.table;
   if (options_.schemas_enable) {
     s.key_prefix = "{\"schema\":";
-    AppendStructSchema(table, &table.key_columns, s.topic + ".Key", false, nullptr, s.key_prefix);
+    AppendStructSchema(table, &table.key_columns, s.topic + ".Key", false, nullptr, options_, s.key_prefix);
     s.key_prefix += ",\"payload\":";
     s.value_prefix = "{\"schema\":{\"type\":\"struct\",\"fields\":[";
-    AppendStructSchema(table, nullptr, s.topic + ".Value", true, "before", s.value_prefix);
+    AppendStructSchema(table, nullptr, s.topic + ".Value", true, "before", options_, s.value_prefix);
     s.value_prefix.push_back(',');
-    AppendStructSchema(table, nullptr, s.topic + ".Value", true, "after", s.value_prefix);
+    AppendStructSchema(table, nullptr, s.topic + ".Value", true, "after", options_, s.value_prefix);
     s.value_prefix.push_back(',');
     s.value_prefix += kSourceSchema;
     s.value_prefix.push_back(',');
@@ -288,14 +418,15 @@ DebeziumEncoder::TableSchemas& DebeziumEncoder::SchemasFor(const logreader::Capt
   return schemas_.emplace(&table, std::move(s)).first->second;
 }
 
-bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::vector<size_t>* only, std::string& out,
-                                std::string& error) {
+bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const logreader::DecodedRecord& decoded,
+                                const std::vector<size_t>* only, std::string& out, std::string& error) {
   const auto& columns = change.table->layout.columns;
+  const bool connect_time = options_.time_precision_mode == TimePrecisionMode::kConnect;
   out.push_back('{');
   bool first = true;
   auto append = [&](size_t i) {
     const ColumnLayout& c = columns[i];
-    const logreader::FieldView& field = decoded_.fields[i];
+    const logreader::FieldView& field = decoded.fields[i];
     if (!first) out.push_back(',');
     first = false;
     AppendJsonString(*c.name, out);
@@ -309,13 +440,26 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::v
       out += "null";
       return true;
     }
-    if (field.state == FieldState::kOffRow || field.state == FieldState::kUnavailable) {
+    if (field.state == FieldState::kUnavailable) {
+      // Debezium's convention: the placeholder for string columns, null otherwise; the column is
+      // named in the sqltail.unavailable header either way.
+      const ConnectType unavailable_type = ConnectTypeOf(c, options_);
+      const bool plain_string = unavailable_type.name == nullptr && std::string_view(unavailable_type.type) == "string";
+      out += plain_string ? "\"__debezium_unavailable_value\"" : "null";
+      return true;
+    }
+    if (field.state == FieldState::kOffRow) {
       return fail("the value is stored off-row; reading off-row values is not implemented yet");
     }
-    ConnectType t = ConnectTypeOf(c);
+    ConnectType t = ConnectTypeOf(c, options_);
     if (field.state == FieldState::kValue && (c.type == SqlType::kBinary || c.type == SqlType::kVarBinary ||
                                               c.type == SqlType::kImage || c.type == SqlType::kTimestamp)) {
-      AppendBase64(field.data, field.size, out);
+      // bytes and base64 are the same JSON text: JsonConverter writes bytes as base64.
+      if (options_.binary_handling_mode == BinaryHandlingMode::kHex) {
+        AppendLowerHex(field.data, field.size, out);
+      } else {
+        AppendBase64(field.data, field.size, out);
+      }
       return true;
     }
     scratch_.clear();
@@ -323,6 +467,10 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::v
     std::string_view canonical = scratch_;
     if (t.decimal) {
       if (!AppendDecimalBytes(Unquote(canonical), out)) return fail("decimal value out of range");
+      return true;
+    }
+    if (IsDecimalType(c.type) && options_.decimal_handling_mode == DecimalHandlingMode::kDouble) {
+      if (!AppendDecimalAsDouble(Unquote(canonical), out)) return fail("cannot convert the decimal to a double");
       return true;
     }
     if (t.name == nullptr || c.type == SqlType::kDateTimeOffset || c.type == SqlType::kXml) {
@@ -336,7 +484,7 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::v
     } else if (c.type == SqlType::kTime) {
       int64_t nanos;
       if (!ParseTimeOfDay(text, nanos)) return fail("cannot convert the time");
-      value = c.scale <= 3 ? nanos / 1000000 : c.scale <= 6 ? nanos / 1000 : nanos;
+      value = connect_time || c.scale <= 3 ? nanos / 1000000 : c.scale <= 6 ? nanos / 1000 : nanos;
     } else {
       // datetime family: "YYYY-MM-DDTHH:MM:SS[.f]" -> epoch ms / us / ns (the value taken as UTC).
       int64_t days, nanos;
@@ -344,8 +492,8 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const std::v
           !ParseTimeOfDay(text.substr(11), nanos))
         return fail("cannot convert the timestamp");
       __int128 total = static_cast<__int128>(days) * 86400000000000LL + nanos;
-      bool micro = c.type == SqlType::kDateTime2 && c.scale > 3 && c.scale <= 6;
-      bool nano = c.type == SqlType::kDateTime2 && c.scale > 6;
+      bool micro = !connect_time && c.type == SqlType::kDateTime2 && c.scale > 3 && c.scale <= 6;
+      bool nano = !connect_time && c.type == SqlType::kDateTime2 && c.scale > 6;
       __int128 divisor = nano ? 1 : micro ? 1000 : 1000000;
       __int128 scaled = total / divisor;
       if (total % divisor != 0 && total < 0) scaled -= 1;  // floor
@@ -370,26 +518,38 @@ bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const l
                              std::string& error) {
   TableSchemas& schemas = SchemasFor(*change.table);
   if (!logreader::DecodeChange(change, decoded_, error)) return false;
+  const bool is_update = change.op == logreader::ChangeOp::kUpdate;
+  if (is_update && !logreader::DecodeChangeBefore(change, decoded_before_, error)) return false;
   out.topic = &schemas.topic;
   out.key.clear();
   out.value.clear();
+  out.unavailable.clear();
+  for (size_t i = 0; i < change.table->layout.columns.size(); ++i) {
+    const auto& column = change.table->layout.columns[i];
+    if (!column.IsRendered()) continue;
+    if (decoded_.fields[i].state == FieldState::kUnavailable ||
+        (is_update && decoded_before_.fields[i].state == FieldState::kUnavailable)) {
+      if (!out.unavailable.empty()) out.unavailable.push_back(',');
+      out.unavailable += *column.name;
+    }
+  }
   if (!change.table->key_columns.empty()) {
     out.key += schemas.key_prefix;
-    if (!AppendRow(change, &change.table->key_columns, out.key, error)) return false;
+    if (!AppendRow(change, decoded_, &change.table->key_columns, out.key, error)) return false;
     if (options_.schemas_enable) out.key.push_back('}');
   }
   std::string& v = out.value;
   v += schemas.value_prefix;
   bool is_delete = change.op == logreader::ChangeOp::kDelete;
   v += "{\"before\":";
-  if (is_delete) {
-    if (!AppendRow(change, nullptr, v, error)) return false;
+  if (is_delete || is_update) {
+    if (!AppendRow(change, is_update ? decoded_before_ : decoded_, nullptr, v, error)) return false;
   } else {
     v += "null";
   }
   v += ",\"after\":";
   if (!is_delete) {
-    if (!AppendRow(change, nullptr, v, error)) return false;
+    if (!AppendRow(change, decoded_, nullptr, v, error)) return false;
   } else {
     v += "null";
   }

@@ -5,13 +5,16 @@
 #include <fstream>
 #include <map>
 
+#include "apply/postgres_target.h"
 #include "apply/sqlite_target.h"
 #include "sqltail/engine/row_checksum.h"
 
 namespace sqltail::engine {
 
-bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlite_path,
-                       const std::string& table_name_format, std::vector<TableComparison>& out, std::string& error) {
+namespace {
+
+bool CompareWithTarget(const std::string& source_jsonl, Target& target, const std::string& table_name_format,
+                       std::vector<TableComparison>& out, std::string& error) {
   std::ifstream in(source_jsonl);
   if (!in) {
     error = "verify: cannot open " + source_jsonl;
@@ -62,8 +65,6 @@ bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlit
     }
     sum.EndRow();
   }
-  SqliteTarget target;
-  if (!target.Open(sqlite_path, error)) return false;
   for (auto& [table, sum] : sums) {
     TableComparison c;
     c.source_table = table;
@@ -82,6 +83,21 @@ bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlit
     out.push_back(c);
   }
   return true;
+}
+
+}  // namespace
+
+bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlite_path,
+                       const std::string& table_name_format, std::vector<TableComparison>& out, std::string& error) {
+  SqliteTarget target;
+  return target.Open(sqlite_path, error) && CompareWithTarget(source_jsonl, target, table_name_format, out, error);
+}
+
+bool CompareWithPostgres(const std::string& source_jsonl, const std::vector<std::string>& conninfo,
+                         const std::string& schema, const std::string& table_name_format,
+                         std::vector<TableComparison>& out, std::string& error) {
+  PostgresTarget target;
+  return target.Open(conninfo, schema, error) && CompareWithTarget(source_jsonl, target, table_name_format, out, error);
 }
 
 }  // namespace sqltail::engine

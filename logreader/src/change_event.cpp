@@ -4,13 +4,44 @@
 
 namespace sqltail::logreader {
 
-bool DecodeChange(const RowChange& change, DecodedRecord& out, std::string& error) {
+namespace {
+
+void DecodePartial(const RowChange& change, bool before, DecodedRecord& out) {
+  out.record_type = RecordType::kPrimary;
+  out.forwarded_to.clear();
+  out.back_pointer.clear();
+  out.fields.assign(change.table->layout.columns.size(), FieldView{FieldState::kUnavailable, nullptr, 0});
+  for (const KnownColumn& known : change.known_columns) {
+    auto bytes = before ? known.before : known.after;
+    out.fields[known.column] = FieldView{FieldState::kValue, bytes.data(), static_cast<uint32_t>(bytes.size())};
+  }
+}
+
+bool DecodeImage(const RowChange& change, std::span<const uint8_t> image, DecodedRecord& out, std::string& error) {
   DecodeError decode_error;
-  if (DecodeRecord(change.table->layout, change.record, out, decode_error)) return true;
+  if (DecodeRecord(change.table->layout, image, out, decode_error)) return true;
   error = "log record " + change.lsn.ToString() + ", table " + change.table->QualifiedName();
   if (!decode_error.column.empty()) error += ", column " + decode_error.column;
   error += ", byte " + std::to_string(decode_error.byte_offset) + ": " + decode_error.message;
   return false;
+}
+
+}  // namespace
+
+bool DecodeChange(const RowChange& change, DecodedRecord& out, std::string& error) {
+  if (change.partial) {
+    DecodePartial(change, /*before=*/false, out);
+    return true;
+  }
+  return DecodeImage(change, change.record, out, error);
+}
+
+bool DecodeChangeBefore(const RowChange& change, DecodedRecord& out, std::string& error) {
+  if (change.partial) {
+    DecodePartial(change, /*before=*/true, out);
+    return true;
+  }
+  return DecodeImage(change, change.before_record, out, error);
 }
 
 void AppendJsonString(std::string_view text, std::string& out) {
@@ -45,8 +76,8 @@ void AppendJsonString(std::string_view text, std::string& out) {
   out.push_back('"');
 }
 
-bool EventLineWriter::AppendRow(const RowChange& change, const std::vector<size_t>* only, std::string& out,
-                                std::string& error) {
+bool EventLineWriter::AppendRow(const RowChange& change, const DecodedRecord& decoded, const std::vector<size_t>* only,
+                                std::string& out, std::string& error) {
   const auto& columns = change.table->layout.columns;
   out.push_back('{');
   bool first = true;
@@ -55,7 +86,7 @@ bool EventLineWriter::AppendRow(const RowChange& change, const std::vector<size_
     first = false;
     AppendJsonString(*columns[i].name, out);
     out.push_back(':');
-    if (!AppendCanonicalJson(columns[i], decoded_.fields[i], out)) {
+    if (!AppendCanonicalJson(columns[i], decoded.fields[i], out)) {
       error = "log record " + change.lsn.ToString() + ", table " + change.table->QualifiedName() + ", column " +
               *columns[i].name + ": the stored bytes are not a valid " + columns[i].type_name + " value";
       return false;
@@ -94,25 +125,39 @@ bool EventLineWriter::Append(const CommittedTransaction& txn, const RowChange& c
   AppendJsonString(change.table->layout.schema, out);
   out += ",\"table\":";
   AppendJsonString(change.table->layout.table, out);
+  const bool is_update = change.op == ChangeOp::kUpdate;
+  if (is_update && !DecodeChangeBefore(change, decoded_before_, error)) return false;
   out += ",\"key\":";
   if (change.table->key_columns.empty()) {
     out += "null";
-  } else if (!AppendRow(change, &change.table->key_columns, out, error)) {
+  } else if (!AppendRow(change, decoded_, &change.table->key_columns, out, error)) {
     return false;
   }
   bool is_delete = change.op == ChangeOp::kDelete;
   out += ",\"before\":";
-  if (is_delete) {
-    if (!AppendRow(change, nullptr, out, error)) return false;
+  if (is_delete || is_update) {
+    if (!AppendRow(change, is_update ? decoded_before_ : decoded_, nullptr, out, error)) return false;
   } else {
     out += "null";
   }
   out += ",\"after\":";
   if (!is_delete) {
-    if (!AppendRow(change, nullptr, out, error)) return false;
+    if (!AppendRow(change, decoded_, nullptr, out, error)) return false;
   } else {
     out += "null";
   }
+  // Columns the log does not determine (rendered as the placeholder in before and after).
+  bool first_unavailable = true;
+  const auto& columns = change.table->layout.columns;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    bool unavailable = decoded_.fields[i].state == FieldState::kUnavailable ||
+                       (is_update && decoded_before_.fields[i].state == FieldState::kUnavailable);
+    if (!unavailable || !columns[i].IsRendered()) continue;
+    out += first_unavailable ? ",\"unavailable\":[" : ",";
+    first_unavailable = false;
+    AppendJsonString(*columns[i].name, out);
+  }
+  if (!first_unavailable) out.push_back(']');
   out += "}\n";
   return true;
 }

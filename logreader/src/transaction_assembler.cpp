@@ -19,10 +19,15 @@ struct TransactionAssembler::OpenTransaction {
     Lsn lsn;
     ChangeOp op;
     const CapturedTable* table;
-    size_t offset, size;  // into bytes
+    size_t offset, size;                            // into bytes: the image (update: after)
+    size_t before_offset = 0, before_size = 0;      // update: the before image
+    size_t identity_offset = 0, identity_size = 0;  // update: the row identity (0 bytes: unknown)
+    bool partial = false;
+    size_t known_begin = 0, known_count = 0;  // partial update: into known
   };
   std::vector<Pending> changes;
-  std::vector<uint8_t> bytes;  // copies of row images: the source's buffers are reused per row
+  std::vector<KnownColumnBytes> known;  // offsets relative to bytes
+  std::vector<uint8_t> bytes;           // copies of row images: the source's buffers are reused per row
 
   void Reset() {
     begin_lsn = Lsn();
@@ -30,12 +35,19 @@ struct TransactionAssembler::OpenTransaction {
     seen_begin = has_compensation = false;
     first_compensation_lsn = Lsn();
     changes.clear();
+    known.clear();
     bytes.clear();
+  }
+
+  size_t Append(std::span<const uint8_t> data) {
+    size_t offset = bytes.size();
+    bytes.insert(bytes.end(), data.begin(), data.end());
+    return offset;
   }
 };
 
-TransactionAssembler::TransactionAssembler(const Catalog& catalog, CommitHandler on_commit)
-    : catalog_(catalog), on_commit_(std::move(on_commit)) {}
+TransactionAssembler::TransactionAssembler(const Catalog& catalog, CommitHandler on_commit, UpdateResolverLimits limits)
+    : catalog_(catalog), on_commit_(std::move(on_commit)), resolver_(limits) {}
 
 TransactionAssembler::~TransactionAssembler() = default;
 
@@ -105,9 +117,31 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
         committed_.commit_lsn = lsn;
         std::memcpy(committed_.commit_time, record.xact_time, 8);
         committed_.changes.clear();
+        committed_.known_columns.clear();
+        const uint8_t* data = txn->bytes.data();
+        for (const KnownColumnBytes& known : txn->known) {
+          committed_.known_columns.push_back({known.column,
+                                              {data + known.before_offset, known.before_size},
+                                              {data + known.after_offset, known.after_size}});
+        }
         for (const auto& change : txn->changes) {
-          committed_.changes.push_back({change.lsn, change.op, change.table,
-                                        std::span<const uint8_t>(txn->bytes.data() + change.offset, change.size)});
+          RowChange& out = committed_.changes.emplace_back();
+          out.lsn = change.lsn;
+          out.op = change.op;
+          out.table = change.table;
+          out.record = {data + change.offset, change.size};
+          out.before_record = {data + change.before_offset, change.before_size};
+          out.partial = change.partial;
+          if (change.op == ChangeOp::kUpdate) ++stats_.updates_emitted;
+          if (change.partial) {
+            out.known_columns = {committed_.known_columns.data() + change.known_begin, change.known_count};
+            ++stats_.partial_updates_emitted;
+            size_t rendered = 0, known_rendered = 0;
+            for (const auto& column : change.table->layout.columns) rendered += column.IsRendered() ? 1 : 0;
+            for (const KnownColumn& known : out.known_columns)
+              known_rendered += change.table->layout.columns[known.column].IsRendered() ? 1 : 0;
+            stats_.unavailable_values += rendered - known_rendered;
+          }
         }
         stats_.changes_emitted += committed_.changes.size();
         ok = on_commit_(committed_, error);
@@ -124,6 +158,12 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
   auto ctx = static_cast<LogContext>(record.context);
   bool base_row = ctx == LogContext::kHeap || ctx == LogContext::kClustered || ctx == LogContext::kMarkAsGhost;
   if (!base_row) return true;
+
+  // Row images change at each record's LSN whatever its transaction (CLRs included), so the
+  // resolver sees every base-row record in log order.
+  const bool is_modify = op == LogOp::kModifyRow || op == LogOp::kModifyColumns;
+  if (!resolver_.Apply(*table, lsn, record, is_modify && !record.IsCompensation() ? &update_ : nullptr, error))
+    return false;
 
   if (found == open_.end()) {
     error = "log record " + lsn.ToString() + " (" + OperationName(record.operation) + ", " + table->QualifiedName() +
@@ -147,10 +187,8 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
       break;
     case LogOp::kModifyRow:
     case LogOp::kModifyColumns:
-      error = "log record " + lsn.ToString() + ": " + OperationName(record.operation) + " on " +
-              table->QualifiedName() + " (transaction " + record.transaction_id.ToString() +
-              "): update decoding is not implemented yet; stopping rather than emitting an incomplete row";
-      return false;
+      AddUpdate(txn, lsn, *table);
+      return true;
     default:
       return true;  // page-level operations (splits, ghost cleanup) are not user changes
   }
@@ -165,6 +203,46 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
   buffered_bytes_ += image.size();
   txn.changes.push_back({lsn, change_op, table, offset, image.size()});
   return true;
+}
+
+void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, const CapturedTable& table) {
+  const UpdateResult& update = update_;
+  if (update.complete && !txn.changes.empty()) {
+    // Consecutive modify records of one row in one transaction (one statement touching the row
+    // several times) combine: the first record's before, the last one's after.
+    OpenTransaction::Pending& last = txn.changes.back();
+    if (last.op == ChangeOp::kUpdate && !last.partial && last.table == &table && !update.identity.empty() &&
+        last.identity_size == update.identity.size() &&
+        std::equal(update.identity.begin(), update.identity.end(), txn.bytes.begin() + last.identity_offset)) {
+      last.lsn = lsn;
+      last.offset = txn.Append(update.after);
+      last.size = update.after.size();
+      buffered_bytes_ += update.after.size();
+      return;
+    }
+  }
+  OpenTransaction::Pending pending{lsn, ChangeOp::kUpdate, &table, 0, 0};
+  size_t before = txn.bytes.size();
+  pending.identity_offset = txn.Append(update.identity);
+  pending.identity_size = update.identity.size();
+  if (update.complete) {
+    pending.before_offset = txn.Append(update.before);
+    pending.before_size = update.before.size();
+    pending.offset = txn.Append(update.after);
+    pending.size = update.after.size();
+  } else {
+    pending.partial = true;
+    const size_t base = txn.Append(update.bytes);
+    pending.known_begin = txn.known.size();
+    pending.known_count = update.known.size();
+    for (KnownColumnBytes known : update.known) {
+      known.before_offset += static_cast<uint32_t>(base);
+      known.after_offset += static_cast<uint32_t>(base);
+      txn.known.push_back(known);
+    }
+  }
+  buffered_bytes_ += txn.bytes.size() - before;
+  txn.changes.push_back(pending);
 }
 
 std::string RenderDatetimeBytes(const uint8_t bytes[8]) {

@@ -11,10 +11,8 @@ pids+=("$REPLAY_PID")
 topic="$PREFIX.source_db.dbo.test_table"
 # Small fn_dblog batches and Kafka transactions, so there are many checkpoints to stop between.
 write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
-capture() {
-  "$BIN/sqltail" capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500 \
-    --set capture.poll_batch_rows=30 --set kafka.txn_max_events=7
-}
+capture_args=(capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500
+  --set capture.poll_batch_rows=30 --set kafka.txn_max_events=7)
 
 # fn_dblog queries answered so far (tds-replay records each batch it receives): the trigger to stop.
 queries() { grep -c fn_dblog "$RUN/batches.jsonl" 2>/dev/null || true; }
@@ -23,7 +21,8 @@ total_queries=$(( ROWS * 3 / 30 ))
 run_and_stop() {  # signal queries log
   local before pid now
   before=$(queries)
-  capture > "$RUN/$3" 2>&1 &
+  # The binary itself in the background (not a shell function), so the signal reaches sqltail.
+  "$BIN/sqltail" "${capture_args[@]}" > "$RUN/$3" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 1 1200); do
@@ -43,7 +42,7 @@ run_and_stop() {  # signal queries log
 run_and_stop KILL 60 capture1.log
 run_and_stop TERM 60 capture2.log
 grep -q "resuming after commit" "$RUN/capture2.log" || fail "the restarted capture did not resume from its checkpoint"
-capture > "$RUN/capture3.log" 2>&1 || fail "final capture failed"
+"$BIN/sqltail" "${capture_args[@]}" > "$RUN/capture3.log" 2>&1 || fail "final capture failed"
 expect_each_id_once "$topic" $ROWS
 
 write_apply_config "$RUN/apply.conf" "$BOOTSTRAP" "$topic" "$RUN/target.db"

@@ -603,3 +603,77 @@ TEST_CASE("inserts workload: same seed gives byte-identical files, another seed 
   }
   for (const auto& dir : {first, second, other}) std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("log record: vector 22 LOP_MODIFY_ROW (varchar shrink) and its CLR re-encoded from their field values") {
+  constexpr const char* kVector22Modify =
+      "00003E003300000028FC0100010002003E440000000004016001000001000000F50000003300000013FB01000200000100008E0000"
+      "00000117001700460006001700090000001400000000002E00546869732069732074686520666972737420726F7700200055706461"
+      "7465640000000101000C00007ED2CF4800000102000402030004";
+  constexpr const char* kVector22Compensation =
+      "00003E003300000028FC0100010003003E440000000004016001000001000000F50000003300000028FC01000200000100008E0000"
+      "000001170009000D0006000000170000000000000000002E00546869732069732074686520666972737420726F7700";
+  CheckAgainstSharedCase("22-logrecord-A-modify-row-varchar-shrink.json", kVector22Modify);
+  CheckAgainstSharedCase("22-logrecord-B-compensation-modify-row.json", kVector22Compensation);
+  fx::ModifyRowRecord modify;
+  modify.previous_lsn = Lsn(0x33, 0x1fc28, 1);
+  modify.transaction_id = Xact(0x443e);
+  modify.context = fx::LogContext::kHeap;
+  modify.page = fx::PageId{1, 0x160};
+  modify.slot = 0;
+  modify.allocation_unit_id = fx::MakeAllocationUnitId(245, 256);
+  modify.previous_page_lsn = Lsn(0x33, 0x1fb13, 2);
+  modify.partition_id = 72057594047234048ull;
+  modify.offset_in_row = 23;
+  modify.modify_size = 23;
+  modify.before = fx::ParseHex("2E00546869732069732074686520666972737420726F77");  // end 46, 'This is the first row'
+  modify.after = fx::ParseHex("200055706461746564");                               // end 32, 'Updated'
+  modify.lock_info = fx::InsertLockInfo(0x48CFD27E);
+  CHECK(modify.row_flags == 0x0046);
+  CHECK(Hex(fx::EncodeModifyRow(modify)) == kVector22Modify);
+
+  fx::ModifyRowRecord clr = modify;
+  clr.flag_bits = fx::kCompensationFlagBits;
+  clr.previous_page_lsn = Lsn(0x33, 0x1fc28, 2);  // the undone record
+  clr.modify_size = 9;
+  clr.row_flags = fx::kModifyRowCompensationRowFlags;
+  clr.before.clear();
+  clr.after = modify.before;
+  clr.lock_info.clear();
+  CHECK(Hex(fx::EncodeModifyRow(clr)) == kVector22Compensation);
+}
+
+TEST_CASE("minimal modify region: byte diff for equal lengths, to the record's end for size changes") {
+  // Vector 04: char(20) at offset 8, 'do not change!' -> 'changed': 14 bytes logged.
+  fx::Bytes before = fx::ParseHex("1000200001000000"), after = before;
+  for (char c : std::string("do not change!      ")) before.push_back(static_cast<uint8_t>(c));
+  for (char c : std::string("changed             ")) after.push_back(static_cast<uint8_t>(c));
+  fx::ByteRegion region = fx::MinimalModifyRegion(before, after);
+  CHECK(region.offset == 8);
+  CHECK(Hex(region.before) == "646F206E6F74206368616E676521");
+  CHECK(Hex(region.after) == "6368616E67656420202020202020");
+
+  // Vector 08: int 1 -> 6, one byte at offset 4.
+  region = fx::MinimalModifyRegion(fx::ParseHex("1000080001000000010000"), fx::ParseHex("1000080006000000010000"));
+  CHECK(region.offset == 4);
+  CHECK(Hex(region.before) == "01");
+  CHECK(Hex(region.after) == "06");
+
+  // dbo.test_table, [text] 'abcdefghijklmnopqrst' -> 'Updated': starts at the end-offset entry
+  // (offset 13, as vector 22) and runs to both records' ends.
+  const TableLayout layout = fx::TestTableLayout();
+  std::vector<fx::ColumnValue> values = {int64_t{5}, std::string("abcdefghijklmnopqrst")};
+  fx::Bytes old_record = fx::EncodeFixedVarRecord(layout, values);
+  values[1] = std::string("Updated");
+  fx::Bytes new_record = fx::EncodeFixedVarRecord(layout, values);
+  region = fx::MinimalModifyRegion(old_record, new_record);
+  CHECK(region.offset == 13);
+  CHECK(region.before.size() == old_record.size() - 13);
+  CHECK(Hex(region.after) == "160055706461746564");  // end 22 (0x16), then 'Updated'
+  CHECK_THROWS(fx::MinimalModifyRegion(old_record, old_record));
+}
+
+TEST_CASE("clustered key info: status byte then the fixed key bytes (DELPHI form, unconfirmed)") {
+  fx::Bytes id;
+  fx::AppendU32(id, 0x01020304);
+  CHECK(Hex(fx::ClusteredKeyInfo(std::span<const fx::Bytes>(&id, 1))) == "1604030201");
+}

@@ -17,12 +17,17 @@ int main(int argc, char** argv) {
   sqltail::fixtures::InsertsWorkloadOptions options;
 
   po::options_description described("fixture-gen: generate a SQL Server log fixture for a workload");
-  described.add_options()("help,h", "show this help")("workload", po::value(&workload)->required(),
-                                                      "workload to generate: inserts")(
+  described.add_options()("help,h", "show this help")(
+      "workload", po::value(&workload)->required(),
+      "workload to generate: inserts | updates (inserts, then UPDATEs, DELETEs and rolled-back UPDATEs)")(
       "rows", po::value(&options.rows)->required(), "number of rows to insert (ids 0..rows-1)")(
       "seed", po::value(&options.seed)->default_value(1), "seed: same seed, byte-identical files")(
       "rows-per-transaction", po::value(&options.rows_per_transaction)->default_value(1),
-      "rows per transaction (1 = autocommit INSERTs)")(
+      "rows per transaction (1 = autocommit INSERTs)")("updates", po::value(&options.updates)->default_value(0),
+                                                       "updates workload: autocommit UPDATEs of [text]")(
+      "deletes", po::value(&options.deletes)->default_value(0), "updates workload: autocommit DELETEs")(
+      "rollbacks", po::value(&options.rollbacks)->default_value(1),
+      "updates workload: BEGIN TRAN; UPDATE; ROLLBACK transactions")(
       "vlf-size-mb", po::value(&vlf_size_mb)->default_value(vlf_size_mb), "size of each virtual log file")(
       "out", po::value(&out_dir)->required(), "output directory");
 
@@ -34,8 +39,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     po::notify(variables);
-    if (workload != "inserts") {
-      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts)\n";
+    if (workload == "inserts") {
+      if (options.updates + options.deletes > 0) {
+        std::cerr << "fixture-gen: --updates and --deletes belong to --workload updates\n";
+        return 2;
+      }
+      options.rollbacks = 0;
+    } else if (workload != "updates") {
+      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts, updates)\n";
       return 2;
     }
     options.vlf_size_bytes = vlf_size_mb << 20;
@@ -48,8 +59,12 @@ int main(int argc, char** argv) {
     auto started = std::chrono::steady_clock::now();
     sqltail::fixtures::FixtureSummary summary = sqltail::fixtures::WriteInsertsFixture(options, out_dir);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::fprintf(stderr, "fixture-gen: %llu rows, %llu transactions, %llu log records (%s .. %s) in %.2f s -> %s\n",
-                 static_cast<unsigned long long>(summary.rows), static_cast<unsigned long long>(summary.transactions),
+    std::fprintf(stderr,
+                 "fixture-gen: %llu rows, %llu updates, %llu deletes, %llu transactions, %llu log records (%s .. %s) "
+                 "in %.2f s -> %s\n",
+                 static_cast<unsigned long long>(summary.rows), static_cast<unsigned long long>(summary.updates),
+                 static_cast<unsigned long long>(summary.deletes),
+                 static_cast<unsigned long long>(summary.transactions),
                  static_cast<unsigned long long>(summary.log_records), summary.first_lsn.ToString().c_str(),
                  summary.last_lsn.ToString().c_str(), seconds, out_dir.c_str());
   } catch (const std::exception& error) {

@@ -1,15 +1,20 @@
 // sqltail: capture (SQL Server log -> Kafka), apply (Kafka -> target database), verify.
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "sqltail/engine/apply.h"
 #include "sqltail/engine/config.h"
+#include "sqltail/engine/daemon_observer.h"
 #include "sqltail/engine/verify.h"
 #include "sqltail/kafka/kafka_error.h"
 #include "sqltail/logreader/live_source.h"
@@ -26,42 +31,111 @@ void OnSignal(int) { g_stop.store(true); }
 constexpr const char* kUsage =
     "usage: sqltail capture --config FILE [--set section.key=value ...]\n"
     "       sqltail apply   --config FILE [--set section.key=value ...]\n"
-    "       sqltail verify  --source-rows FILE --sqlite FILE [--table-name-format FMT]\n";
+    "       sqltail verify  --source-rows FILE --sqlite FILE [--table-name-format FMT]\n"
+    "       sqltail verify  --source-rows FILE --postgres DSN [--schema S] [--table-name-format FMT]\n";
+
+// Under systemd (JOURNAL_STREAM set) lines carry a "<N>" syslog priority prefix, which journald
+// turns into the entry's level, and no timestamp (journald adds its own).
+bool g_journal = false;
+
+class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& message, const std::tm&, spdlog::memory_buf_t& out) override {
+    static constexpr const char* kPriority[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    std::string_view prefix = kPriority[static_cast<int>(message.level)];
+    out.append(prefix.data(), prefix.data() + prefix.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<SyslogPriorityFlag>(); }
+};
+
+void SetUpLogging() {
+  const char* journal = std::getenv("JOURNAL_STREAM");
+  g_journal = journal != nullptr && *journal != '\0';
+  if (!g_journal) {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    return;
+  }
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%v");
+  spdlog::set_formatter(std::move(formatter));
+}
 
 int Fail(const std::string& message) {
-  std::fprintf(stderr, "sqltail: %s\n", message.c_str());
+  std::fprintf(stderr, "%ssqltail: %s\n", g_journal ? "<3>" : "", message.c_str());
   return 1;
 }
 
+// The daemon around a capture or apply run: systemd notifications (when started by systemd) and
+// the metrics/health endpoint (when service.metrics_port is set).
+class ServiceRuntime {
+ public:
+  explicit ServiceRuntime(const char* role)
+      : notifier_(engine::SystemdNotifier::FromEnvironment()), board_(role), observer_(role, notifier_, &board_) {}
+
+  bool Start(const engine::ServiceOptions& options, std::string& error) {
+    if (options.metrics_port == 0) return true;
+    server_ = std::make_unique<engine::MetricsServer>(board_, std::chrono::seconds(options.stall_timeout_s));
+    if (!server_->Start(options.metrics_address, static_cast<uint16_t>(options.metrics_port), error)) return false;
+    spdlog::info("metrics on http://{}:{}/metrics (/healthz, /readyz)", options.metrics_address, server_->port());
+    return true;
+  }
+  engine::ServiceObserver& observer() { return observer_; }
+  // A failed run tells systemd why before it exits (the error names no secret).
+  void Failed(const std::string& error) { notifier_.Notify("STATUS=failed: " + error); }
+
+ private:
+  engine::SystemdNotifier notifier_;
+  engine::MetricsBoard board_;
+  engine::DaemonObserver observer_;
+  std::unique_ptr<engine::MetricsServer> server_;
+};
+
 int Capture(const std::string& config_path, const std::vector<std::string>& overrides) {
   std::string error;
-  auto config = engine::LoadCaptureConfig(config_path, overrides, error);
+  engine::ServiceOptions service;
+  auto config = engine::LoadCaptureConfig(config_path, overrides, error, &service);
   if (!config) return Fail(error);
+  ServiceRuntime runtime("capture");
+  if (!runtime.Start(service, error)) return Fail(error);
   auto source = logreader::OpenLiveSource(config->source);
   engine::CaptureStats stats;
-  bool ok = engine::RunCapture(config->capture, *source, g_stop, stats, error,
-                               [](const std::string& m) { spdlog::info("capture: {}", m); });
+  bool ok = engine::RunCapture(
+      config->capture, *source, g_stop, stats, error, [](const std::string& m) { spdlog::info("capture: {}", m); },
+      runtime.observer());
   spdlog::info("capture: {} log rows, {} transactions, {} events in {} Kafka transactions", stats.log_rows,
                stats.transactions, stats.events, stats.kafka_transactions);
+  if (!ok) runtime.Failed(error);
   return ok ? 0 : Fail(error);
 }
 
 int Apply(const std::string& config_path, const std::vector<std::string>& overrides) {
   std::string error;
-  auto options = engine::LoadApplyConfig(config_path, overrides, error);
+  engine::ServiceOptions service;
+  auto options = engine::LoadApplyConfig(config_path, overrides, error, &service);
   if (!options) return Fail(error);
+  ServiceRuntime runtime("apply");
+  if (!runtime.Start(service, error)) return Fail(error);
   engine::ApplyStats stats;
-  bool ok =
-      engine::RunApply(*options, g_stop, stats, error, [](const std::string& m) { spdlog::info("apply: {}", m); });
+  bool ok = engine::RunApply(
+      *options, g_stop, stats, error, [](const std::string& m) { spdlog::info("apply: {}", m); }, runtime.observer());
   spdlog::info("apply: {} events ({} upserts, {} deletes) in {} target transactions", stats.events, stats.upserts,
                stats.deletes, stats.target_transactions);
+  if (!ok) runtime.Failed(error);
   return ok ? 0 : Fail(error);
 }
 
-int Verify(const std::string& source_rows, const std::string& sqlite, const std::string& format) {
+int Verify(const std::string& source_rows, const std::string& sqlite, const std::string& postgres,
+           const std::string& schema, const std::string& format) {
   std::vector<engine::TableComparison> tables;
   std::string error;
-  if (!engine::CompareWithSqlite(source_rows, sqlite, format, tables, error)) return Fail(error);
+  if (!postgres.empty()) {
+    // As for apply, SQLTAIL_TARGET_DSN (e.g. "password=...") is merged over the given DSN.
+    std::vector<std::string> conninfo{postgres};
+    if (const char* env = std::getenv("SQLTAIL_TARGET_DSN"); env != nullptr && *env != '\0') conninfo.emplace_back(env);
+    if (!engine::CompareWithPostgres(source_rows, conninfo, schema, format, tables, error)) return Fail(error);
+  } else if (!engine::CompareWithSqlite(source_rows, sqlite, format, tables, error)) {
+    return Fail(error);
+  }
   bool all = !tables.empty();
   for (const auto& t : tables) {
     std::printf("verify: %s -> %s: source %llu rows (checksum %016llx), target %llu rows (checksum %016llx): %s\n",
@@ -76,19 +150,21 @@ int Verify(const std::string& source_rows, const std::string& sqlite, const std:
 }  // namespace
 
 int main(int argc, char** argv) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  SetUpLogging();
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 64;
   }
   std::string command = argv[1];
-  std::string config, source_rows, sqlite, format;
+  std::string config, source_rows, sqlite, postgres, schema, format;
   std::vector<std::string> overrides;
   po::options_description options;
   options.add_options()("help,h", "usage")("config", po::value(&config), "configuration file")(
       "set", po::value(&overrides)->composing(), "override a configuration key: section.key=value")(
       "source-rows", po::value(&source_rows), "verify: the fixture's source.jsonl")("sqlite", po::value(&sqlite),
                                                                                     "verify: the target SQLite file")(
+      "postgres", po::value(&postgres), "verify: the target PostgreSQL (libpq connection string or URI)")(
+      "schema", po::value(&schema)->default_value("public"), "verify: the PostgreSQL schema of the tables")(
       "table-name-format", po::value(&format)->default_value("${table}"), "verify: target table name format");
   po::variables_map values;
   try {
@@ -109,8 +185,9 @@ int main(int argc, char** argv) {
       return command == "capture" ? Capture(config, overrides) : Apply(config, overrides);
     }
     if (command == "verify") {
-      if (source_rows.empty() || sqlite.empty()) return Fail("verify: --source-rows and --sqlite are required");
-      return Verify(source_rows, sqlite, format);
+      if (source_rows.empty() || sqlite.empty() == postgres.empty())
+        return Fail("verify: --source-rows and one of --sqlite or --postgres are required");
+      return Verify(source_rows, sqlite, postgres, schema, format);
     }
   } catch (const tds::TdsException& e) {
     return Fail(e.what());

@@ -1,12 +1,14 @@
 #include "sqltail/engine/apply.h"
 
 #include <simdjson.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <map>
+#include <memory>
+#include <optional>
 #include <thread>
 
+#include "postgres_target.h"
 #include "sqlite_target.h"
 #include "sqltail/kafka/consumer.h"
 
@@ -63,18 +65,24 @@ bool DecimalText(std::string_view bytes, int scale, std::string& out) {
   return true;
 }
 
-struct TopicState {
-  SqliteTarget::Table* table = nullptr;
-};
-
 class Applier {
  public:
   Applier(const ApplyOptions& options, ApplyStats& stats) : options_(options), stats_(stats) {}
 
-  bool Run(const std::atomic<bool>& stop, std::string& error, const std::function<void(const std::string&)>& log) {
-    if (!target_.Open(options_.sqlite_path, error)) return false;
-    std::map<std::pair<std::string, int32_t>, int64_t> progress;
-    if (!target_.LoadProgress(progress, error)) return false;
+  bool Run(const std::atomic<bool>& stop, std::string& error, const std::function<void(const std::string&)>& log,
+           ServiceObserver& observer) {
+    observer_ = &observer;
+    if (options_.target_kind == "postgresql") {
+      auto postgres = std::make_unique<PostgresTarget>();
+      if (!postgres->Open(options_.postgres_conninfo, options_.postgres_schema, error)) return false;
+      target_ = std::move(postgres);
+    } else {
+      auto sqlite = std::make_unique<SqliteTarget>();
+      if (!sqlite->Open(options_.sqlite_path, error)) return false;
+      target_ = std::move(sqlite);
+    }
+    ProgressMap progress;
+    if (!target_->LoadProgress(progress, error)) return false;
 
     kafka::Consumer consumer(options_.kafka);
     std::vector<kafka::PartitionStart> starts;
@@ -101,7 +109,9 @@ class Applier {
       error = "apply: " + e.ToString();
       return false;
     }
-    if (log) log("applying " + std::to_string(starts.size()) + " partition(s) into " + options_.sqlite_path);
+    if (log) log("applying " + std::to_string(starts.size()) + " partition(s) into " + target_->Describe());
+    observer.OnReady();
+    ProgressSnapshot loop_progress;
 
     std::vector<kafka::MessageView> messages;
     bool in_transaction = false, at_boundary = true;
@@ -127,8 +137,14 @@ class Applier {
 
     auto commit = [&]() -> bool {
       for (const auto& p : batch_progress)
-        if (!target_.SaveProgress(p.topic, p.partition, p.next_offset, error)) return false;
-      if (!target_.Commit(error)) return false;
+        if (!target_->SaveProgress(p.topic, p.partition, p.next_offset, error)) {
+          error = "apply: " + error;
+          return false;
+        }
+      if (!target_->Commit(error)) {
+        error = "apply: " + error;
+        return false;
+      }
       batch_progress.clear();
       in_transaction = false;
       batch_events = 0;
@@ -141,20 +157,21 @@ class Applier {
       auto e = consumer.PollBatch(std::chrono::milliseconds(100), 5000, messages);
       if (!e.ok() && e.fatal()) {
         error = "apply: " + e.ToString();
-        if (in_transaction) target_.Rollback();
+        observer.OnError("kafka");
+        if (in_transaction) target_->Rollback();
         return false;
       }
       auto now = Clock::now();
       for (const auto& message : messages) {
         if (!in_transaction) {
-          if (!target_.Begin(error)) return false;
+          if (!target_->Begin(error)) return false;
           in_transaction = true;
           batch_started = now;
         }
         if (!ApplyMessage(message, error)) {
-          target_.Rollback();
-          error = "apply: topic " + std::string(message.topic) + ", partition " + std::to_string(message.partition) +
-                  ", offset " + std::to_string(message.offset) + ": " + error;
+          observer.OnError("sink");
+          target_->Rollback();
+          error = "apply: " + error;
           return false;
         }
         note_progress(message);
@@ -168,21 +185,29 @@ class Applier {
         } else if (message.value) {
           at_boundary = !ProducedBySqltail(message);
         }
+        // A full batch commits at once, not at the end of the poll: batch_max_events bounds it.
+        if (at_boundary && batch_events >= options_.batch_max_events && !commit()) return false;
       }
       if (!messages.empty()) last_message = now;
       bool due = batch_events >= options_.batch_max_events ||
                  now - batch_started >= std::chrono::milliseconds(options_.batch_max_ms) || messages.empty();
       if (in_transaction && at_boundary && due && !commit()) return false;
+      // The loop advanced: report it (this also feeds the systemd watchdog).
+      loop_progress.events = stats_.events;
+      loop_progress.target_transactions = stats_.target_transactions;
+      loop_progress.caught_up = messages.empty();
+      observer.OnProgress(loop_progress);
       if (options_.stop_when_idle_ms > 0 && !in_transaction &&
           now - last_message >= std::chrono::milliseconds(options_.stop_when_idle_ms)) {
         if (log) log("no new events for " + std::to_string(options_.stop_when_idle_ms) + " ms: stopping");
         break;
       }
     }
+    observer.OnStopping();
     // Stopping: keep whole source transactions only. An unfinished one is rolled back and re-read.
     if (in_transaction) {
       if (at_boundary) return commit();
-      target_.Rollback();
+      target_->Rollback();
     }
     return true;
   }
@@ -227,11 +252,14 @@ class Applier {
           return false;
         }
         column.name = std::string(name);
+        column.connect_type = std::string(type);
         if (c["name"].get(logical)) logical = {};
         if (logical == "org.apache.kafka.connect.data.Decimal") {
           column.kind = ValueKind::kDecimal;
-          std::string_view scale_text;
+          std::string_view scale_text, precision_text;
           if (!c["parameters"]["scale"].get(scale_text)) column.scale = std::stoi(std::string(scale_text));
+          if (!c["parameters"]["connect.decimal.precision"].get(precision_text))
+            column.precision = std::stoi(std::string(precision_text));
         } else if (type == "int8" || type == "int16" || type == "int32" || type == "int64") {
           column.kind = ValueKind::kInteger;
         } else if (type == "float" || type == "double") {
@@ -246,53 +274,59 @@ class Applier {
         for (const auto& k : key_fields) column.key |= k == column.name;
         out.push_back(std::move(column));
       }
-      return target_.DefineTable(table_name, std::move(out), error) != nullptr;
+      return target_->DefineTable(table_name, std::move(out), error) != nullptr;
     }
     error = "the value schema has no \"after\" struct";
     return false;
   }
 
-  bool BindValue(sqlite3_stmt* stmt, int param, const TargetColumn& column, simdjson::dom::element value,
-                 std::string& error) {
+  // One JSON value as a FieldValue; bytes and decimals are decoded into the column's buffer.
+  bool ToField(size_t index, const TargetColumn& column, simdjson::dom::element value, FieldValue& out,
+               std::string& error) {
+    out.text = {};
     switch (value.type()) {
       case simdjson::dom::element_type::NULL_VALUE:
-        sqlite3_bind_null(stmt, param);
+        out.type = FieldValue::Type::kNull;
         return true;
       case simdjson::dom::element_type::BOOL:
-        sqlite3_bind_int(stmt, param, value.get_bool().value() ? 1 : 0);
+        out.type = FieldValue::Type::kBool;
+        out.boolean = value.get_bool().value();
         return true;
       case simdjson::dom::element_type::INT64:
-        sqlite3_bind_int64(stmt, param, value.get_int64().value());
+        out.type = FieldValue::Type::kInteger;
+        out.integer = value.get_int64().value();
         return true;
       case simdjson::dom::element_type::UINT64:
-        sqlite3_bind_int64(stmt, param, static_cast<int64_t>(value.get_uint64().value()));
+        out.type = FieldValue::Type::kInteger;
+        out.integer = static_cast<int64_t>(value.get_uint64().value());
         return true;
       case simdjson::dom::element_type::DOUBLE:
-        sqlite3_bind_double(stmt, param, value.get_double().value());
+        out.type = FieldValue::Type::kReal;
+        out.real = value.get_double().value();
         return true;
       case simdjson::dom::element_type::STRING: {
+        out.type = FieldValue::Type::kText;
         std::string_view text = value.get_string().value();
         if (column.kind == ValueKind::kBytes || column.kind == ValueKind::kDecimal) {
-          std::string& bytes = bind_buffers_[static_cast<size_t>(param)];
+          std::string& bytes = decode_buffers_[index];
           if (!DecodeBase64(text, bytes)) {
             error = "column " + column.name + ": not base64";
             return false;
           }
-          if (column.kind == ValueKind::kBytes) {
-            sqlite3_bind_blob(stmt, param, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
-            return true;
+          if (column.kind == ValueKind::kDecimal) {
+            std::string& decimal = decimal_buffers_[index];
+            if (!DecimalText(bytes, column.scale, decimal)) {
+              error = "column " + column.name + ": not a Connect Decimal";
+              return false;
+            }
+            out.text = decimal;
+          } else {
+            out.text = bytes;
           }
-          std::string decimal;
-          if (!DecimalText(bytes, column.scale, decimal)) {
-            error = "column " + column.name + ": not a Connect Decimal";
-            return false;
-          }
-          bytes = std::move(decimal);
-          sqlite3_bind_text(stmt, param, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
           return true;
         }
-        // The parser's string buffer lives until the next parse: the statement runs before that.
-        sqlite3_bind_text(stmt, param, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+        // The parser's string buffer lives until the next parse: the target uses or copies it before.
+        out.text = text;
         return true;
       }
       default:
@@ -301,36 +335,71 @@ class Applier {
     }
   }
 
-  bool BindRow(sqlite3_stmt* stmt, const SqliteTarget::Table& table, simdjson::dom::object row, bool delete_params,
-               std::string& error) {
-    bind_buffers_.resize(table.columns.size() + 1);
-    for (size_t i = 0; i < table.columns.size(); ++i) {
+  // The row's values in the table's column order, into row_ (only the key columns for a delete).
+  bool ToRow(const TargetTable& table, simdjson::dom::object row, bool key_only, std::string& error) {
+    const size_t columns = table.columns.size();
+    row_.resize(columns);
+    decode_buffers_.resize(std::max(decode_buffers_.size(), columns));
+    decimal_buffers_.resize(std::max(decimal_buffers_.size(), columns));
+    for (size_t i = 0; i < columns; ++i) {
       const auto& column = table.columns[i];
-      int param = delete_params ? table.delete_params[i] : static_cast<int>(i) + 1;
-      if (param == 0) continue;
+      row_[i] = FieldValue{};
+      if (key_only && table.has_key && !column.key) continue;
       simdjson::dom::element value;
       if (row[column.name].get(value)) {
         error = "the row has no field '" + column.name + "'";
         return false;
       }
-      if (!BindValue(stmt, param, column, value, error)) return false;
+      if (!ToField(i, column, value, row_[i], error)) return false;
     }
     return true;
   }
 
-  static bool Step(sqlite3_stmt* stmt, const std::string& table, std::string& error) {
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    if (rc != SQLITE_DONE) {
-      error = "table " + table + ": " + sqlite3_errmsg(sqlite3_db_handle(stmt));
+  // unavailable_[i]: column i is named in the comma-separated `names`.
+  bool MarkUnavailable(const TargetTable& table, std::string_view names, std::string& error) {
+    unavailable_.assign(table.columns.size(), false);
+    while (!names.empty()) {
+      const size_t comma = names.find(',');
+      const std::string_view name = names.substr(0, comma);
+      names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
+      bool found = false;
+      for (size_t i = 0; i < table.columns.size(); ++i) {
+        if (table.columns[i].name != name) continue;
+        if (table.columns[i].key) {
+          error = "header sqltail.unavailable names key column " + std::string(name);
+          return false;
+        }
+        unavailable_[i] = found = true;
+      }
+      if (!found) {
+        error = "header sqltail.unavailable names column " + std::string(name) + ", which table " + table.name +
+                " does not have";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The configured topic name equal to `topic`: a view that outlives the message.
+  std::string_view StableTopic(std::string_view topic) const {
+    for (const auto& t : options_.topics)
+      if (t == topic) return t;
+    return topic;
+  }
+
+  bool ApplyMessage(const kafka::MessageView& message, std::string& error) {
+    if (!message.value) return true;  // tombstone: the delete event before it did the work
+    const RowOrigin origin{StableTopic(message.topic), message.partition, message.offset};
+    // Errors of the target name the row themselves (a batching target may fail on an earlier row).
+    target_error_ = false;
+    if (!ApplyEvent(message, origin, error)) {
+      if (!target_error_) error = DescribeOrigin(origin) + ": " + error;
       return false;
     }
     return true;
   }
 
-  bool ApplyMessage(const kafka::MessageView& message, std::string& error) {
-    if (!message.value) return true;  // tombstone: the delete event before it did the work
+  bool ApplyEvent(const kafka::MessageView& message, const RowOrigin& origin, std::string& error) {
     simdjson::dom::element root;
     if (auto err = parser_.parse(message.value->data(), message.value->size()).get(root)) {
       error = std::string("the value is not JSON: ") + simdjson::error_message(err);
@@ -347,7 +416,7 @@ class Applier {
       return false;
     }
     std::string name = TableNameFor(db, schema_name, table_name);
-    SqliteTarget::Table* table = target_.FindTable(name);
+    TargetTable* table = target_->FindTable(name);
     if (table == nullptr) {
       if (!enveloped) {
         error = "events without a schema (schemas.enable=false) cannot create table " + name;
@@ -369,7 +438,7 @@ class Applier {
         error = "table " + name + ": " + error;
         return false;
       }
-      table = target_.FindTable(name);
+      table = target_->FindTable(name);
     }
     if (op == "c" || op == "r" || op == "u") {
       simdjson::dom::object after;
@@ -377,8 +446,23 @@ class Applier {
         error = "op '" + std::string(op) + "' without an after image";
         return false;
       }
-      if (!BindRow(table->upsert, *table, after, false, error) || !Step(table->upsert, name, error)) return false;
+      if (!ToRow(*table, after, false, error)) return false;
+      // Columns the log did not determine (header sqltail.unavailable, docs/events.md) keep their
+      // current values in the target.
+      std::optional<std::string_view> unavailable;
+      if (op == "u") unavailable = kafka::FindHeader(message, "sqltail.unavailable");
+      if (unavailable && !unavailable->empty()) {
+        if (!MarkUnavailable(*table, *unavailable, error)) return false;
+        if (!target_->UpdateKnownColumns(*table, row_, unavailable_, origin, error)) {
+          target_error_ = true;
+          return false;
+        }
+      } else if (!target_->Upsert(*table, row_, origin, error)) {
+        target_error_ = true;
+        return false;
+      }
       ++stats_.upserts;
+      observer_->OnEvent(schema_name, table_name, op);
       return true;
     }
     if (op == "d") {
@@ -387,8 +471,13 @@ class Applier {
         error = "delete without a before image";
         return false;
       }
-      if (!BindRow(table->remove, *table, before, true, error) || !Step(table->remove, name, error)) return false;
+      if (!ToRow(*table, before, true, error)) return false;
+      if (!target_->Delete(*table, row_, origin, error)) {
+        target_error_ = true;
+        return false;
+      }
       ++stats_.deletes;
+      observer_->OnEvent(schema_name, table_name, op);
       return true;
     }
     error = "op '" + std::string(op) + "' is not supported yet";
@@ -397,17 +486,21 @@ class Applier {
 
   const ApplyOptions& options_;
   ApplyStats& stats_;
-  SqliteTarget target_;
+  std::unique_ptr<Target> target_;
   simdjson::dom::parser parser_, key_parser_;
-  std::vector<std::string> bind_buffers_;
+  std::vector<FieldValue> row_;
+  std::vector<bool> unavailable_;                              // per column of the current event's table
+  std::vector<std::string> decode_buffers_, decimal_buffers_;  // per column, reused
+  bool target_error_ = false;
+  ServiceObserver* observer_ = &NoServiceObserver();
 };
 
 }  // namespace
 
 bool RunApply(const ApplyOptions& options, const std::atomic<bool>& stop, ApplyStats& stats, std::string& error,
-              const std::function<void(const std::string&)>& log) {
+              const std::function<void(const std::string&)>& log, ServiceObserver& observer) {
   Applier applier(options, stats);
-  return applier.Run(stop, error, log);
+  return applier.Run(stop, error, log, observer);
 }
 
 }  // namespace sqltail::engine

@@ -36,6 +36,7 @@ bool SqliteTarget::Exec(const char* sql, std::string& error) {
 }
 
 bool SqliteTarget::Open(const std::string& path, std::string& error) {
+  path_ = path;
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     error = "sqlite: cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
     return false;
@@ -65,7 +66,7 @@ void SqliteTarget::Rollback() {
   Exec("ROLLBACK", ignored);
 }
 
-bool SqliteTarget::LoadProgress(std::map<std::pair<std::string, int32_t>, int64_t>& out, std::string& error) {
+bool SqliteTarget::LoadProgress(ProgressMap& out, std::string& error) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset FROM sqltail_progress", -1, &stmt, nullptr) !=
       SQLITE_OK) {
@@ -90,20 +91,19 @@ bool SqliteTarget::SaveProgress(const std::string& topic, int32_t partition, int
   return ok;
 }
 
-SqliteTarget::Table* SqliteTarget::FindTable(const std::string& name) {
+TargetTable* SqliteTarget::FindTable(const std::string& name) {
   auto it = tables_.find(name);
   return it == tables_.end() ? nullptr : it->second.get();
 }
 
-SqliteTarget::Table* SqliteTarget::DefineTable(const std::string& name, std::vector<TargetColumn> columns,
-                                               std::string& error) {
+TargetTable* SqliteTarget::DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) {
   auto table = std::make_unique<Table>();
   table->name = name;
   table->columns = std::move(columns);
   std::string create = "CREATE TABLE IF NOT EXISTS " + QuoteIdentifier(name) + " (";
   std::string keys, names, params, updates, where;
-  bool has_key = false;
-  for (const auto& c : table->columns) has_key |= c.key;
+  for (const auto& c : table->columns) table->has_key |= c.key;
+  const bool has_key = table->has_key;
   table->delete_params.assign(table->columns.size(), 0);
   int delete_param = 0;
   for (size_t i = 0; i < table->columns.size(); ++i) {
@@ -141,6 +141,131 @@ SqliteTarget::Table* SqliteTarget::DefineTable(const std::string& name, std::vec
   Table* raw = table.get();
   tables_[name] = std::move(table);
   return raw;
+}
+
+bool SqliteTarget::Run(sqlite3_stmt* stmt, const Table& table, const std::vector<FieldValue>& row, bool delete_params,
+                       const RowOrigin& origin, std::string& error) {
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    int param = delete_params ? table.delete_params[i] : static_cast<int>(i) + 1;
+    if (param == 0) continue;
+    const FieldValue& v = row[i];
+    // Text views stay valid until the statement has run (the next event is parsed after).
+    switch (v.type) {
+      case FieldValue::Type::kNull:
+        sqlite3_bind_null(stmt, param);
+        break;
+      case FieldValue::Type::kBool:
+        sqlite3_bind_int(stmt, param, v.boolean ? 1 : 0);
+        break;
+      case FieldValue::Type::kInteger:
+        sqlite3_bind_int64(stmt, param, v.integer);
+        break;
+      case FieldValue::Type::kReal:
+        sqlite3_bind_double(stmt, param, v.real);
+        break;
+      case FieldValue::Type::kText:
+        if (table.columns[i].kind == ValueKind::kBytes)
+          sqlite3_bind_blob(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+        else
+          sqlite3_bind_text(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+        break;
+    }
+  }
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (rc != SQLITE_DONE) {
+    error = DescribeOrigin(origin) + ": table " + table.name + ", key " + DescribeKey(table, row) +
+            ": sqlite: " + sqlite3_errmsg(db_);
+    return false;
+  }
+  return true;
+}
+
+bool SqliteTarget::Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                          std::string& error) {
+  auto& t = static_cast<Table&>(table);
+  return Run(t.upsert, t, row, false, origin, error);
+}
+
+bool SqliteTarget::Delete(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                          std::string& error) {
+  auto& t = static_cast<Table&>(table);
+  return Run(t.remove, t, row, true, origin, error);
+}
+
+bool SqliteTarget::UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row,
+                                      const std::vector<bool>& unavailable, const RowOrigin& origin,
+                                      std::string& error) {
+  auto& t = static_cast<Table&>(table);
+  if (!t.has_key) {
+    error = DescribeOrigin(origin) + ": table " + t.name +
+            ": an update with unavailable columns needs a key to find the row";
+    return false;
+  }
+  // Rare (updates the log alone does not determine): a statement built for this set of columns.
+  std::string sets, where;
+  std::vector<size_t> set_columns, key_columns;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    const std::string quoted = QuoteIdentifier(t.columns[i].name);
+    if (t.columns[i].key) {
+      key_columns.push_back(i);
+    } else if (!unavailable[i]) {
+      sets += (sets.empty() ? "" : ", ") + quoted + " = ?" + std::to_string(set_columns.size() + 1);
+      set_columns.push_back(i);
+    }
+  }
+  if (set_columns.empty()) return true;  // nothing known but the key: the row stays as it is
+  for (size_t k = 0; k < key_columns.size(); ++k) {
+    where += (where.empty() ? "" : " AND ") + QuoteIdentifier(t.columns[key_columns[k]].name) + " IS ?" +
+             std::to_string(set_columns.size() + k + 1);
+  }
+  std::string sql = "UPDATE " + QuoteIdentifier(t.name) + " SET " + sets + " WHERE " + where;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    error = "sqlite: table " + t.name + ": " + sqlite3_errmsg(db_);
+    return false;
+  }
+  int param = 0;
+  auto bind = [&](size_t i) {
+    const FieldValue& v = row[i];
+    ++param;
+    switch (v.type) {
+      case FieldValue::Type::kNull:
+        sqlite3_bind_null(stmt, param);
+        break;
+      case FieldValue::Type::kBool:
+        sqlite3_bind_int(stmt, param, v.boolean ? 1 : 0);
+        break;
+      case FieldValue::Type::kInteger:
+        sqlite3_bind_int64(stmt, param, v.integer);
+        break;
+      case FieldValue::Type::kReal:
+        sqlite3_bind_double(stmt, param, v.real);
+        break;
+      case FieldValue::Type::kText:
+        if (t.columns[i].kind == ValueKind::kBytes)
+          sqlite3_bind_blob(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+        else
+          sqlite3_bind_text(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+        break;
+    }
+  };
+  for (size_t i : set_columns) bind(i);
+  for (size_t i : key_columns) bind(i);
+  int rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) {
+    error = DescribeOrigin(origin) + ": table " + t.name + ", key " + DescribeKey(t, row) +
+            ": sqlite: " + sqlite3_errmsg(db_);
+    return false;
+  }
+  if (sqlite3_changes(db_) == 0) {
+    error = DescribeOrigin(origin) + ": table " + t.name + ", key " + DescribeKey(t, row) +
+            ": an update with unavailable columns for a row the target does not have (its other values are unknown)";
+    return false;
+  }
+  return true;
 }
 
 bool SqliteTarget::Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) {

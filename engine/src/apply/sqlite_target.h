@@ -1,67 +1,62 @@
-// The SQLite target: tables created from the event schema, upsert/delete statements, and the
-// progress table written in the same transaction as the rows.
+// The SQLite target: tables created from the event schema, upsert/delete statements run as the
+// events arrive, and the progress table written in the same transaction as the rows.
 #pragma once
 
-#include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
+
+#include "target.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace sqltail::engine {
 
-// How a column's JSON value is stored.
-enum class ValueKind : uint8_t { kInteger, kReal, kText, kBoolean, kBytes, kDecimal };
-
-struct TargetColumn {
-  std::string name;
-  ValueKind kind = ValueKind::kText;
-  int scale = 0;  // kDecimal
-  bool key = false;
-};
-
-class SqliteTarget {
+class SqliteTarget final : public Target {
  public:
-  struct Table {
-    std::string name;
-    std::vector<TargetColumn> columns;
+  struct Table : TargetTable {
     sqlite3_stmt* upsert = nullptr;  // all columns, by position
     sqlite3_stmt* remove = nullptr;  // key columns (or all columns without a key), by position
     std::vector<int> delete_params;  // column index -> parameter of `remove` (0: not used)
   };
 
   SqliteTarget() = default;
-  ~SqliteTarget();
+  ~SqliteTarget() override;
   SqliteTarget(const SqliteTarget&) = delete;
   SqliteTarget& operator=(const SqliteTarget&) = delete;
 
   bool Open(const std::string& path, std::string& error);
-  bool Begin(std::string& error);
-  bool Commit(std::string& error);
-  void Rollback();
+  bool Begin(std::string& error) override;
+  bool Commit(std::string& error) override;
+  void Rollback() override;
 
-  // The stored progress: (topic, partition) -> next offset to read.
-  bool LoadProgress(std::map<std::pair<std::string, int32_t>, int64_t>& out, std::string& error);
-  bool SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error);
+  bool LoadProgress(ProgressMap& out, std::string& error) override;
+  bool SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error) override;
 
-  // Creates the table when missing and prepares its statements.
-  Table* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error);
-  Table* FindTable(const std::string& name);
+  TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) override;
+  TargetTable* FindTable(const std::string& name) override;
 
-  // Row hashes for verification: count and an order-independent checksum of every row.
-  bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error);
+  bool Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+              std::string& error) override;
+  bool Delete(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+              std::string& error) override;
+  bool UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row, const std::vector<bool>& unavailable,
+                          const RowOrigin& origin, std::string& error) override;
+
+  bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) override;
+  std::string Describe() const override { return "SQLite file " + path_; }
 
   sqlite3* handle() const { return db_; }
 
  private:
   bool Exec(const char* sql, std::string& error);
+  // Binds the row (all columns, or the delete parameters) and runs the statement once.
+  bool Run(sqlite3_stmt* stmt, const Table& table, const std::vector<FieldValue>& row, bool delete_params,
+           const RowOrigin& origin, std::string& error);
   sqlite3* db_ = nullptr;
   sqlite3_stmt* save_progress_ = nullptr;
+  std::string path_;
   std::map<std::string, std::unique_ptr<Table>> tables_;
 };
 

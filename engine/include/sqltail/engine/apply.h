@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sqltail/engine/service_observer.h"
 #include "sqltail/kafka/config.h"
 
 namespace sqltail::engine {
@@ -15,7 +16,10 @@ namespace sqltail::engine {
 struct ApplyOptions {
   kafka::Config kafka;
   std::vector<std::string> topics;             // the change-event topics to apply
-  std::string sqlite_path;                     // target: SQLite database file (the embedded default)
+  std::string target_kind = "sqlite";          // "sqlite" (the embedded default) or "postgresql"
+  std::string sqlite_path;                     // sqlite: the database file
+  std::vector<std::string> postgres_conninfo;  // postgresql: libpq connection strings, merged (later wins)
+  std::string postgres_schema = "public";      // postgresql: schema of the tables and sqltail_progress
   std::string table_name_format = "${table}";  // target table name; ${schema}, ${table}, ${db} are replaced
   size_t batch_max_events = 20000;             // commit the target transaction after this many events...
   int batch_max_ms = 200;                      // ...or this long, at the next source-transaction boundary
@@ -30,6 +34,6 @@ struct ApplyStats {
 };
 
 bool RunApply(const ApplyOptions& options, const std::atomic<bool>& stop, ApplyStats& stats, std::string& error,
-              const std::function<void(const std::string&)>& log = {});
+              const std::function<void(const std::string&)>& log = {}, ServiceObserver& observer = NoServiceObserver());
 
 }  // namespace sqltail::engine

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "sqltail/engine/debezium_encoder.h"
+#include "sqltail/engine/service_observer.h"
 #include "sqltail/kafka/config.h"
 #include "sqltail/logreader/log_source.h"
 
@@ -29,6 +31,10 @@ struct CaptureOptions {
   int kafka_timeout_ms = 60000;       // Kafka calls (init, topic creation, commit) give up after this
   bool tombstones_on_delete = true;
   bool schemas_enable = true;
+  bool provide_transaction_metadata = false;  // BEGIN/END events on <prefix>.transaction (Debezium's default: off)
+  TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
+  DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
+  BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
 };
 
 struct CaptureStats {
@@ -42,6 +48,7 @@ struct CaptureStats {
 // sets `error` (one line naming what and where) on failure; the last committed checkpoint is then
 // where a restart resumes, so nothing is lost or doubled.
 bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
-                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log = {});
+                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log = {},
+                ServiceObserver& observer = NoServiceObserver());
 
 }  // namespace sqltail::engine

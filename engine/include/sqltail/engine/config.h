@@ -17,10 +17,18 @@ struct CaptureConfig {
   CaptureOptions capture;
 };
 
+// The daemon around a run: keys under [service], the same for capture and apply.
+struct ServiceOptions {
+  int metrics_port = 0;                       // 0: no metrics/health endpoint
+  std::string metrics_address = "127.0.0.1";  // local only by default
+  int stall_timeout_s = 60;                   // /healthz fails once the main loop stalls this long
+};
+
 // Both return nullopt with a one-line `error` ("config FILE: key 'x': ...") on bad input.
+// `service`, when given, receives the [service] keys.
 std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const std::vector<std::string>& overrides,
-                                               std::string& error);
+                                               std::string& error, ServiceOptions* service = nullptr);
 std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::vector<std::string>& overrides,
-                                            std::string& error);
+                                            std::string& error, ServiceOptions* service = nullptr);
 
 }  // namespace sqltail::engine

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "sqltail/logreader/change_event.h"
@@ -12,16 +14,48 @@
 
 namespace sqltail::engine {
 
+// Debezium's type-mapping options (time.precision.mode, decimal.handling.mode, binary.handling.mode).
+enum class TimePrecisionMode {
+  kAdaptive,  // io.debezium.time.*: ms, µs or ns as the column's precision needs (Debezium's default)
+  kConnect,   // org.apache.kafka.connect.data.Date/Time/Timestamp: always ms (finer digits are dropped)
+};
+enum class DecimalHandlingMode {
+  kPrecise,  // org.apache.kafka.connect.data.Decimal: bytes of the unscaled value (default)
+  kDouble,   // double: may lose digits
+  kString,   // string: "-12.50", all digits
+};
+enum class BinaryHandlingMode {
+  kBytes,   // bytes (base64 in JSON, as JsonConverter writes bytes) (default)
+  kBase64,  // string holding the base64 text
+  kHex,     // string holding lowercase hex
+};
+// Parse the option values as Debezium spells them ("adaptive", "precise", "base64", ...); false if unknown.
+bool ParseTimePrecisionMode(std::string_view text, TimePrecisionMode& out);
+bool ParseDecimalHandlingMode(std::string_view text, DecimalHandlingMode& out);
+bool ParseBinaryHandlingMode(std::string_view text, BinaryHandlingMode& out);
+
 struct EncoderOptions {
   std::string topic_prefix = "sqltail";  // Debezium's topic.prefix (also source.name)
   std::string database;                  // source database name
   bool schemas_enable = true;            // JsonConverter schemas.enable
+  TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
+  DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
+  BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
+};
+
+// Events of one table within a source transaction (the END event's data_collections).
+struct TableEventCount {
+  const logreader::CapturedTable* table = nullptr;
+  uint64_t events = 0;
 };
 
 struct EncodedEvent {
   const std::string* topic = nullptr;
   std::string key;    // empty for tables without a key (null Kafka key)
   std::string value;  // the envelope
+  // Comma-separated names of the columns the log does not determine (an update without a base
+  // image): the Kafka header sqltail.unavailable; empty when every value is known.
+  std::string unavailable;
 };
 
 class DebeziumEncoder {
@@ -37,6 +71,14 @@ class DebeziumEncoder {
 
   const std::string& TopicFor(const logreader::CapturedTable& table);
 
+  // Debezium's transaction metadata (provide.transaction.metadata): BEGIN and END events on
+  // <prefix>.transaction, keyed by the transaction id (the commit LSN, as Debezium's SQL Server
+  // connector sets it); ts_ms is the source commit time. END carries the event counts per table.
+  const std::string& TransactionTopic() const { return transaction_topic_; }
+  void EncodeTransactionBegin(const logreader::CommittedTransaction& txn, EncodedEvent& out);
+  void EncodeTransactionEnd(const logreader::CommittedTransaction& txn, std::span<const TableEventCount> tables,
+                            EncodedEvent& out);
+
  private:
   struct TableSchemas {
     std::string topic;
@@ -44,12 +86,17 @@ class DebeziumEncoder {
     std::string value_prefix;  // {"schema":...,"payload":
   };
   TableSchemas& SchemasFor(const logreader::CapturedTable& table);
-  bool AppendRow(const logreader::RowChange& change, const std::vector<size_t>* only, std::string& out,
-                 std::string& error);
+  bool AppendRow(const logreader::RowChange& change, const logreader::DecodedRecord& decoded,
+                 const std::vector<size_t>* only, std::string& out, std::string& error);
+
+  void AppendTransactionEvent(const logreader::CommittedTransaction& txn, bool end,
+                              std::span<const TableEventCount> tables, EncodedEvent& out);
 
   EncoderOptions options_;
+  std::string transaction_topic_;
   std::unordered_map<const logreader::CapturedTable*, TableSchemas> schemas_;
   logreader::DecodedRecord decoded_;
+  logreader::DecodedRecord decoded_before_;  // updates
   std::string scratch_;
 };
 

@@ -17,5 +17,9 @@ struct TableComparison {
 
 bool CompareWithSqlite(const std::string& source_jsonl, const std::string& sqlite_path,
                        const std::string& table_name_format, std::vector<TableComparison>& out, std::string& error);
+// `conninfo`: libpq connection strings merged in order (a later keyword wins); tables in `schema`.
+bool CompareWithPostgres(const std::string& source_jsonl, const std::vector<std::string>& conninfo,
+                         const std::string& schema, const std::string& table_name_format,
+                         std::vector<TableComparison>& out, std::string& error);
 
 }  // namespace sqltail::engine

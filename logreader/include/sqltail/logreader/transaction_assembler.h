@@ -12,16 +12,31 @@
 #include "sqltail/logreader/catalog.h"
 #include "sqltail/logreader/log_record.h"
 #include "sqltail/logreader/lsn.h"
+#include "sqltail/logreader/update_resolver.h"
 
 namespace sqltail::logreader {
 
 enum class ChangeOp : char { kInsert = 'c', kUpdate = 'u', kDelete = 'd' };
 
+// A column value of an update that the log determines without a base image.
+struct KnownColumn {
+  size_t column = 0;  // index into the layout's columns
+  std::span<const uint8_t> before;
+  std::span<const uint8_t> after;
+};
+
 struct RowChange {
   Lsn lsn;
   ChangeOp op = ChangeOp::kInsert;
   const CapturedTable* table = nullptr;
-  std::span<const uint8_t> record;  // the row image (insert: after, delete: before); valid during the callback
+  // The row image (insert: after, delete: before, update: after); valid during the callback. Empty
+  // for a partial update.
+  std::span<const uint8_t> record;
+  std::span<const uint8_t> before_record;  // update: the full before image (empty for a partial update)
+  // An update without a base image: only `known_columns` have values; every other column is
+  // unavailable (FieldState::kUnavailable), in both before and after.
+  bool partial = false;
+  std::span<const KnownColumn> known_columns;
 };
 
 struct CommittedTransaction {
@@ -29,8 +44,9 @@ struct CommittedTransaction {
   std::string name;  // [Transaction Name]: "INSERT", "user_transaction", ...
   Lsn begin_lsn;
   Lsn commit_lsn;
-  uint8_t commit_time[8] = {};     // datetime layout, as logged
-  std::vector<RowChange> changes;  // in log order
+  uint8_t commit_time[8] = {};             // datetime layout, as logged
+  std::vector<RowChange> changes;          // in log order
+  std::vector<KnownColumn> known_columns;  // storage for the changes' known_columns
 };
 
 struct AssemblerStats {
@@ -38,13 +54,16 @@ struct AssemblerStats {
   uint64_t transactions_committed = 0;
   uint64_t transactions_aborted = 0;
   uint64_t changes_emitted = 0;
+  uint64_t updates_emitted = 0;
+  uint64_t partial_updates_emitted = 0;  // updates without a base image
+  uint64_t unavailable_values = 0;       // columns emitted as unavailable (one per column per event)
 };
 
 class TransactionAssembler {
  public:
   using CommitHandler = std::function<bool(const CommittedTransaction&, std::string& error)>;
 
-  TransactionAssembler(const Catalog& catalog, CommitHandler on_commit);
+  TransactionAssembler(const Catalog& catalog, CommitHandler on_commit, UpdateResolverLimits limits = {});
   ~TransactionAssembler();
 
   // Feeds the record at `lsn`. Returns false with `error` (naming the LSN, table and what is
@@ -56,9 +75,11 @@ class TransactionAssembler {
   size_t open_transactions() const { return open_.size(); }
   size_t buffered_bytes() const { return buffered_bytes_; }
   const AssemblerStats& stats() const { return stats_; }
+  const UpdateResolver& resolver() const { return resolver_; }
 
  private:
   struct OpenTransaction;
+  void AddUpdate(OpenTransaction& txn, Lsn lsn, const CapturedTable& table);  // update_ into txn
   const Catalog& catalog_;
   CommitHandler on_commit_;
   // Open transactions, searched linearly: there are few at a time, and a vector allocates nothing
@@ -68,6 +89,8 @@ class TransactionAssembler {
   CommittedTransaction committed_;
   size_t buffered_bytes_ = 0;
   AssemblerStats stats_;
+  UpdateResolver resolver_;
+  UpdateResult update_;  // reused per modify record
 };
 
 // Renders a datetime-layout value (4-byte 1/300 s ticks, 4-byte days since 1900-01-01) as

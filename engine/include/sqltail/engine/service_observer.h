@@ -1,0 +1,47 @@
+// Hooks through which a daemon (systemd notify, watchdog, metrics) follows a capture or apply run.
+// Every method is called from the run's own thread; the defaults do nothing, so a run without a
+// service around it pays one virtual call per hook.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "sqltail/logreader/lsn.h"
+
+namespace sqltail::engine {
+
+// The state of a run after one iteration of its main loop.
+struct ProgressSnapshot {
+  uint64_t log_rows = 0;             // capture: fn_dblog rows read
+  uint64_t source_transactions = 0;  // capture: committed source transactions emitted
+  uint64_t events = 0;               // change events produced (capture) or applied (apply)
+  uint64_t kafka_transactions = 0;   // capture: committed Kafka transactions
+  uint64_t target_transactions = 0;  // apply: committed target transactions
+  logreader::Lsn read_lsn;           // capture: the last LSN read
+  logreader::Lsn committed_lsn;      // capture: commit LSN of the last checkpoint committed to Kafka
+  logreader::Lsn restart_lsn;        // capture: where a restart begins reading
+  uint64_t open_transactions = 0;    // capture: source transactions begun and not yet ended
+  uint64_t buffered_bytes = 0;       // capture: bytes of changes held for open transactions
+  int64_t last_commit_unix_ms = 0;   // source commit time of the last emitted transaction (0: none yet)
+  bool caught_up = false;            // the last poll found nothing new
+};
+
+class ServiceObserver {
+ public:
+  virtual ~ServiceObserver() = default;
+  // Connected and initialised: the source is read, the producer or consumer is set up.
+  virtual void OnReady() {}
+  // One change event of `schema.table`; op is Debezium's "c", "u", "d" or "r".
+  virtual void OnEvent(std::string_view /*schema*/, std::string_view /*table*/, std::string_view /*op*/) {}
+  // An error that the run survived (a retried commit) or that ends it; kind is "kafka", "source" or "sink".
+  virtual void OnError(std::string_view /*kind*/) {}
+  // One iteration of the main loop finished: the loop is alive and has advanced.
+  virtual void OnProgress(const ProgressSnapshot& /*snapshot*/) {}
+  // Shutdown begins (stop requested or idle limit reached); the open transaction is finished next.
+  virtual void OnStopping() {}
+};
+
+// The observer used when the caller passes none.
+ServiceObserver& NoServiceObserver();
+
+}  // namespace sqltail::engine

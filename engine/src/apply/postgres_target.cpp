@@ -1,0 +1,590 @@
+#include "postgres_target.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+#include "sqltail/engine/row_checksum.h"
+
+namespace sqltail::engine {
+namespace {
+
+// A batch is written when it holds this many rows or bytes (and at commit). Large enough that the
+// statement overhead vanishes, small enough to bound memory.
+constexpr size_t kFlushRows = 10000;
+constexpr size_t kFlushBytes = 16 << 20;
+constexpr size_t kSlots = 32768;  // > 3 * kFlushRows: the key index stays sparse
+static_assert((kSlots & (kSlots - 1)) == 0 && kSlots > 3 * kFlushRows);
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// One line: "postgresql: <message> (<detail>) [SQLSTATE]".
+std::string PgError(pg_conn* conn, const PGresult* result) {
+  std::string out = "postgresql: ";
+  const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  if (primary != nullptr) {
+    out += primary;
+    if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL))
+      out += std::string(" (") + detail + ")";
+    if (const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE)) out += std::string(" [") + state + "]";
+  } else {
+    out += PQerrorMessage(conn);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  for (char& c : out)
+    if (c == '\n') c = ' ';
+  return out;
+}
+
+// Owns a PGresult.
+struct Result {
+  PGresult* r;
+  explicit Result(PGresult* result) : r(result) {}
+  ~Result() { PQclear(r); }
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+  ExecStatusType status() const { return PQresultStatus(r); }
+};
+
+const char* PgType(const TargetColumn& c, std::string& buffer) {
+  switch (c.kind) {
+    case ValueKind::kInteger:
+      if (c.connect_type == "int8" || c.connect_type == "int16") return "smallint";
+      if (c.connect_type == "int32") return "integer";
+      return "bigint";
+    case ValueKind::kReal:
+      return c.connect_type == "float" || c.connect_type == "float32" ? "real" : "double precision";
+    case ValueKind::kBoolean:
+      return "boolean";
+    case ValueKind::kBytes:
+      return "bytea";
+    case ValueKind::kDecimal:
+      if (c.precision <= 0) return "numeric";
+      buffer = "numeric(" + std::to_string(c.precision) + "," + std::to_string(c.scale) + ")";
+      return buffer.c_str();
+    case ValueKind::kText:
+      break;
+  }
+  return "text";
+}
+
+template <typename T>
+void AppendNumber(std::string& out, T value) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+// A value as PostgreSQL's text input takes it. Returns false for NULL (nothing appended).
+bool AppendText(std::string& out, const TargetColumn& column, const FieldValue& v) {
+  switch (v.type) {
+    case FieldValue::Type::kNull:
+      return false;
+    case FieldValue::Type::kBool:
+      out += column.kind == ValueKind::kBoolean ? (v.boolean ? "t" : "f") : (v.boolean ? "1" : "0");
+      return true;
+    case FieldValue::Type::kInteger:
+      AppendNumber(out, v.integer);
+      return true;
+    case FieldValue::Type::kReal:
+      AppendNumber(out, v.real);
+      return true;
+    case FieldValue::Type::kText:
+      if (column.kind == ValueKind::kBytes) {
+        out += "\\x";
+        for (unsigned char c : v.text) out += kHex[c >> 4], out += kHex[c & 15];
+      } else {
+        out += v.text;
+      }
+      return true;
+  }
+  return false;
+}
+
+// A value as an element of an array literal: NULL, or the text input quoted ("a\"b").
+void AppendArrayElement(std::string& out, const TargetColumn& column, const FieldValue& v) {
+  switch (v.type) {
+    case FieldValue::Type::kNull:
+      out += "NULL";
+      return;
+    case FieldValue::Type::kText:
+      out += '"';
+      if (column.kind == ValueKind::kBytes) {
+        out += "\\\\x";  // the bytea input's backslash, escaped for the array parser
+        for (unsigned char c : v.text) out += kHex[c >> 4], out += kHex[c & 15];
+      } else {
+        for (char c : v.text) {
+          if (c == '"' || c == '\\') out += '\\';
+          out += c;
+        }
+      }
+      out += '"';
+      return;
+    default:
+      AppendText(out, column, v);  // numbers and t/f need no quoting
+  }
+}
+
+uint64_t Fnv(uint64_t hash, std::string_view bytes) {
+  for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return hash;
+}
+
+}  // namespace
+
+std::string PgQuoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+struct PostgresTarget::Table : TargetTable {
+  std::string qualified;                           // "schema"."table"
+  std::string upsert_statement, delete_statement;  // prepared statement names
+  std::vector<size_t> key_columns;                 // every column for a table without a key
+
+  // The pending batch: each row's values as array elements, in `data`.
+  struct Field {
+    uint32_t offset = 0, length = 0;
+  };
+  struct Row {
+    RowOrigin origin;
+    uint64_t key_hash = 0;
+    bool is_delete = false;
+    bool superseded = false;  // a later event of the same key is in the batch
+  };
+  std::string data;
+  std::vector<Field> fields;  // columns.size() per row
+  std::vector<Row> rows;
+  std::vector<uint32_t> slots;  // open addressing on key_hash: row index + 1, 0 = empty
+  size_t live_upserts = 0, live_deletes = 0;
+
+  std::string_view FieldText(size_t row, size_t column) const {
+    const Field& f = fields[row * columns.size() + column];
+    return std::string_view(data).substr(f.offset, f.length);
+  }
+  bool SameKey(size_t a, size_t b) const {
+    for (size_t k : key_columns)
+      if (FieldText(a, k) != FieldText(b, k)) return false;
+    return true;
+  }
+  std::string DescribeStoredKey(size_t row) const {
+    std::string names, values;
+    for (size_t k : key_columns) {
+      if (!names.empty()) names += ", ", values += ", ";
+      names += columns[k].name;
+      values += FieldText(row, k).substr(0, 200);
+    }
+    return "(" + names + ")=(" + values + ")";
+  }
+  void ClearBatch() {
+    if (has_key && !rows.empty()) std::fill(slots.begin(), slots.end(), 0);
+    data.clear();
+    fields.clear();
+    rows.clear();
+    live_upserts = live_deletes = 0;
+  }
+};
+
+PostgresTarget::PostgresTarget() = default;
+
+PostgresTarget::~PostgresTarget() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+bool PostgresTarget::Exec(const char* sql, std::string& error) {
+  Result r(PQexec(conn_, sql));
+  if (r.status() != PGRES_COMMAND_OK && r.status() != PGRES_TUPLES_OK) {
+    error = PgError(conn_, r.r) + " in: " + std::string(sql).substr(0, 300);
+    return false;
+  }
+  return true;
+}
+
+bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::string& schema, std::string& error) {
+  schema_ = schema;
+  std::vector<std::pair<std::string, std::string>> settings;
+  auto set = [&](const char* key, const char* value, bool override) {
+    for (auto& [k, v] : settings) {
+      if (k == key) {
+        if (override) v = value;
+        return;
+      }
+    }
+    settings.emplace_back(key, value);
+  };
+  for (const auto& conninfo : conninfos) {
+    if (conninfo.empty()) continue;
+    char* parse_error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+    if (options == nullptr) {
+      error = "postgresql: bad connection string: " + std::string(parse_error ? parse_error : "out of memory");
+      if (parse_error) PQfreemem(parse_error);
+      while (!error.empty() && error.back() == '\n') error.pop_back();
+      return false;
+    }
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o)
+      if (o->val != nullptr) set(o->keyword, o->val, true);
+    PQconninfoFree(options);
+  }
+  set("fallback_application_name", "sqltail", false);
+  set("client_encoding", "UTF8", false);
+  std::vector<const char*> keywords, values;
+  for (const auto& [k, v] : settings) keywords.push_back(k.c_str()), values.push_back(v.c_str());
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keywords.data(), values.data(), 0);
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    error = "postgresql: cannot connect: " + PgError(conn_, nullptr).substr(12);
+    return false;
+  }
+  // Notices ("relation ... already exists, skipping") are not errors: keep them off stderr.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
+  // Checksums read floats as text: shortest round-trip output (PostgreSQL's default since 12).
+  if (!Exec("SET extra_float_digits = 1", error)) return false;
+  const char* schema_param = schema_.c_str();
+  Result exists(PQexecParams(conn_, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, nullptr, &schema_param, nullptr,
+                             nullptr, 0));
+  if (exists.status() != PGRES_TUPLES_OK) {
+    error = PgError(conn_, exists.r);
+    return false;
+  }
+  std::string q = PgQuoteIdentifier(schema_);
+  if (PQntuples(exists.r) == 0 && !Exec(("CREATE SCHEMA IF NOT EXISTS " + q).c_str(), error)) return false;
+  if (!Exec(("CREATE TABLE IF NOT EXISTS " + q +
+             ".sqltail_progress (topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, "
+             "PRIMARY KEY (topic, partition))")
+                .c_str(),
+            error))
+    return false;
+  Result prepared(PQprepare(conn_, "sqltail_save_progress",
+                            ("INSERT INTO " + q +
+                             ".sqltail_progress (topic, partition, next_offset) VALUES ($1, $2, $3) "
+                             "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset")
+                                .c_str(),
+                            3, nullptr));
+  if (prepared.status() != PGRES_COMMAND_OK) {
+    error = PgError(conn_, prepared.r);
+    return false;
+  }
+  return true;
+}
+
+std::string PostgresTarget::Describe() const {
+  return std::string("PostgreSQL ") + PQhost(conn_) + ":" + PQport(conn_) + "/" + PQdb(conn_) + " schema " + schema_;
+}
+
+bool PostgresTarget::Begin(std::string& error) { return Exec("BEGIN", error); }
+
+bool PostgresTarget::Commit(std::string& error) {
+  for (auto& table : tables_)
+    if (!Flush(*table, error)) return false;
+  Result r(PQexec(conn_, "COMMIT"));
+  // COMMIT of a failed transaction "succeeds" with the tag ROLLBACK.
+  if (r.status() != PGRES_COMMAND_OK || std::strcmp(PQcmdStatus(r.r), "COMMIT") != 0) {
+    error = r.status() != PGRES_COMMAND_OK ? PgError(conn_, r.r) : "postgresql: the transaction was rolled back";
+    return false;
+  }
+  return true;
+}
+
+void PostgresTarget::Rollback() {
+  for (auto& table : tables_) table->ClearBatch();
+  Result r(PQexec(conn_, "ROLLBACK"));
+}
+
+bool PostgresTarget::LoadProgress(ProgressMap& out, std::string& error) {
+  Result r(PQexec(
+      conn_,
+      ("SELECT topic, partition, next_offset FROM " + PgQuoteIdentifier(schema_) + ".sqltail_progress").c_str()));
+  if (r.status() != PGRES_TUPLES_OK) {
+    error = PgError(conn_, r.r);
+    return false;
+  }
+  for (int i = 0; i < PQntuples(r.r); ++i)
+    out[{PQgetvalue(r.r, i, 0), std::atoi(PQgetvalue(r.r, i, 1))}] = std::strtoll(PQgetvalue(r.r, i, 2), nullptr, 10);
+  return true;
+}
+
+bool PostgresTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset,
+                                  std::string& error) {
+  char partition_text[16], offset_text[24];
+  *std::to_chars(partition_text, partition_text + 15, partition).ptr = '\0';
+  *std::to_chars(offset_text, offset_text + 23, next_offset).ptr = '\0';
+  const char* values[3] = {topic.c_str(), partition_text, offset_text};
+  Result r(PQexecPrepared(conn_, "sqltail_save_progress", 3, values, nullptr, nullptr, 0));
+  if (r.status() != PGRES_COMMAND_OK) {
+    error = "saving progress: " + PgError(conn_, r.r);
+    return false;
+  }
+  return true;
+}
+
+TargetTable* PostgresTarget::FindTable(const std::string& name) {
+  for (auto& t : tables_)
+    if (t->name == name) return t.get();
+  return nullptr;
+}
+
+TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<TargetColumn> columns,
+                                         std::string& error) {
+  auto table = std::make_unique<Table>();
+  const std::string number = std::to_string(tables_.size());
+  table->name = name;
+  table->columns = std::move(columns);
+  table->qualified = PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(name);
+  table->upsert_statement = "sqltail_upsert_" + number;
+  table->delete_statement = "sqltail_delete_" + number;
+  for (const auto& c : table->columns) table->has_key |= c.key;
+  std::string create = "CREATE TABLE IF NOT EXISTS " + table->qualified + " (";
+  std::string names, unnest, keys, updates, key_unnest, key_names, key_match, keyless_match, type_buffer;
+  for (size_t i = 0; i < table->columns.size(); ++i) {
+    const auto& c = table->columns[i];
+    std::string quoted = PgQuoteIdentifier(c.name);
+    std::string type = PgType(c, type_buffer);
+    std::string param = "$" + std::to_string(i + 1);
+    if (i > 0) create += ", ", names += ", ", unnest += ", ", keyless_match += " AND ";
+    create += quoted + " " + type;
+    names += quoted;
+    unnest += param + "::" + type + "[]";
+    keyless_match += quoted + " IS NOT DISTINCT FROM " + param + "::" + type;
+    if (c.key) {
+      std::string key_param = "$" + std::to_string(table->key_columns.size() + 1);
+      if (!keys.empty()) keys += ", ", key_unnest += ", ", key_match += " AND ";
+      keys += quoted;
+      key_unnest += key_param + "::" + type + "[]";
+      key_match += "t." + quoted + " = d." + quoted;
+    } else {
+      updates += (updates.empty() ? "" : ", ") + quoted + " = EXCLUDED." + quoted;
+    }
+    if (c.key || !table->has_key) table->key_columns.push_back(i);
+  }
+  if (table->has_key) create += ", PRIMARY KEY (" + keys + ")";
+  create += ")";
+  std::string upsert = "INSERT INTO " + table->qualified + " (" + names + ") SELECT * FROM unnest(" + unnest + ")";
+  std::string remove;
+  if (table->has_key) {
+    upsert += updates.empty() ? " ON CONFLICT DO NOTHING" : " ON CONFLICT (" + keys + ") DO UPDATE SET " + updates;
+    remove = "DELETE FROM " + table->qualified + " AS t USING unnest(" + key_unnest + ") AS d(" + keys + ") WHERE " +
+             key_match;
+    table->slots.assign(kSlots, 0);
+  } else {
+    // Without a key a delete removes one matching row, in event order (DeleteWithoutKey).
+    remove = "DELETE FROM " + table->qualified + " WHERE ctid = (SELECT ctid FROM " + table->qualified + " WHERE " +
+             keyless_match + " LIMIT 1)";
+  }
+  if (!Exec(create.c_str(), error)) return nullptr;
+  const int key_params = static_cast<int>(table->has_key ? table->key_columns.size() : table->columns.size());
+  Result u(PQprepare(conn_, table->upsert_statement.c_str(), upsert.c_str(), static_cast<int>(table->columns.size()),
+                     nullptr));
+  Result d(PQprepare(conn_, table->delete_statement.c_str(), remove.c_str(), key_params, nullptr));
+  if (u.status() != PGRES_COMMAND_OK || d.status() != PGRES_COMMAND_OK) {
+    error = "table " + name + ": " + PgError(conn_, u.status() != PGRES_COMMAND_OK ? u.r : d.r);
+    return nullptr;
+  }
+  tables_.push_back(std::move(table));
+  return tables_.back().get();
+}
+
+bool PostgresTarget::Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                            std::string& error) {
+  return Add(static_cast<Table&>(table), row, origin, false, error);
+}
+
+bool PostgresTarget::Delete(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                            std::string& error) {
+  auto& t = static_cast<Table&>(table);
+  if (!t.has_key) return DeleteWithoutKey(t, row, origin, error);
+  return Add(t, row, origin, true, error);
+}
+
+bool PostgresTarget::Add(Table& t, const std::vector<FieldValue>& row, const RowOrigin& origin, bool is_delete,
+                         std::string& error) {
+  const size_t index = t.rows.size();
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    size_t offset = t.data.size();
+    AppendArrayElement(t.data, t.columns[i], row[i]);
+    t.fields.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(t.data.size() - offset)});
+  }
+  Table::Row& added = t.rows.emplace_back();
+  added.origin = origin;
+  added.is_delete = is_delete;
+  if (t.has_key) {
+    // The last event of a key wins: an earlier one in the batch is dropped.
+    uint64_t hash = 14695981039346656037ull;
+    for (size_t k : t.key_columns) hash = Fnv(hash, t.FieldText(index, k)) * 31 + 1;
+    added.key_hash = hash;
+    const size_t mask = t.slots.size() - 1;
+    size_t slot = hash & mask;
+    for (; t.slots[slot] != 0; slot = (slot + 1) & mask) {
+      size_t other = t.slots[slot] - 1;
+      if (t.rows[other].key_hash == hash && t.SameKey(other, index)) {
+        t.rows[other].superseded = true;
+        --(t.rows[other].is_delete ? t.live_deletes : t.live_upserts);
+        break;
+      }
+    }
+    t.slots[slot] = static_cast<uint32_t>(index + 1);
+  }
+  ++(is_delete ? t.live_deletes : t.live_upserts);
+  if (t.rows.size() >= kFlushRows || t.data.size() >= kFlushBytes) return Flush(t, error);
+  return true;
+}
+
+bool PostgresTarget::Flush(Table& t, std::string& error) {
+  if (t.rows.empty()) return true;
+  for (bool deletes : {true, false}) {
+    if ((deletes ? t.live_deletes : t.live_upserts) == 0) continue;
+    const size_t columns = deletes ? t.key_columns.size() : t.columns.size();
+    column_arrays_.resize(std::max(column_arrays_.size(), t.columns.size()));
+    param_values_.resize(columns);
+    for (size_t c = 0; c < columns; ++c) {
+      const size_t column = deletes ? t.key_columns[c] : c;
+      std::string& array = column_arrays_[c];
+      array.clear();
+      array += '{';
+      bool first = true;
+      for (size_t r = 0; r < t.rows.size(); ++r) {
+        if (t.rows[r].superseded || t.rows[r].is_delete != deletes) continue;
+        if (!first) array += ',';
+        first = false;
+        array += t.FieldText(r, column);
+      }
+      array += '}';
+      param_values_[c] = array.c_str();
+    }
+    Result r(PQexecPrepared(conn_, deletes ? t.delete_statement.c_str() : t.upsert_statement.c_str(),
+                            static_cast<int>(columns), param_values_.data(), nullptr, nullptr, 0));
+    if (r.status() != PGRES_COMMAND_OK) {
+      error = DiagnoseBatch(t, deletes, 0, t.rows.size());
+      if (error.empty())
+        error = "events from " + DescribeOrigin(t.rows.front().origin) + " to " + DescribeOrigin(t.rows.back().origin) +
+                ": table " + t.name + ", " + std::to_string(t.rows.size()) + " rows: " + PgError(conn_, r.r);
+      t.ClearBatch();
+      return false;
+    }
+  }
+  t.ClearBatch();
+  return true;
+}
+
+// The batch statement failed, so the transaction is lost anyway: in a fresh transaction (rolled back
+// at the end), write the rows one at a time to find the one that fails and name it.
+std::string PostgresTarget::DiagnoseBatch(Table& t, bool deletes, size_t first, size_t last) {
+  if (PQstatus(conn_) != CONNECTION_OK) return {};
+  std::string ignored;
+  if (!Exec("ROLLBACK", ignored) || !Exec("BEGIN", ignored)) return {};
+  const size_t columns = deletes ? t.key_columns.size() : t.columns.size();
+  std::string found;
+  for (size_t r = first; r < last && found.empty(); ++r) {
+    if (t.rows[r].superseded || t.rows[r].is_delete != deletes) continue;
+    for (size_t c = 0; c < columns; ++c) {
+      column_arrays_[c] = "{" + std::string(t.FieldText(r, deletes ? t.key_columns[c] : c)) + "}";
+      param_values_[c] = column_arrays_[c].c_str();
+    }
+    Result result(PQexecPrepared(conn_, deletes ? t.delete_statement.c_str() : t.upsert_statement.c_str(),
+                                 static_cast<int>(columns), param_values_.data(), nullptr, nullptr, 0));
+    if (result.status() != PGRES_COMMAND_OK)
+      found = DescribeOrigin(t.rows[r].origin) + ": table " + t.name + ", key " + t.DescribeStoredKey(r) + ": " +
+              PgError(conn_, result.r);
+  }
+  Exec("ROLLBACK", ignored);
+  return found;
+}
+
+bool PostgresTarget::DeleteWithoutKey(Table& t, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                                      std::string& error) {
+  // Earlier inserts of the batch may be the row this deletes: write them first.
+  if (!Flush(t, error)) return false;
+  param_buffers_.resize(std::max(param_buffers_.size(), t.columns.size()));
+  param_values_.resize(t.columns.size());
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    param_buffers_[i].clear();
+    param_values_[i] = AppendText(param_buffers_[i], t.columns[i], row[i]) ? param_buffers_[i].c_str() : nullptr;
+  }
+  Result r(PQexecPrepared(conn_, t.delete_statement.c_str(), static_cast<int>(t.columns.size()), param_values_.data(),
+                          nullptr, nullptr, 0));
+  if (r.status() != PGRES_COMMAND_OK) {
+    error = DescribeOrigin(origin) + ": table " + t.name + ", key " + DescribeKey(t, row) + ": " + PgError(conn_, r.r);
+    return false;
+  }
+  return true;
+}
+
+bool PostgresTarget::Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) {
+  if (!Exec("BEGIN", error) || !Exec(("DECLARE sqltail_checksum NO SCROLL CURSOR FOR SELECT * FROM " +
+                                      PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(table))
+                                         .c_str(),
+                                     error)) {
+    error = "table " + table + ": " + error;
+    Rollback();
+    return false;
+  }
+  // Rendered as SQLite's checksum renders what the applier stored there: integers and booleans as
+  // integers, floats as reals, numeric as its text, bytea as its bytes, the rest as text.
+  RowChecksum sum;
+  for (;;) {
+    Result r(PQexec(conn_, "FETCH FORWARD 20000 FROM sqltail_checksum"));
+    if (r.status() != PGRES_TUPLES_OK) {
+      error = "table " + table + ": " + PgError(conn_, r.r);
+      Rollback();
+      return false;
+    }
+    const int n = PQntuples(r.r), columns = PQnfields(r.r);
+    if (n == 0) break;
+    for (int i = 0; i < n; ++i) {
+      sum.BeginRow();
+      for (int c = 0; c < columns; ++c) {
+        sum.Name(PQfname(r.r, c));
+        if (PQgetisnull(r.r, i, c)) {
+          sum.Null();
+          continue;
+        }
+        const char* text = PQgetvalue(r.r, i, c);
+        const size_t length = static_cast<size_t>(PQgetlength(r.r, i, c));
+        switch (PQftype(r.r, c)) {
+          case 16:  // boolean
+            sum.Integer(text[0] == 't' ? 1 : 0);
+            break;
+          case 20:  // bigint
+          case 21:  // smallint
+          case 23:  // integer
+          {
+            int64_t value = 0;
+            std::from_chars(text, text + length, value);
+            sum.Integer(value);
+            break;
+          }
+          case 700:  // real: its shortest text read as a double, as SQLite stored the JSON number
+          case 701:  // double precision
+            sum.Real(std::strtod(text, nullptr));
+            break;
+          case 17: {  // bytea
+            size_t size = 0;
+            unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+            sum.Text(std::string_view(reinterpret_cast<const char*>(bytes), size));
+            PQfreemem(bytes);
+            break;
+          }
+          default:
+            sum.Text(std::string_view(text, length));
+        }
+      }
+      sum.EndRow();
+    }
+  }
+  Rollback();
+  rows = sum.rows();
+  checksum = sum.value();
+  return true;
+}
+
+}  // namespace sqltail::engine

@@ -1,0 +1,68 @@
+// The PostgreSQL target (libpq). Rows are batched per table and written with one statement per batch
+// (`INSERT ... SELECT FROM unnest($1::type[], ...) ON CONFLICT (key) DO UPDATE`, and `DELETE ... USING
+// unnest(...)` for deletes); a batch keeps only the last event of each key, so the result is the
+// result of applying the events in order. Rows and progress commit in one PostgreSQL transaction.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "target.h"
+
+struct pg_conn;
+
+namespace sqltail::engine {
+
+class PostgresTarget final : public Target {
+ public:
+  PostgresTarget();
+  ~PostgresTarget() override;
+  PostgresTarget(const PostgresTarget&) = delete;
+  PostgresTarget& operator=(const PostgresTarget&) = delete;
+
+  // `conninfos`: libpq connection strings or URIs, merged in order (a later keyword wins), so the
+  // secret part can come from elsewhere than the configuration file. Tables go into `schema`.
+  bool Open(const std::vector<std::string>& conninfos, const std::string& schema, std::string& error);
+
+  bool Begin(std::string& error) override;
+  bool Commit(std::string& error) override;
+  void Rollback() override;
+
+  bool LoadProgress(ProgressMap& out, std::string& error) override;
+  bool SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error) override;
+
+  TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) override;
+  TargetTable* FindTable(const std::string& name) override;
+
+  bool Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+              std::string& error) override;
+  bool Delete(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+              std::string& error) override;
+
+  bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) override;
+  std::string Describe() const override;
+
+  struct Table;
+
+ private:
+  bool Exec(const char* sql, std::string& error);
+  bool Add(Table& table, const std::vector<FieldValue>& row, const RowOrigin& origin, bool is_delete,
+           std::string& error);
+  bool Flush(Table& table, std::string& error);
+  // After a failed batch: finds the row that fails on its own, for the error message.
+  std::string DiagnoseBatch(Table& table, bool deletes, size_t first, size_t last);
+  bool DeleteWithoutKey(Table& table, const std::vector<FieldValue>& row, const RowOrigin& origin, std::string& error);
+
+  pg_conn* conn_ = nullptr;
+  std::string schema_;
+  std::vector<std::unique_ptr<Table>> tables_;  // index = statement number
+  std::vector<std::string> column_arrays_;      // one array literal per column, reused by every flush
+  std::vector<const char*> param_values_;
+  std::vector<std::string> param_buffers_;
+};
+
+// Quotes an identifier for PostgreSQL ("a""b").
+std::string PgQuoteIdentifier(std::string_view name);
+
+}  // namespace sqltail::engine

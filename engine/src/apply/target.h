@@ -1,0 +1,97 @@
+// The target database of the applier, as an interface: tables created from the event schema, rows
+// upserted and deleted, and the Kafka progress written in the same transaction as the rows.
+// Implementations: SqliteTarget (embedded default), PostgresTarget (libpq, batched).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sqltail::engine {
+
+// How a column's value is stored (the Connect type of the event schema, coarsely).
+enum class ValueKind : uint8_t { kInteger, kReal, kText, kBoolean, kBytes, kDecimal };
+
+struct TargetColumn {
+  std::string name;
+  ValueKind kind = ValueKind::kText;
+  std::string connect_type;  // "int16", "int32", "float", "double", ...: picks the width where it matters
+  int precision = 0;         // kDecimal: connect.decimal.precision (0: unknown)
+  int scale = 0;             // kDecimal
+  bool key = false;
+};
+
+// One column value of an event row, as the JSON carried it. Text of kBytes columns is the decoded
+// bytes, text of kDecimal columns the decimal rendering ("-12.50"). Views live until the next event.
+struct FieldValue {
+  enum class Type : uint8_t { kNull, kBool, kInteger, kReal, kText };
+  Type type = Type::kNull;
+  bool boolean = false;
+  int64_t integer = 0;
+  double real = 0;
+  std::string_view text;
+};
+
+// Where an event came from; `topic` views a string that outlives the applier's run.
+struct RowOrigin {
+  std::string_view topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+class TargetTable {
+ public:
+  virtual ~TargetTable() = default;
+  std::string name;
+  std::vector<TargetColumn> columns;
+  bool has_key = false;
+};
+
+using ProgressMap = std::map<std::pair<std::string, int32_t>, int64_t>;  // (topic, partition) -> next offset
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual bool Begin(std::string& error) = 0;
+  // Writes what is still pending, then commits.
+  virtual bool Commit(std::string& error) = 0;
+  virtual void Rollback() = 0;
+
+  virtual bool LoadProgress(ProgressMap& out, std::string& error) = 0;
+  virtual bool SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error) = 0;
+
+  // Creates the table when missing and prepares its statements.
+  virtual TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) = 0;
+  virtual TargetTable* FindTable(const std::string& name) = 0;
+
+  // `row` holds one value per column of `table`. A target may defer the write to Commit (or to its
+  // next batch); the effect is as if the calls ran in order. Errors (now or later) name the origin
+  // of the row that failed: "topic T, partition P, offset O: table X, key (k)=(v): ...".
+  virtual bool Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                      std::string& error) = 0;
+  virtual bool Delete(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
+                      std::string& error) = 0;
+  // An update whose columns marked in `unavailable` (the log did not determine them) must keep
+  // their current values: only the other columns are written, to the existing row with the key of
+  // `row`. A row that is not there is an error (its missing values cannot be made up). The default
+  // refuses, so a target that does not implement it stops rather than overwrite data.
+  virtual bool UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row,
+                                  const std::vector<bool>& unavailable, const RowOrigin& origin, std::string& error);
+
+  // Row hashes for verification: count and an order-independent checksum of every row
+  // (RowChecksum: integers and booleans as integers, floats as reals, everything else as text).
+  virtual bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) = 0;
+
+  // For logs: "SQLite file X", "PostgreSQL host:port/db schema s".
+  virtual std::string Describe() const = 0;
+};
+
+// "topic T, partition P, offset O"
+std::string DescribeOrigin(const RowOrigin& origin);
+// "(a, b)=(1, x)": the key columns of a row (every column for a table without a key).
+std::string DescribeKey(const TargetTable& table, const std::vector<FieldValue>& row);
+
+}  // namespace sqltail::engine

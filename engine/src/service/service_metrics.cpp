@@ -1,0 +1,255 @@
+#include "sqltail/engine/service_metrics.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <thread>
+
+namespace sqltail::engine {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// Label values may hold any text: escape as the exposition format requires.
+std::string EscapeLabel(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void Header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void Sample(std::string& out, const char* name, uint64_t value) {
+  out += name;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+void SampleDouble(std::string& out, const std::string& name, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.3f", value);
+  out += name;
+  out += ' ';
+  out += buffer;
+  out += '\n';
+}
+
+void LsnParts(std::string& out, const char* which, const logreader::Lsn& lsn) {
+  const std::pair<const char*, uint64_t> parts[] = {{"vlf", lsn.vlf()}, {"block", lsn.block()}, {"slot", lsn.slot()}};
+  for (const auto& [part, value] : parts) {
+    out += "sqltail_lsn{lsn=\"";
+    out += which;
+    out += "\",part=\"";
+    out += part;
+    out += "\"} ";
+    out += std::to_string(value);
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+void MetricsBoard::Publish(const ServiceSnapshot& snapshot) {
+  std::lock_guard lock(mutex_);
+  snapshot_ = snapshot;
+}
+
+ServiceSnapshot MetricsBoard::Read() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+bool MetricsBoard::Live(std::chrono::steady_clock::time_point now, std::chrono::seconds stall_limit) const {
+  std::lock_guard lock(mutex_);
+  return !snapshot_.ready || snapshot_.stopping || now - snapshot_.last_progress < stall_limit;
+}
+
+bool MetricsBoard::Ready(std::chrono::steady_clock::time_point now, std::chrono::seconds stall_limit) const {
+  std::lock_guard lock(mutex_);
+  return snapshot_.ready && !snapshot_.stopping && now - snapshot_.last_progress < stall_limit;
+}
+
+std::string MetricsBoard::RenderPrometheus(std::chrono::system_clock::time_point now) const {
+  ServiceSnapshot s = Read();
+  const auto& p = s.progress;
+  std::string out;
+  out.reserve(4096);
+  Header(out, "sqltail_info", "gauge", "Constant 1; the role label says capture or apply.");
+  out += "sqltail_info{role=\"" + EscapeLabel(role_) + "\"} 1\n";
+  Header(out, "sqltail_ready", "gauge", "1 once connected and initialised, 0 before and while stopping.");
+  Sample(out, "sqltail_ready", s.ready && !s.stopping ? 1 : 0);
+  Header(out, "sqltail_log_rows_total", "counter", "fn_dblog rows read.");
+  Sample(out, "sqltail_log_rows_total", p.log_rows);
+  Header(out, "sqltail_source_transactions_total", "counter", "Committed source transactions emitted.");
+  Sample(out, "sqltail_source_transactions_total", p.source_transactions);
+  Header(out, "sqltail_events_total", "counter", "Change events produced (capture) or applied (apply).");
+  for (const auto& e : s.events) {
+    out += "sqltail_events_total{table=\"" + EscapeLabel(e.schema) + "." + EscapeLabel(e.table) + "\",op=\"" +
+           EscapeLabel(e.op) + "\"} " + std::to_string(e.count) + "\n";
+  }
+  Header(out, "sqltail_kafka_transactions_total", "counter", "Committed Kafka transactions (capture).");
+  Sample(out, "sqltail_kafka_transactions_total", p.kafka_transactions);
+  Header(out, "sqltail_target_transactions_total", "counter", "Committed target transactions (apply).");
+  Sample(out, "sqltail_target_transactions_total", p.target_transactions);
+  Header(out, "sqltail_lsn", "gauge",
+         "Parts of the last LSN read, the committed checkpoint's commit LSN and its restart LSN (capture).");
+  LsnParts(out, "read", p.read_lsn);
+  LsnParts(out, "committed", p.committed_lsn);
+  LsnParts(out, "restart", p.restart_lsn);
+  Header(out, "sqltail_committed_lsn_info", "gauge", "Constant 1; the lsn label is the committed commit LSN.");
+  out += "sqltail_committed_lsn_info{lsn=\"" + p.committed_lsn.ToString() + "\"} 1\n";
+  Header(out, "sqltail_restart_lsn_info", "gauge", "Constant 1; the lsn label is the committed restart LSN.");
+  out += "sqltail_restart_lsn_info{lsn=\"" + p.restart_lsn.ToString() + "\"} 1\n";
+  Header(out, "sqltail_open_transactions", "gauge", "Source transactions begun and not yet ended (capture).");
+  Sample(out, "sqltail_open_transactions", p.open_transactions);
+  Header(out, "sqltail_buffered_bytes", "gauge", "Bytes of changes buffered for open source transactions.");
+  Sample(out, "sqltail_buffered_bytes", p.buffered_bytes);
+  Header(out, "sqltail_caught_up", "gauge", "1 when the last poll found nothing new.");
+  Sample(out, "sqltail_caught_up", p.caught_up ? 1 : 0);
+  Header(out, "sqltail_source_last_commit_timestamp_seconds", "gauge",
+         "Source commit time of the last emitted transaction, as logged (capture; 0: none yet).");
+  SampleDouble(out, "sqltail_source_last_commit_timestamp_seconds", static_cast<double>(p.last_commit_unix_ms) / 1e3);
+  // Caught up means nothing is waiting, whatever the age of the last commit.
+  double lag = 0;
+  if (!p.caught_up && p.last_commit_unix_ms > 0) {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    lag = std::max<double>(0, static_cast<double>(now_ms - p.last_commit_unix_ms) / 1e3);
+  }
+  Header(out, "sqltail_lag_seconds", "gauge",
+         "Seconds between now and the source commit time of the last emitted transaction; 0 when caught up.");
+  SampleDouble(out, "sqltail_lag_seconds", lag);
+  Header(out, "sqltail_errors_total", "counter", "Errors by kind: kafka, source, sink.");
+  for (const auto& e : s.errors)
+    out += "sqltail_errors_total{kind=\"" + EscapeLabel(e.kind) + "\"} " + std::to_string(e.count) + "\n";
+  Header(out, "sqltail_last_progress_age_seconds", "gauge", "Seconds since the main loop last advanced.");
+  double age = s.ready ? std::chrono::duration<double>(std::chrono::steady_clock::now() - s.last_progress).count() : 0;
+  SampleDouble(out, "sqltail_last_progress_age_seconds", age);
+  return out;
+}
+
+struct MetricsServer::Impl {
+  const MetricsBoard& board;
+  std::chrono::seconds stall_limit;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+
+  Impl(const MetricsBoard& b, std::chrono::seconds limit) : board(b), stall_limit(limit) {}
+
+  // One request per connection (Connection: close): scrapers and probes need no more.
+  struct Session : std::enable_shared_from_this<Session> {
+    Impl& server;
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    http::response<http::string_body> response;
+
+    Session(Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {}
+
+    void Start() {
+      stream.expires_after(std::chrono::seconds(10));
+      http::async_read(stream, buffer, request, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (!ec) self->Respond();
+      });
+    }
+
+    void Respond() {
+      auto now = std::chrono::steady_clock::now();
+      std::string_view target(request.target().data(), request.target().size());
+      response.version(request.version());
+      response.keep_alive(false);
+      response.set(http::field::content_type, "text/plain; charset=utf-8");
+      if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        response.result(http::status::method_not_allowed);
+        response.body() = "GET only\n";
+      } else if (target == "/metrics") {
+        response.result(http::status::ok);
+        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        response.body() = server.board.RenderPrometheus();
+      } else if (target == "/healthz") {
+        bool live = server.board.Live(now, server.stall_limit);
+        response.result(live ? http::status::ok : http::status::service_unavailable);
+        response.body() = live ? "ok\n" : "the main loop has stalled\n";
+      } else if (target == "/readyz") {
+        bool ready = server.board.Ready(now, server.stall_limit);
+        response.result(ready ? http::status::ok : http::status::service_unavailable);
+        response.body() = ready ? "ready\n" : "not ready\n";
+      } else {
+        response.result(http::status::not_found);
+        response.body() = "/metrics, /healthz, /readyz\n";
+      }
+      response.prepare_payload();
+      http::async_write(stream, response, [self = shared_from_this()](beast::error_code, size_t) {
+        beast::error_code ignored;
+        self->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      });
+    }
+  };
+
+  void Accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<Session>(*this, std::move(socket))->Start();
+      Accept();
+    });
+  }
+};
+
+MetricsServer::MetricsServer(const MetricsBoard& board, std::chrono::seconds stall_limit)
+    : impl_(std::make_unique<Impl>(board, stall_limit)) {}
+
+MetricsServer::~MetricsServer() {
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+bool MetricsServer::Start(const std::string& address, uint16_t port, std::string& error) {
+  beast::error_code ec;
+  auto ip = asio::ip::make_address(address, ec);
+  if (!ec) {
+    tcp::endpoint endpoint(ip, port);
+    impl_->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) impl_->acceptor.bind(endpoint, ec);
+    if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    error = "metrics endpoint " + address + ":" + std::to_string(port) + ": " + ec.message();
+    return false;
+  }
+  impl_->Accept();
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+  return true;
+}
+
+uint16_t MetricsServer::port() const {
+  beast::error_code ec;
+  auto endpoint = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+}  // namespace sqltail::engine

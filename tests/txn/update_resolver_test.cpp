@@ -1,0 +1,343 @@
+// Updates: byte regions spliced onto the last known image of a row, columns the log does not
+// determine reported as unavailable, rollbacks, key changes and combined records, on log records
+// built by the fixture generator's encoders.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "sqltail/fixtures/fixed_var_record_encoder.h"
+#include "sqltail/fixtures/inserts_workload.h"
+#include "sqltail/fixtures/log_record_encoder.h"
+#include "sqltail/logreader/change_event.h"
+#include "sqltail/logreader/transaction_assembler.h"
+
+using namespace sqltail;
+using logreader::Lsn;
+
+namespace {
+
+constexpr uint64_t kUnit = fixtures::MakeAllocationUnitId(101, 256);
+
+logreader::Catalog TestCatalog(int index_id = 1) {
+  logreader::Catalog catalog;
+  logreader::CapturedTable table;
+  table.layout = fixtures::TestTableLayout();
+  table.allocation_unit_id = kUnit;
+  table.index_id = index_id;
+  table.key_columns = {0};
+  catalog.Add(std::move(table));
+  return catalog;
+}
+
+fixtures::Bytes Row(int64_t id, const std::string& text) {
+  std::vector<fixtures::ColumnValue> values = {id, text};
+  return fixtures::EncodeFixedVarRecord(fixtures::TestTableLayout(), values);
+}
+
+fixtures::Bytes Key(int64_t id) {
+  fixtures::Bytes bytes;
+  fixtures::AppendU32(bytes, static_cast<uint32_t>(id));
+  return fixtures::ClusteredKeyInfo(std::span<const fixtures::Bytes>(&bytes, 1));
+}
+
+// Feeds generator-encoded records to an assembler and collects the event lines it emits.
+class Harness {
+ public:
+  explicit Harness(int index_id = 1, logreader::UpdateResolverLimits limits = {})
+      : catalog_(TestCatalog(index_id)),
+        assembler_(
+            catalog_,
+            [this](const logreader::CommittedTransaction& txn, std::string& error) {
+              for (const auto& change : txn.changes)
+                if (!writer_.Append(txn, change, lines_, error)) return false;
+              return true;
+            },
+            limits) {}
+
+  Lsn Begin(uint32_t xact) {
+    fixtures::BeginXactRecord r;
+    r.transaction_id.low = xact;
+    r.transaction_name = "user_transaction";
+    r.login_sid = {1};
+    return Feed(fixtures::EncodeBeginXact(r));
+  }
+  Lsn End(uint32_t xact, Lsn begin, bool commit = true) {
+    fixtures::EndXactRecord r;
+    r.operation = commit ? fixtures::LogOperation::kCommitXact : fixtures::LogOperation::kAbortXact;
+    r.transaction_id.low = xact;
+    r.begin_lsn = begin;
+    return Feed(fixtures::EncodeEndXact(r));
+  }
+  Lsn Insert(uint32_t xact, uint16_t slot, const fixtures::Bytes& record) {
+    fixtures::InsertRowsRecord r;
+    r.transaction_id.low = xact;
+    r.page = fixtures::PageId{1, 300};
+    r.slot = slot;
+    r.allocation_unit_id = kUnit;
+    r.record = record;
+    r.lock_info = fixtures::InsertLockInfo(7);
+    return Feed(fixtures::EncodeInsertRows(r));
+  }
+  Lsn Delete(uint32_t xact, uint16_t slot, int64_t id, const fixtures::Bytes& record) {
+    fixtures::DeleteRowsRecord r;
+    r.transaction_id.low = xact;
+    r.page = fixtures::PageId{1, 300};
+    r.slot = slot;
+    r.allocation_unit_id = kUnit;
+    r.record = record;
+    r.key_info = Key(id);
+    r.lock_info = fixtures::InsertLockInfo(7);
+    return Feed(fixtures::EncodeDeleteRows(r));
+  }
+  // An UPDATE from `before` to `after`, logged as the minimal region; returns the region too.
+  Lsn Modify(uint32_t xact, uint16_t slot, int64_t id, const fixtures::Bytes& before, const fixtures::Bytes& after,
+             fixtures::ByteRegion* logged = nullptr) {
+    fixtures::ByteRegion region = fixtures::MinimalModifyRegion(before, after);
+    fixtures::ModifyRowRecord r;
+    r.transaction_id.low = xact;
+    r.page = fixtures::PageId{1, 300};
+    r.slot = slot;
+    r.allocation_unit_id = kUnit;
+    r.offset_in_row = region.offset;
+    r.modify_size = static_cast<uint16_t>(region.before.size());
+    r.before = region.before;
+    r.after = region.after;
+    r.key_info = with_key_element_ ? Key(id) : fixtures::Bytes{};
+    r.lock_info = fixtures::InsertLockInfo(7);
+    last_modify_ = r;
+    if (logged != nullptr) *logged = region;
+    return Feed(fixtures::EncodeModifyRow(r));
+  }
+  // The CLR of the last Modify (vector 22B shape).
+  Lsn CompensateLastModify() {
+    fixtures::ModifyRowRecord clr = last_modify_;
+    clr.flag_bits = fixtures::kCompensationFlagBits;
+    clr.modify_size = static_cast<uint16_t>(clr.after.size());
+    clr.row_flags = fixtures::kModifyRowCompensationRowFlags;
+    clr.after = clr.before;
+    clr.before.clear();
+    clr.lock_info.clear();
+    return Feed(fixtures::EncodeModifyRow(clr));
+  }
+
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < lines_.size()) {
+      size_t end = lines_.find('\n', start);
+      out.push_back(lines_.substr(start, end - start));
+      start = end + 1;
+    }
+    return out;
+  }
+  const std::string& error() const { return error_; }
+  const logreader::TransactionAssembler& assembler() const { return assembler_; }
+  void set_with_key_element(bool value) { with_key_element_ = value; }
+
+ private:
+  Lsn Feed(fixtures::Bytes bytes) {
+    records_.push_back(std::move(bytes));
+    Lsn lsn(0x25, 0x100, static_cast<uint16_t>(records_.size()));
+    std::string parse_error;
+    REQUIRE(logreader::ParseLogRecord(records_.back(), view_, parse_error));
+    if (!assembler_.Add(lsn, view_, error_)) FAIL_CHECK(error_);
+    return lsn;
+  }
+
+  logreader::Catalog catalog_;
+  logreader::EventLineWriter writer_;
+  std::string lines_;
+  logreader::TransactionAssembler assembler_;
+  std::vector<fixtures::Bytes> records_;
+  logreader::LogRecordView view_;
+  fixtures::ModifyRowRecord last_modify_;
+  bool with_key_element_ = true;
+  std::string error_;
+};
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("an update spliced onto the inserted image yields full before and after images") {
+  Harness h;
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, Row(1, "the first value of row one"));
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  fixtures::ByteRegion region;
+  h.Modify(2, 0, 1, Row(1, "the first value of row one"), Row(1, "the FIRST value of row one"), &region);
+  CHECK(region.before.size() == 5);                                            // only the differing bytes are logged
+  h.Modify(2, 0, 1, Row(1, "the FIRST value of row one"), Row(1, "shorter"));  // size change: combined
+  h.End(2, b);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(Contains(lines[1], "\"op\":\"u\""));
+  CHECK(Contains(lines[1],
+                 "\"key\":{\"id\":1},\"before\":{\"id\":1,\"text\":\"the first value of row one\"},"
+                 "\"after\":{\"id\":1,\"text\":\"shorter\"}}"));
+  CHECK_FALSE(Contains(lines[1], "unavailable"));
+  CHECK(h.assembler().resolver().stats().updates_spliced == 2);
+  CHECK(h.assembler().stats().unavailable_values == 0);
+}
+
+TEST_CASE("without a base image only the key (from element 2) is known; [text] is unavailable and counted") {
+  Harness h;
+  Lsn b = h.Begin(2);
+  h.Modify(2, 4, 42, Row(42, "a value inserted before the log window"), Row(42, "a value updated in the log window"));
+  h.End(2, b);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 1);
+  CHECK(Contains(lines[0],
+                 "\"key\":{\"id\":42},\"before\":{\"id\":42,\"text\":\"__sqltail_unavailable\"},"
+                 "\"after\":{\"id\":42,\"text\":\"__sqltail_unavailable\"},\"unavailable\":[\"text\"]}"));
+  CHECK(h.assembler().stats().partial_updates_emitted == 1);
+  CHECK(h.assembler().stats().unavailable_values == 1);
+  CHECK(h.assembler().resolver().stats().updates_without_base == 1);
+}
+
+TEST_CASE("a heap update without a base image: a fully covered NOT NULL fixed column is exact") {
+  Harness h(/*index_id=*/0);
+  Lsn b = h.Begin(2);
+  // id 0x01000001 -> 0x02000002: the region covers bytes 4..7, the whole int.
+  h.Modify(2, 4, 0, Row(0x01000001, "unchanged text value here"), Row(0x02000002, "unchanged text value here"));
+  h.End(2, b);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 1);
+  CHECK(Contains(lines[0], "\"before\":{\"id\":16777217,\"text\":\"__sqltail_unavailable\"}"));
+  CHECK(
+      Contains(lines[0], "\"after\":{\"id\":33554434,\"text\":\"__sqltail_unavailable\"},\"unavailable\":[\"text\"]"));
+}
+
+TEST_CASE("a region that covers part of a column leaves it unavailable, never a guessed value") {
+  Harness h(/*index_id=*/0);
+  Lsn b = h.Begin(2);
+  h.Modify(2, 4, 0, Row(1, "unchanged text value here"), Row(6, "unchanged text value here"));  // 1 byte
+  h.End(2, b);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 1);
+  CHECK(Contains(lines[0], "\"unavailable\":[\"id\",\"text\"]"));
+  CHECK(h.assembler().stats().unavailable_values == 2);
+}
+
+TEST_CASE("a rolled-back update emits nothing, and its CLR restores the cached image") {
+  Harness h;
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, Row(7, "original text of row seven"));
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  h.Modify(2, 0, 7, Row(7, "original text of row seven"), Row(7, "rolled back"));
+  h.CompensateLastModify();
+  h.End(2, b, /*commit=*/false);
+  Lsn c = h.Begin(3);
+  h.Modify(3, 0, 7, Row(7, "original text of row seven"), Row(7, "original TEXT of row seven"));
+  h.End(3, c);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(Contains(lines[1],
+                 "\"before\":{\"id\":7,\"text\":\"original text of row seven\"},"
+                 "\"after\":{\"id\":7,\"text\":\"original TEXT of row seven\"}}"));
+  CHECK(h.assembler().stats().transactions_aborted == 1);
+}
+
+TEST_CASE("a key change is a delete and an insert in the same transaction, emitted as such") {
+  Harness h;
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, Row(1, "row one"));
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  h.Delete(2, 0, 1, Row(1, "row one"));
+  h.Insert(2, 1, Row(100, "row one"));
+  h.End(2, b);
+  // The new key's image is cached: an update of it splices.
+  Lsn c = h.Begin(3);
+  h.Modify(3, 1, 100, Row(100, "row one"), Row(100, "row 100"));
+  h.End(3, c);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 4);
+  CHECK(Contains(lines[1],
+                 "\"op\":\"d\",\"schema\":\"dbo\",\"table\":\"test_table\",\"key\":{\"id\":1},"
+                 "\"before\":{\"id\":1,\"text\":\"row one\"},\"after\":null}"));
+  CHECK(Contains(lines[2], "\"op\":\"c\""));
+  CHECK(Contains(lines[2], "\"key\":{\"id\":100}"));
+  CHECK(Contains(lines[1], "\"transaction_id\":\"0000:00000002\""));
+  CHECK(Contains(lines[2], "\"transaction_id\":\"0000:00000002\""));
+  CHECK(Contains(lines[3], "\"after\":{\"id\":100,\"text\":\"row 100\"}"));
+  // The deleted key has no image any more: updating it now cannot splice.
+  Lsn d = h.Begin(4);
+  h.Modify(4, 0, 1, Row(1, "row one"), Row(1, "row uno"));
+  h.End(4, d);
+  CHECK(Contains(h.Lines().back(), "\"unavailable\":[\"text\"]"));
+}
+
+TEST_CASE("a cached image that does not hold the region's before bytes is dropped, not spliced") {
+  Harness h;
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, Row(3, "what the reader saw"));
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  h.Modify(2, 0, 3, Row(3, "something else entirely"), Row(3, "something new entirely"));
+  h.End(2, b);
+  CHECK(Contains(h.Lines().back(), "\"unavailable\":[\"text\"]"));
+  CHECK(h.assembler().resolver().stats().base_mismatches == 1);
+  CHECK(h.assembler().resolver().cached_rows() == 0);
+}
+
+TEST_CASE("the image cache is bounded: the least recently used image is evicted") {
+  logreader::UpdateResolverLimits limits;
+  limits.max_rows = 1;
+  Harness h(1, limits);
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, Row(1, "row one text"));
+  h.Insert(1, 1, Row(2, "row two text"));
+  h.End(1, a);
+  CHECK(h.assembler().resolver().cached_rows() == 1);
+  CHECK(h.assembler().resolver().stats().images_evicted == 1);
+  Lsn b = h.Begin(2);
+  h.Modify(2, 0, 1, Row(1, "row one text"), Row(1, "row ONE text"));
+  h.Modify(2, 1, 2, Row(2, "row two text"), Row(2, "row TWO text"));
+  h.End(2, b);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 4);
+  CHECK(Contains(lines[2], "\"unavailable\":[\"text\"]"));
+  CHECK(Contains(lines[3], "\"after\":{\"id\":2,\"text\":\"row TWO text\"}}"));
+}
+
+TEST_CASE("a modify whose row cannot be named drops every cached image of its table") {
+  Harness h;
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, Row(1, "row one text"));
+  h.Insert(1, 1, Row(2, "row two text"));
+  h.End(1, a);
+  CHECK(h.assembler().resolver().cached_rows() == 2);
+  Lsn b = h.Begin(2);
+  h.set_with_key_element(false);  // element 2 empty: the clustered row is unknown
+  h.Modify(2, 0, 1, Row(1, "row one text"), Row(1, "row ONE text"));
+  h.set_with_key_element(true);
+  h.Modify(2, 1, 2, Row(2, "row two text"), Row(2, "row TWO text"));
+  h.End(2, b);
+  CHECK(h.assembler().resolver().cached_rows() == 0);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 4);
+  CHECK(Contains(lines[2], "\"key\":{\"id\":\"__sqltail_unavailable\"}"));
+  CHECK(Contains(lines[2], "\"unavailable\":[\"id\",\"text\"]"));
+  CHECK(Contains(lines[3], "\"unavailable\":[\"text\"]"));
+}
+
+TEST_CASE("heap rows are identified by their RID and spliced the same way") {
+  Harness h(/*index_id=*/0);
+  Lsn a = h.Begin(1);
+  h.Insert(1, 3, Row(1, "heap row text"));
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  h.Modify(2, 3, 1, Row(1, "heap row text"), Row(1, "heap row, longer text"));
+  h.Delete(2, 3, 1, Row(1, "heap row, longer text"));
+  h.End(2, b);
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(Contains(lines[1], "\"after\":{\"id\":1,\"text\":\"heap row, longer text\"}}"));
+  CHECK(Contains(lines[2], "\"op\":\"d\""));
+  CHECK(h.assembler().resolver().cached_rows() == 0);
+}
