@@ -159,7 +159,8 @@ class FixtureSource final : public LogSource {
 bool DecodeHex(std::string_view hex, std::vector<uint8_t>& out) {
   if (hex.size() >= 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) hex.remove_prefix(2);
   if (hex.size() % 2 != 0) return false;
-  out.reserve(out.size() + hex.size() / 2);
+  // No reserve(size + n) here: called once per row on one growing buffer, an exact reserve would
+  // defeat the vector's geometric growth and make loading quadratic.
   for (size_t i = 0; i < hex.size(); i += 2) {
     int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return false;
