@@ -118,8 +118,22 @@ bool EventLineWriter::Append(const CommittedTransaction& txn, const RowChange& c
   txn.begin_lsn.Format(lsn);
   out.append(lsn, sizeof lsn);
   out += "\",\"transaction_id\":\"" + txn.id.ToString();
-  out += "\",\"commit_time\":\"" + RenderDatetimeBytes(txn.commit_time);
-  out += "\",\"event_serial_no\":1,\"op\":\"";
+  // The commit time has the datetime layout: render it as the decoder renders a datetime value.
+  out += "\",\"commit_time\":";
+  static const ColumnLayout kCommitTime = [] {
+    ColumnLayout c;
+    c.name = "commit_time";
+    c.type = SqlType::kDateTime;
+    c.type_name = "datetime";
+    c.max_length = 8;
+    return c;
+  }();
+  if (!AppendCanonicalJson(kCommitTime, FieldView{FieldState::kValue, txn.commit_time, 8}, out)) {
+    error = "transaction " + txn.id.ToString() + " committed at " + txn.commit_lsn.ToString() +
+            ": the commit time is not a valid datetime";
+    return false;
+  }
+  out += ",\"event_serial_no\":1,\"op\":\"";
   out.push_back(static_cast<char>(change.op));
   out += "\",\"schema\":";
   AppendJsonString(change.table->layout.schema, out);

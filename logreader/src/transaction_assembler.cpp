@@ -245,29 +245,5 @@ void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, const Captur
   txn.changes.push_back(pending);
 }
 
-std::string RenderDatetimeBytes(const uint8_t bytes[8]) {
-  uint32_t ticks = LoadLe32(bytes);
-  int32_t days = static_cast<int32_t>(LoadLe32(bytes + 4));
-  // Civil date from days since 1900-01-01 (proleptic Gregorian; days_from_civil inverse).
-  int64_t z = static_cast<int64_t>(days) + 693901;  // days since 0000-03-01 of 1900-01-01 is 693901
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  // 1/300 s ticks; SQL Server shows milliseconds rounded to .000/.003/.007.
-  uint64_t ms_total = (static_cast<uint64_t>(ticks) * 10 + 1) / 3;
-  uint64_t ms = ms_total % 1000, s = ms_total / 1000;
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02llu:%02llu:%02llu.%03llu", static_cast<long long>(y),
-                static_cast<long long>(m), static_cast<long long>(d), static_cast<unsigned long long>(s / 3600),
-                static_cast<unsigned long long>((s / 60) % 60), static_cast<unsigned long long>(s % 60),
-                static_cast<unsigned long long>(ms));
-  return buf;
-}
 
 }  // namespace sqltail::logreader

@@ -93,8 +93,5 @@ class TransactionAssembler {
   UpdateResult update_;  // reused per modify record
 };
 
-// Renders a datetime-layout value (4-byte 1/300 s ticks, 4-byte days since 1900-01-01) as
-// "2026-07-19T11:16:27.883", the rendering of a datetime value.
-std::string RenderDatetimeBytes(const uint8_t bytes[8]);
 
 }  // namespace sqltail::logreader
