@@ -245,5 +245,4 @@ void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, const Captur
   txn.changes.push_back(pending);
 }
 
-
 }  // namespace sqltail::logreader

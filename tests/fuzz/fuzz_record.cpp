@@ -33,15 +33,19 @@ ColumnLayout Col(const char* name, SqlType type, int max_length, int offset, int
 std::vector<TableLayout> MakeLayouts() {
   std::vector<TableLayout> layouts(4);
   layouts[0].columns = {Col("id", SqlType::kInt, 4, 4, 1), Col("text", SqlType::kVarChar, 100, -1, 2)};
-  layouts[1].columns = {Col("a", SqlType::kBigInt, 8, 4, 1),          Col("b", SqlType::kDecimal, 17, 12, 2, 38, 10),
-                        Col("c", SqlType::kDateTime2, 8, 29, 3, 27, 7), Col("d", SqlType::kBit, 1, 37, 4, 0, 0, 0),
-                        Col("e", SqlType::kBit, 1, 37, 5, 0, 0, 3),    Col("f", SqlType::kUniqueIdentifier, 16, 38, 6),
-                        Col("g", SqlType::kNVarChar, 200, -1, 7),      Col("h", SqlType::kVarBinary, -1, -2, 8),
+  layouts[1].columns = {Col("a", SqlType::kBigInt, 8, 4, 1),
+                        Col("b", SqlType::kDecimal, 17, 12, 2, 38, 10),
+                        Col("c", SqlType::kDateTime2, 8, 29, 3, 27, 7),
+                        Col("d", SqlType::kBit, 1, 37, 4, 0, 0, 0),
+                        Col("e", SqlType::kBit, 1, 37, 5, 0, 0, 3),
+                        Col("f", SqlType::kUniqueIdentifier, 16, 38, 6),
+                        Col("g", SqlType::kNVarChar, 200, -1, 7),
+                        Col("h", SqlType::kVarBinary, -1, -2, 8),
                         Col("i", SqlType::kSqlVariant, 8016, -3, 9)};
-  layouts[2].columns = {Col("t", SqlType::kTime, 5, 4, 1, 16, 7),          Col("o", SqlType::kDateTimeOffset, 10, 9, 2, 34, 7),
-                        Col("m", SqlType::kMoney, 8, 19, 3),              Col("r", SqlType::kReal, 4, 27, 4),
-                        Col("dt", SqlType::kDate, 3, 31, 5),              Col("sd", SqlType::kSmallDateTime, 4, 34, 6),
-                        Col("x", SqlType::kText, 16, -1, 7),              Col("n", SqlType::kNChar, 20, 38, 8)};
+  layouts[2].columns = {Col("t", SqlType::kTime, 5, 4, 1, 16, 7), Col("o", SqlType::kDateTimeOffset, 10, 9, 2, 34, 7),
+                        Col("m", SqlType::kMoney, 8, 19, 3),      Col("r", SqlType::kReal, 4, 27, 4),
+                        Col("dt", SqlType::kDate, 3, 31, 5),      Col("sd", SqlType::kSmallDateTime, 4, 34, 6),
+                        Col("x", SqlType::kText, 16, -1, 7),      Col("n", SqlType::kNChar, 20, 38, 8)};
   layouts[3] = layouts[1];
   layouts[3].compression = Compression::kRow;
   return layouts;

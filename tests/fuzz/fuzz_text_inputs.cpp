@@ -17,10 +17,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> bytes(data + 1, size - 1);
   std::string error;
   switch (data[0] % 5) {
-    case 0: (void)sqltail::logreader::ParseTableLayout(text, error); break;
-    case 1: (void)sqltail::logreader::Lsn::Parse(text); break;
-    case 2: (void)sqltail::engine::ParseCheckpoint(text, error); break;
-    case 3: (void)sqltail::replay::ParseFnDblogQuery(text); break;
+    case 0:
+      (void)sqltail::logreader::ParseTableLayout(text, error);
+      break;
+    case 1:
+      (void)sqltail::logreader::Lsn::Parse(text);
+      break;
+    case 2:
+      (void)sqltail::engine::ParseCheckpoint(text, error);
+      break;
+    case 3:
+      (void)sqltail::replay::ParseFnDblogQuery(text);
+      break;
     case 4:
       (void)sqltail::tds::wire::ParseLogin7(bytes, &error);
       (void)sqltail::tds::wire::ValidatePrelogin(bytes, &error);

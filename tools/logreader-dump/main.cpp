@@ -1,7 +1,8 @@
 // logreader-dump: the debugging tool. Decodes one record, one log record, a splice, or all the change
 // events of a fixture. --json prints JSON (a contract other tools compare against); otherwise a table.
-#include <boost/program_options.hpp>
 #include <simdjson.h>
+
+#include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>

@@ -93,5 +93,4 @@ class TransactionAssembler {
   UpdateResult update_;  // reused per modify record
 };
 
-
 }  // namespace sqltail::logreader
