@@ -153,7 +153,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   auto next_table_order = [&](const logreader::CapturedTable* table) {
     for (auto& [t, n] : table_order)
       if (t == table) return ++n;
-    table_order.emplace_back(table, 1);
+    table_order.push_back({table, 1});
     return uint64_t{1};
   };
   auto on_commit = [&](const logreader::CommittedTransaction& txn, std::string& txn_error) -> bool {
