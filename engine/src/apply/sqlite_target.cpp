@@ -143,33 +143,41 @@ TargetTable* SqliteTarget::DefineTable(const std::string& name, std::vector<Targ
   return raw;
 }
 
+namespace {
+
+// Text views stay valid until the statement has run (the next event is parsed after), so they are
+// bound without a copy.
+void BindValue(sqlite3_stmt* stmt, int param, const TargetColumn& column, const FieldValue& v) {
+  switch (v.type) {
+    case FieldValue::Type::kNull:
+      sqlite3_bind_null(stmt, param);
+      break;
+    case FieldValue::Type::kBool:
+      sqlite3_bind_int(stmt, param, v.boolean ? 1 : 0);
+      break;
+    case FieldValue::Type::kInteger:
+      sqlite3_bind_int64(stmt, param, v.integer);
+      break;
+    case FieldValue::Type::kReal:
+      sqlite3_bind_double(stmt, param, v.real);
+      break;
+    case FieldValue::Type::kText:
+      if (column.kind == ValueKind::kBytes)
+        sqlite3_bind_blob(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+      else
+        sqlite3_bind_text(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+      break;
+  }
+}
+
+}  // namespace
+
 bool SqliteTarget::Run(sqlite3_stmt* stmt, const Table& table, const std::vector<FieldValue>& row, bool delete_params,
                        const RowOrigin& origin, std::string& error) {
   for (size_t i = 0; i < table.columns.size(); ++i) {
     int param = delete_params ? table.delete_params[i] : static_cast<int>(i) + 1;
     if (param == 0) continue;
-    const FieldValue& v = row[i];
-    // Text views stay valid until the statement has run (the next event is parsed after).
-    switch (v.type) {
-      case FieldValue::Type::kNull:
-        sqlite3_bind_null(stmt, param);
-        break;
-      case FieldValue::Type::kBool:
-        sqlite3_bind_int(stmt, param, v.boolean ? 1 : 0);
-        break;
-      case FieldValue::Type::kInteger:
-        sqlite3_bind_int64(stmt, param, v.integer);
-        break;
-      case FieldValue::Type::kReal:
-        sqlite3_bind_double(stmt, param, v.real);
-        break;
-      case FieldValue::Type::kText:
-        if (table.columns[i].kind == ValueKind::kBytes)
-          sqlite3_bind_blob(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
-        else
-          sqlite3_bind_text(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
-        break;
-    }
+    BindValue(stmt, param, table.columns[i], row[i]);
   }
   int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
@@ -227,30 +235,7 @@ bool SqliteTarget::UpdateKnownColumns(TargetTable& table, const std::vector<Fiel
     return false;
   }
   int param = 0;
-  auto bind = [&](size_t i) {
-    const FieldValue& v = row[i];
-    ++param;
-    switch (v.type) {
-      case FieldValue::Type::kNull:
-        sqlite3_bind_null(stmt, param);
-        break;
-      case FieldValue::Type::kBool:
-        sqlite3_bind_int(stmt, param, v.boolean ? 1 : 0);
-        break;
-      case FieldValue::Type::kInteger:
-        sqlite3_bind_int64(stmt, param, v.integer);
-        break;
-      case FieldValue::Type::kReal:
-        sqlite3_bind_double(stmt, param, v.real);
-        break;
-      case FieldValue::Type::kText:
-        if (t.columns[i].kind == ValueKind::kBytes)
-          sqlite3_bind_blob(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
-        else
-          sqlite3_bind_text(stmt, param, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
-        break;
-    }
-  };
+  auto bind = [&](size_t i) { BindValue(stmt, ++param, t.columns[i], row[i]); };
   for (size_t i : set_columns) bind(i);
   for (size_t i : key_columns) bind(i);
   int rc = sqlite3_step(stmt);
