@@ -85,11 +85,11 @@ bool ReadSecret(const std::string& key, const std::string& inline_value, const s
 }
 
 void AddServiceOptions(po::options_description& d, ServiceOptions& service) {
-  d.add_options()("service.metrics_port", po::value(&service.metrics_port)->default_value(0),
-                  "metrics/health HTTP port (0: off)")("service.metrics_address",
-                                                       po::value(&service.metrics_address)->default_value("127.0.0.1"),
-                                                       "metrics/health listen address")(
-      "service.stall_timeout_s", po::value(&service.stall_timeout_s)->default_value(60),
+  auto add = d.add_options();
+  add("service.metrics_port", po::value(&service.metrics_port)->default_value(0), "metrics/health HTTP port (0: off)");
+  add("service.metrics_address", po::value(&service.metrics_address)->default_value("127.0.0.1"),
+      "metrics/health listen address");
+  add("service.stall_timeout_s", po::value(&service.stall_timeout_s)->default_value(60),
       "/healthz fails after the main loop stalls this long");
 }
 
@@ -110,62 +110,122 @@ void AddKafkaOptions(po::options_description& d) {
                   "Kafka bootstrap servers host:port[,host:port]");
 }
 
+// Values that need checking or converting after parsing.
+struct CaptureRawValues {
+  std::string password, password_file, include, exclude;
+  std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
+};
+
+// One statement per key, grouped by section, so each key is easy to find and to add.
+void AddSourceOptions(po::options_description& d, tds::ConnectOptions& source, CaptureRawValues& raw) {
+  auto add = d.add_options();
+  add("source.host", po::value(&source.host)->default_value("127.0.0.1"), "SQL Server host");
+  add("source.port", po::value(&source.port)->default_value(1433), "SQL Server port");
+  add("source.user", po::value(&source.user)->required(), "login");
+  add("source.password", po::value(&raw.password)->default_value(""),
+      "password (prefer password_file or SQLTAIL_SOURCE_PASSWORD)");
+  add("source.password_file", po::value(&raw.password_file)->default_value(""), "file holding the password");
+  add("source.database", po::value(&source.database)->required(), "database to capture");
+  add("source.login_timeout_s", po::value(&source.login_timeout_s)->default_value(15), "login timeout");
+  add("source.query_timeout_s", po::value(&source.query_timeout_s)->default_value(300), "query timeout");
+  add("source.encryption", po::value(&source.encryption)->default_value("request"), "off | request | require");
+}
+
+void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, CaptureRawValues& raw) {
+  auto add = d.add_options();
+  add("capture.topic_prefix", po::value(&capture.topic_prefix)->default_value("sqltail"), "topic prefix");
+  add("capture.table_include", po::value(&raw.include)->default_value(""),
+      "schema.table patterns (* ?), comma separated");
+  add("capture.table_exclude", po::value(&raw.exclude)->default_value(""), "schema.table patterns to leave out");
+  add("capture.poll_batch_rows", po::value(&capture.poll_batch_rows)->default_value(50000), "fn_dblog rows per query");
+  add("capture.poll_idle_max_ms", po::value(&capture.poll_idle_max_ms)->default_value(1000), "idle poll backoff cap");
+  add("capture.stop_when_idle_ms", po::value(&capture.stop_when_idle_ms)->default_value(0),
+      "exit after this idle time (0: never)");
+  add("capture.schemas_enable", po::value(&capture.schemas_enable)->default_value(true),
+      "JsonConverter schemas.enable");
+  add("capture.tombstones_on_delete", po::value(&capture.tombstones_on_delete)->default_value(true),
+      "tombstone after delete");
+  // Debezium's event-format options, spelled as Debezium spells their values.
+  add("capture.provide_transaction_metadata", po::value(&capture.provide_transaction_metadata)->default_value(false),
+      "BEGIN/END events on <prefix>.transaction");
+  add("capture.time_precision_mode", po::value(&raw.time_precision_mode)->default_value("adaptive"),
+      "adaptive | connect");
+  add("capture.decimal_handling_mode", po::value(&raw.decimal_handling_mode)->default_value("precise"),
+      "precise | double | string");
+  add("capture.binary_handling_mode", po::value(&raw.binary_handling_mode)->default_value("bytes"),
+      "bytes | base64 | hex");
+}
+
+void AddCaptureKafkaOptions(po::options_description& d, CaptureOptions& capture) {
+  auto add = d.add_options();
+  add("kafka.transactional_id", po::value(&capture.transactional_id)->default_value(""),
+      "default <prefix>-<db>-capture");
+  add("kafka.timeout_ms", po::value(&capture.kafka_timeout_ms)->default_value(60000), "Kafka call timeout");
+  add("kafka.txn_max_events", po::value(&capture.txn_max_events)->default_value(20000), "events per Kafka transaction");
+  add("kafka.txn_max_ms", po::value(&capture.txn_max_ms)->default_value(500), "Kafka transaction duration cap");
+  add("kafka.topic_partitions", po::value(&capture.topic_partitions)->default_value(1), "partitions of created topics");
+  add("kafka.topic_replication_factor", po::value(&capture.topic_replication_factor)->default_value(-1),
+      "-1: broker default");
+}
+
+// Values of the apply file that need checking or converting after parsing.
+struct ApplyRawValues {
+  std::string topics, dsn, dsn_file;
+};
+
+void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawValues& raw) {
+  auto add = d.add_options();
+  add("apply.topics", po::value(&raw.topics)->required(), "change-event topics, comma separated");
+  add("apply.table_name_format", po::value(&apply.table_name_format)->default_value("${table}"), "target table name");
+  add("apply.batch_max_events", po::value(&apply.batch_max_events)->default_value(20000),
+      "events per target transaction");
+  add("apply.batch_max_ms", po::value(&apply.batch_max_ms)->default_value(200), "target transaction duration cap");
+  add("apply.stop_when_idle_ms", po::value(&apply.stop_when_idle_ms)->default_value(0),
+      "exit after this idle time (0: never)");
+}
+
+void AddTargetOptions(po::options_description& d, ApplyOptions& apply, ApplyRawValues& raw) {
+  auto add = d.add_options();
+  add("target.kind", po::value(&apply.target_kind)->default_value("sqlite"), "sqlite | postgresql");
+  add("target.path", po::value(&apply.sqlite_path)->default_value(""), "sqlite: the database file");
+  add("target.dsn", po::value(&raw.dsn)->default_value(""), "postgresql: libpq connection string or URI");
+  add("target.dsn_file", po::value(&raw.dsn_file)->default_value(""), "postgresql: file holding the connection string");
+  add("target.schema", po::value(&apply.postgres_schema)->default_value("public"), "postgresql: schema of the tables");
+}
+
+// Every key a capture file may hold, bound to `c`, `raw` and `service`.
+void DescribeCaptureFile(po::options_description& d, CaptureConfig& c, CaptureRawValues& raw, ServiceOptions& service) {
+  AddSourceOptions(d, c.source, raw);
+  AddCaptureOptions(d, c.capture, raw);
+  AddKafkaOptions(d);
+  AddCaptureKafkaOptions(d, c.capture);
+  AddServiceOptions(d, service);
+}
+
+// Every key an apply file may hold.
+void DescribeApplyFile(po::options_description& d, ApplyOptions& a, ApplyRawValues& raw, ServiceOptions& service) {
+  AddApplyOptions(d, a, raw);
+  AddTargetOptions(d, a, raw);
+  AddKafkaOptions(d);
+  AddServiceOptions(d, service);
+}
+
 }  // namespace
 
 std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const std::vector<std::string>& overrides,
                                                std::string& error, ServiceOptions* service) {
   CaptureConfig c;
   ServiceOptions service_options;
-  std::string password, password_file, include, exclude;
+  CaptureRawValues raw;
   po::options_description d;
-  d.add_options()("source.host", po::value(&c.source.host)->default_value("127.0.0.1"), "SQL Server host")(
-      "source.port", po::value(&c.source.port)->default_value(1433), "SQL Server port")(
-      "source.user", po::value(&c.source.user)->required(), "login")(
-      "source.password", po::value(&password)->default_value(""),
-      "password (prefer password_file or SQLTAIL_SOURCE_PASSWORD)")(
-      "source.password_file", po::value(&password_file)->default_value(""), "file holding the password")(
-      "source.database", po::value(&c.source.database)->required(), "database to capture")(
-      "source.login_timeout_s", po::value(&c.source.login_timeout_s)->default_value(15), "login timeout")(
-      "source.query_timeout_s", po::value(&c.source.query_timeout_s)->default_value(300), "query timeout")(
-      "source.encryption", po::value(&c.source.encryption)->default_value("request"), "off | request | require")(
-      "capture.topic_prefix", po::value(&c.capture.topic_prefix)->default_value("sqltail"), "topic prefix")(
-      "capture.table_include", po::value(&include)->default_value(""), "schema.table patterns (* ?), comma separated")(
-      "capture.table_exclude", po::value(&exclude)->default_value(""), "schema.table patterns to leave out")(
-      "capture.poll_batch_rows", po::value(&c.capture.poll_batch_rows)->default_value(50000),
-      "fn_dblog rows per query")("capture.poll_idle_max_ms",
-                                 po::value(&c.capture.poll_idle_max_ms)->default_value(1000), "idle poll backoff cap")(
-      "capture.stop_when_idle_ms", po::value(&c.capture.stop_when_idle_ms)->default_value(0),
-      "exit after this idle time (0: never)")("capture.schemas_enable",
-                                              po::value(&c.capture.schemas_enable)->default_value(true),
-                                              "JsonConverter schemas.enable")(
-      "capture.tombstones_on_delete", po::value(&c.capture.tombstones_on_delete)->default_value(true),
-      "tombstone after delete")("kafka.transactional_id", po::value(&c.capture.transactional_id)->default_value(""),
-                                "default <prefix>-<db>-capture")(
-      "kafka.timeout_ms", po::value(&c.capture.kafka_timeout_ms)->default_value(60000), "Kafka call timeout")(
-      "kafka.txn_max_events", po::value(&c.capture.txn_max_events)->default_value(20000),
-      "events per Kafka transaction")("kafka.txn_max_ms", po::value(&c.capture.txn_max_ms)->default_value(500),
-                                      "Kafka transaction duration cap")(
-      "kafka.topic_partitions", po::value(&c.capture.topic_partitions)->default_value(1),
-      "partitions of created topics")("kafka.topic_replication_factor",
-                                      po::value(&c.capture.topic_replication_factor)->default_value(-1),
-                                      "-1: broker default");
-  // Debezium's event-format options, spelled as Debezium spells their values.
-  std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
-  d.add_options()("capture.provide_transaction_metadata",
-                  po::value(&c.capture.provide_transaction_metadata)->default_value(false),
-                  "BEGIN/END events on <prefix>.transaction")(
-      "capture.time_precision_mode", po::value(&time_precision_mode)->default_value("adaptive"), "adaptive | connect")(
-      "capture.decimal_handling_mode", po::value(&decimal_handling_mode)->default_value("precise"),
-      "precise | double | string")("capture.binary_handling_mode",
-                                   po::value(&binary_handling_mode)->default_value("bytes"), "bytes | base64 | hex");
-  AddKafkaOptions(d);
-  AddServiceOptions(d, service_options);
+  DescribeCaptureFile(d, c, raw, service_options);
   po::variables_map values;
   if (!Parse(path, overrides, d, "kafka.property.", values, c.capture.kafka.properties, error)) return std::nullopt;
   if (!CheckServiceOptions(path, service_options, error)) return std::nullopt;
   if (service != nullptr) *service = service_options;
   c.capture.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
-  if (!ReadSecret("source.password", password, password_file, "SQLTAIL_SOURCE_PASSWORD", c.source.password, error))
+  if (!ReadSecret("source.password", raw.password, raw.password_file, "SQLTAIL_SOURCE_PASSWORD", c.source.password,
+                  error))
     return std::nullopt;
   if (c.source.encryption != "off" && c.source.encryption != "request" && c.source.encryption != "require") {
     error =
@@ -176,24 +236,24 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
     error = "config " + path + ": key 'capture.poll_batch_rows' must be positive";
     return std::nullopt;
   }
-  if (!ParseTimePrecisionMode(time_precision_mode, c.capture.time_precision_mode)) {
-    error = "config " + path + ": key 'capture.time_precision_mode': '" + time_precision_mode +
+  if (!ParseTimePrecisionMode(raw.time_precision_mode, c.capture.time_precision_mode)) {
+    error = "config " + path + ": key 'capture.time_precision_mode': '" + raw.time_precision_mode +
             "' is not adaptive or connect";
     return std::nullopt;
   }
-  if (!ParseDecimalHandlingMode(decimal_handling_mode, c.capture.decimal_handling_mode)) {
-    error = "config " + path + ": key 'capture.decimal_handling_mode': '" + decimal_handling_mode +
+  if (!ParseDecimalHandlingMode(raw.decimal_handling_mode, c.capture.decimal_handling_mode)) {
+    error = "config " + path + ": key 'capture.decimal_handling_mode': '" + raw.decimal_handling_mode +
             "' is not precise, double or string";
     return std::nullopt;
   }
-  if (!ParseBinaryHandlingMode(binary_handling_mode, c.capture.binary_handling_mode)) {
-    error = "config " + path + ": key 'capture.binary_handling_mode': '" + binary_handling_mode +
+  if (!ParseBinaryHandlingMode(raw.binary_handling_mode, c.capture.binary_handling_mode)) {
+    error = "config " + path + ": key 'capture.binary_handling_mode': '" + raw.binary_handling_mode +
             "' is not bytes, base64 or hex";
     return std::nullopt;
   }
   c.capture.database = c.source.database;
-  c.capture.table_include = SplitList(include);
-  c.capture.table_exclude = SplitList(exclude);
+  c.capture.table_include = SplitList(raw.include);
+  c.capture.table_exclude = SplitList(raw.exclude);
   return c;
 }
 
@@ -201,21 +261,9 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
                                             std::string& error, ServiceOptions* service) {
   ApplyOptions a;
   ServiceOptions service_options;
-  std::string topics, dsn, dsn_file;
+  ApplyRawValues raw;
   po::options_description d;
-  d.add_options()("apply.topics", po::value(&topics)->required(), "change-event topics, comma separated")(
-      "apply.table_name_format", po::value(&a.table_name_format)->default_value("${table}"), "target table name")(
-      "apply.batch_max_events", po::value(&a.batch_max_events)->default_value(20000), "events per target transaction")(
-      "apply.batch_max_ms", po::value(&a.batch_max_ms)->default_value(200), "target transaction duration cap")(
-      "apply.stop_when_idle_ms", po::value(&a.stop_when_idle_ms)->default_value(0),
-      "exit after this idle time (0: never)")("target.kind", po::value(&a.target_kind)->default_value("sqlite"),
-                                              "sqlite | postgresql")(
-      "target.path", po::value(&a.sqlite_path)->default_value(""), "sqlite: the database file")(
-      "target.dsn", po::value(&dsn)->default_value(""), "postgresql: libpq connection string or URI")(
-      "target.dsn_file", po::value(&dsn_file)->default_value(""), "postgresql: file holding the connection string")(
-      "target.schema", po::value(&a.postgres_schema)->default_value("public"), "postgresql: schema of the tables");
-  AddKafkaOptions(d);
-  AddServiceOptions(d, service_options);
+  DescribeApplyFile(d, a, raw, service_options);
   po::variables_map values;
   if (!Parse(path, overrides, d, "kafka.property.", values, a.kafka.properties, error)) return std::nullopt;
   if (!CheckServiceOptions(path, service_options, error)) return std::nullopt;
@@ -227,16 +275,16 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
       return std::nullopt;
     }
   } else if (a.target_kind == "postgresql") {
-    if (!dsn.empty() && !dsn_file.empty()) {
+    if (!raw.dsn.empty() && !raw.dsn_file.empty()) {
       error = "config " + path + ": keys 'target.dsn' and 'target.dsn_file': set one, not both";
       return std::nullopt;
     }
     // SQLTAIL_TARGET_DSN (e.g. "password=..."), when set, is merged over the file's: its keywords win.
-    std::string file_dsn = dsn;
-    if (!dsn_file.empty()) {
-      std::ifstream in(dsn_file);
+    std::string file_dsn = raw.dsn;
+    if (!raw.dsn_file.empty()) {
+      std::ifstream in(raw.dsn_file);
       if (!in) {
-        error = "config " + path + ": key 'target.dsn_file': cannot read " + dsn_file;
+        error = "config " + path + ": key 'target.dsn_file': cannot read " + raw.dsn_file;
         return std::nullopt;
       }
       std::getline(in, file_dsn);
@@ -258,7 +306,7 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
     error = "config " + path + ": key 'target.kind': '" + a.target_kind + "' is not sqlite or postgresql";
     return std::nullopt;
   }
-  a.topics = SplitList(topics);
+  a.topics = SplitList(raw.topics);
   if (a.topics.empty()) {
     error = "config " + path + ": key 'apply.topics' lists no topic";
     return std::nullopt;
