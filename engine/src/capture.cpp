@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "snapshot_checkpoint.h"
 #include "sqltail/engine/checkpoint.h"
 #include "sqltail/engine/debezium_encoder.h"
 #include "sqltail/kafka/admin.h"
@@ -74,10 +75,11 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     }
   }
 
-  kafka::TransactionalProducer producer(options.kafka, transactional_id);
+  // Replaced after an abortable error (rewind): a new instance starts with clean idempotence state.
+  auto producer = std::make_unique<kafka::TransactionalProducer>(options.kafka, transactional_id);
   // InitTransactions first: it aborts what a crashed predecessor left open, which would otherwise
   // hide the last checkpoint from the read_committed read below.
-  if (auto e = producer.InitTransactions(kKafkaTimeout); !e.ok()) {
+  if (auto e = producer->InitTransactions(kKafkaTimeout); !e.ok()) {
     error = "capture: " + e.ToString();
     return false;
   }
@@ -99,16 +101,32 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   } else {
     info("no checkpoint in " + offsets_topic + ": starting at the beginning of the log");
   }
+  // The initial snapshot (snapshot.cpp), run or resumed before the stream when needed.
+  if (!RunSnapshotPhase(options, catalog, encoder, *producer, offsets_topic, checkpoint_key, stored.value().has_value(),
+                        stop, observer, info, stats, committed, error))
+    return false;
+  if (committed.snapshot.running) return true;  // stopped mid-snapshot: a restart resumes it
+  SnapshotStreamFilter snapshot_filter(committed.snapshot, catalog);
 
   bool in_transaction = false;
   Clock::time_point transaction_started;
   size_t pending_events = 0;
   Checkpoint next = committed;
   std::unique_ptr<logreader::LogReader> reader;
+  logreader::Lsn split_begin_lsn;  // begin LSN of the source transaction being split (next.split_events > 0)
+  // Set when the failure being reported is abortable: the main loop then aborts and rewinds.
+  bool abortable = false;
+  int rewinds_in_row = 0;
+  // Reports a failed Kafka call: sets `out` and notes whether the transaction can be aborted and re-run.
+  auto kafka_failed = [&](const kafka::KafkaError& e, const std::string& what, std::string& out) {
+    out = "capture: " + what + e.ToString();
+    observer.OnError("kafka");
+    abortable = e.Action() == kafka::ErrorAction::kAbortTransaction;
+  };
 
   auto begin = [&]() -> bool {
     if (in_transaction) return true;
-    if (auto e = producer.BeginTransaction(); !e.ok()) {
+    if (auto e = producer->BeginTransaction(); !e.ok()) {
       error = "capture: " + e.ToString();
       return false;
     }
@@ -120,27 +138,28 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   // transaction is aborted and a restart resumes from the last committed checkpoint.
   auto commit = [&]() -> bool {
     next.restart_lsn = reader->RestartLsn();
+    // Inside a split transaction the assembler no longer holds it: re-read from its begin.
+    if (next.split_events > 0 && split_begin_lsn < next.restart_lsn) next.restart_lsn = split_begin_lsn;
     std::string value = EncodeCheckpoint(next);
-    if (auto e = producer.Produce(offsets_topic, 0, checkpoint_key, value); !e.ok()) {
-      error = "capture: writing the checkpoint: " + e.ToString();
+    if (auto e = producer->Produce(offsets_topic, 0, checkpoint_key, value); !e.ok()) {
+      kafka_failed(e, "writing the checkpoint: ", error);
       return false;
     }
     kafka::KafkaError e;
     for (int attempt = 0; attempt < 5; ++attempt) {
-      e = producer.CommitTransaction(kKafkaTimeout);
+      e = producer->CommitTransaction(kKafkaTimeout);
       if (e.ok() || e.Action() != kafka::ErrorAction::kRetry) break;
       observer.OnError("kafka");
     }
     if (!e.ok()) {
-      error = "capture: committing the Kafka transaction: " + e.ToString();
-      observer.OnError("kafka");
-      if (e.Action() == kafka::ErrorAction::kAbortTransaction) (void)producer.AbortTransaction(kKafkaTimeout);
-      in_transaction = false;
+      // Abortable: the caller aborts and rewinds (the transaction stays open until then).
+      kafka_failed(e, "committing the Kafka transaction: ", error);
       return false;
     }
     in_transaction = false;
     committed = next;
     pending_events = 0;
+    rewinds_in_row = 0;
     ++stats.kafka_transactions;
     return true;
   };
@@ -157,29 +176,62 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     return uint64_t{1};
   };
   auto on_commit = [&](const logreader::CommittedTransaction& txn, std::string& txn_error) -> bool {
+    // Events of this transaction that a committed chunk already holds (split transaction).
+    size_t skip = 0;
+    if (next.split_events > 0) {
+      if (txn.commit_lsn != next.split_commit_lsn || next.split_events >= txn.changes.size()) {
+        txn_error = "capture: the checkpoint says " + std::to_string(next.split_events) +
+                    " events of the transaction committed at " + next.split_commit_lsn.ToString() +
+                    " were emitted, but the log yields the transaction committed at " + txn.commit_lsn.ToString() +
+                    " with " + std::to_string(txn.changes.size()) + " events next";
+        return false;
+      }
+      skip = next.split_events;
+    }
     if (!begin()) {
       txn_error = error;
       return false;
     }
+    if (!snapshot_filter.Prepare(txn, txn_error)) return false;
+    const size_t last_kept = snapshot_filter.LastKept(txn.changes.size());
     int64_t now = NowUnixNanos();
     table_order.clear();
     uint64_t order = 0;
     // Transaction metadata goes into the same Kafka transaction as the data it describes.
     auto produce_metadata = [&]() {
-      if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, event.key, event.value); !e.ok()) {
-        txn_error = "capture: " + e.ToString();
+      if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, event.key, event.value); !e.ok()) {
+        kafka_failed(e, "", txn_error);
         return false;
       }
       return true;
     };
-    if (options.provide_transaction_metadata) {
+    if (options.provide_transaction_metadata && skip == 0) {
       encoder.EncodeTransactionBegin(txn, event);
       if (!produce_metadata()) return false;
     }
-    for (size_t i = 0; i < txn.changes.size(); ++i) {
+    for (size_t i = 0; i < skip; ++i) {  // emitted before: only the counters advance
+      ++order;
+      next_table_order(txn.changes[i].table);
+    }
+    for (size_t i = skip; i < txn.changes.size(); ++i) {
       const auto& change = txn.changes[i];
+      if (!snapshot_filter.Keep(i)) continue;  // a later snapshot read holds it
+      // A full Kafka transaction in the middle of a source transaction: commit what is emitted
+      // with the position inside it, and go on in the next Kafka transaction.
+      if (options.max_events_per_source_txn_chunk > 0 && i > 0 &&
+          pending_events >= options.max_events_per_source_txn_chunk) {
+        next.split_commit_lsn = txn.commit_lsn;
+        next.split_events = i;
+        split_begin_lsn = txn.begin_lsn;
+        if (!commit() || !begin()) {
+          txn_error = error;
+          return false;
+        }
+        info("source transaction committed at " + txn.commit_lsn.ToString() + ": " + std::to_string(i) + " of " +
+             std::to_string(txn.changes.size()) + " events committed to Kafka");
+      }
       if (!encoder.Encode(txn, change, ++order, next_table_order(change.table), now, event, txn_error)) return false;
-      bool last = i + 1 == txn.changes.size();
+      bool last = i == last_kept;
       bool tombstone = change.op == logreader::ChangeOp::kDelete && options.tombstones_on_delete &&
                        !change.table->key_columns.empty();
       kafka::MessageHeader end_header{kTxnEndHeader, "1"};
@@ -190,17 +242,19 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
       std::span<const kafka::MessageHeader> headers(value_headers + first_header, header_count - first_header);
       std::optional<std::string_view> key;
       if (!event.key.empty()) key = event.key;
-      if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, key, event.value, headers); !e.ok()) {
-        txn_error = "capture: " + e.ToString();
-        observer.OnError("kafka");
+      if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, key, event.value, headers); !e.ok()) {
+        kafka_failed(e, "", txn_error);
         return false;
       }
+      ++pending_events;
+      ++stats.events;
       const char op = static_cast<char>(change.op);
       observer.OnEvent(change.table->layout.schema, change.table->layout.table, std::string_view(&op, 1));
       if (tombstone) {
         if (last) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
-        if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, key, std::nullopt, headers); !e.ok()) {
-          txn_error = "capture: " + e.ToString();
+        if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, key, std::nullopt, headers);
+            !e.ok()) {
+          kafka_failed(e, "", txn_error);
           return false;
         }
       }
@@ -209,12 +263,13 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
       encoder.EncodeTransactionEnd(txn, table_order, event);
       if (!produce_metadata()) return false;
     }
-    stats.events += txn.changes.size();
     ++stats.transactions;
-    pending_events += txn.changes.size();
     next.commit_lsn = txn.commit_lsn;
     next.change_lsn = txn.changes.back().lsn;
     next.event_serial_no = 1;
+    next.split_commit_lsn = logreader::Lsn();
+    next.split_events = 0;
+    SnapshotStreamFilter::ClearPassed(next);
     last_commit_unix_ms = DatetimeBytesToUnixNanos(txn.commit_time) / 1000000;
     // Whole source transactions only: this is a boundary, so the Kafka transaction may end here.
     if (pending_events >= options.txn_max_events && !commit()) {
@@ -226,6 +281,51 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
 
   reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
   reader->Resume(committed.restart_lsn, committed.commit_lsn);
+  // After an abortable Kafka error: abort the Kafka transaction, drop what the reader assembled and
+  // re-read the log from the last committed checkpoint, as a restart would, without restarting.
+  auto rewind = [&]() -> bool {
+    constexpr int kMaxRewindsInRow = 10;
+    abortable = false;
+    if (++rewinds_in_row > kMaxRewindsInRow) {
+      error += " (" + std::to_string(kMaxRewindsInRow) + " aborted Kafka transactions in a row: giving up)";
+      return false;
+    }
+    info(error + ": aborting the Kafka transaction and re-reading the log from restart LSN " +
+         committed.restart_lsn.ToString());
+    // Abort, then replace the producer: librdkafka 2.0.2's idempotent producer does not recover a
+    // partition whose messages the broker rejected (the next transaction's messages to it time out,
+    // and their abort, needing an epoch bump, never completes). The new instance's InitTransactions
+    // also aborts the transaction on the broker if the abort here did not finish.
+    if (in_transaction) {
+      auto e = producer->AbortTransaction(std::min(kKafkaTimeout, std::chrono::milliseconds(10000)));
+      if (e.Action() == kafka::ErrorAction::kFatal) {
+        error = "capture: aborting the Kafka transaction: " + e.ToString();
+        return false;
+      }
+    }
+    producer.reset();
+    producer = std::make_unique<kafka::TransactionalProducer>(options.kafka, transactional_id);
+    // The broker may still be completing the abort (CONCURRENT_TRANSACTIONS, retriable).
+    kafka::KafkaError init_error;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      init_error = producer->InitTransactions(kKafkaTimeout);
+      if (init_error.Action() != kafka::ErrorAction::kRetry) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (!init_error.ok()) {
+      error = "capture: re-initialising the transactional producer: " + init_error.ToString();
+      return false;
+    }
+    in_transaction = false;
+    pending_events = 0;
+    next = committed;
+    reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
+    reader->Resume(committed.restart_lsn, committed.commit_lsn);
+    ++stats.rewinds;
+    // A condition that persists (a broker rejecting the messages) is retried more and more slowly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(rewinds_in_row, 6))));
+    return true;
+  };
   observer.OnReady();
   ProgressSnapshot progress;
 
@@ -233,16 +333,24 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   int backoff_ms = 1;
   while (!stop.load()) {
     size_t rows = 0;
+    abortable = false;
     if (!reader->Poll(options.poll_batch_rows, rows, error)) {
+      if (abortable) {
+        if (!rewind()) return false;
+        continue;
+      }
       observer.OnError("source");
-      if (in_transaction) (void)producer.AbortTransaction(kKafkaTimeout);
+      if (in_transaction) (void)producer->AbortTransaction(kKafkaTimeout);
       return false;
     }
     stats.log_rows += rows;
     auto now = Clock::now();
     bool due =
         in_transaction && (rows == 0 || now - transaction_started >= std::chrono::milliseconds(options.txn_max_ms));
-    if (due && !commit()) return false;
+    if (due && !commit()) {
+      if (abortable && rewind()) continue;
+      return false;
+    }
     // The loop advanced: report it (this also feeds the systemd watchdog).
     progress.log_rows = stats.log_rows;
     progress.source_transactions = stats.transactions;
@@ -255,6 +363,12 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     progress.buffered_bytes = reader->assembler().buffered_bytes();
     progress.last_commit_unix_ms = last_commit_unix_ms;
     progress.caught_up = rows == 0;
+    const logreader::SourceHealth health = source.Health();
+    progress.source_reconnects = health.reconnects;
+    progress.backup_log_rows = health.backup_rows;
+    progress.log_bounds_known = health.log_bounds_known;
+    progress.log_min_lsn = health.log_min_lsn;
+    progress.log_end_lsn = health.log_end_lsn;
     observer.OnProgress(progress);
     if (rows > 0) {
       idle_since = now;
@@ -263,7 +377,10 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     }
     // Caught up. Advance the restart LSN through stretches without captured changes (heartbeat),
     // so a restart does not re-read them and the log can be truncated behind us.
-    if (reader->RestartLsn() != committed.restart_lsn && (!begin() || !commit())) return false;
+    if (reader->RestartLsn() != committed.restart_lsn && (!begin() || !commit())) {
+      if (abortable && rewind()) continue;
+      return false;
+    }
     if (options.stop_when_idle_ms > 0 && now - idle_since >= std::chrono::milliseconds(options.stop_when_idle_ms)) {
       info("no new log rows for " + std::to_string(options.stop_when_idle_ms) + " ms: stopping");
       break;

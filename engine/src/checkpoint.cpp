@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include "snapshot_checkpoint.h"
 #include "sqltail/logreader/change_event.h"
 
 namespace sqltail::engine {
@@ -16,9 +17,16 @@ std::string CheckpointKey(std::string_view topic_prefix, std::string_view databa
 }
 
 std::string EncodeCheckpoint(const Checkpoint& c) {
-  return "{\"commit_lsn\":\"" + c.commit_lsn.ToString() + "\",\"change_lsn\":\"" + c.change_lsn.ToString() +
-         "\",\"event_serial_no\":" + std::to_string(c.event_serial_no) + ",\"restart_lsn\":\"" +
-         c.restart_lsn.ToString() + "\"}";
+  std::string value = "{\"commit_lsn\":\"" + c.commit_lsn.ToString() + "\",\"change_lsn\":\"" +
+                      c.change_lsn.ToString() + "\",\"event_serial_no\":" + std::to_string(c.event_serial_no) +
+                      ",\"restart_lsn\":\"" + c.restart_lsn.ToString() + "\"";
+  if (c.split_events > 0) {
+    value += ",\"split_commit_lsn\":\"" + c.split_commit_lsn.ToString() +
+             "\",\"split_events\":" + std::to_string(c.split_events);
+  }
+  AppendSnapshotCheckpoint(c.snapshot, value);
+  value += "}";
+  return value;
 }
 
 std::optional<Checkpoint> ParseCheckpoint(std::string_view json, std::string& error) {
@@ -45,6 +53,18 @@ std::optional<Checkpoint> ParseCheckpoint(std::string_view json, std::string& er
     return std::nullopt;
   }
   c.event_serial_no = serial;
+  // Optional: present only while a split source transaction is partly emitted.
+  uint64_t split_events = 0;
+  auto split_error = root["split_events"].get(split_events);
+  if (split_error != simdjson::NO_SUCH_FIELD) {
+    if (split_error || split_events == 0 || !lsn_field("split_commit_lsn", c.split_commit_lsn) ||
+        c.split_commit_lsn <= c.commit_lsn) {
+      error = "checkpoint has an invalid split_events/split_commit_lsn pair: " + std::string(json.substr(0, 200));
+      return std::nullopt;
+    }
+    c.split_events = split_events;
+  }
+  if (!ParseSnapshotCheckpoint(root, c.snapshot, error)) return std::nullopt;
   return c;
 }
 

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace sqltail::engine {
@@ -39,6 +40,15 @@ bool Parse(const std::string& path, const std::vector<std::string>& overrides, c
     for (const auto& o : overrides) {
       if (o.find('=') == std::string::npos) {
         error = where + ": override '" + o + "' is not key=value";
+        return false;
+      }
+      // Command lines are visible to every local user (ps, /proc): no secrets there.
+      const std::string key = o.substr(0, o.find('='));
+      const bool names_a_file = key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0;
+      if (!names_a_file && (key.find("password") != std::string::npos || key.find("secret") != std::string::npos ||
+                            key.find("jaas") != std::string::npos)) {
+        error = where + ": override '" + key +
+                "': secrets are not accepted on the command line (use the *_file key or the environment)";
         return false;
       }
       override_text << o << "\n";
@@ -86,9 +96,10 @@ bool ReadSecret(const std::string& key, const std::string& inline_value, const s
 
 void AddServiceOptions(po::options_description& d, ServiceOptions& service) {
   auto add = d.add_options();
-  add("service.metrics_port", po::value(&service.metrics_port)->default_value(0), "metrics/health HTTP port (0: off)");
+  add("service.metrics_port", po::value(&service.metrics_port)->default_value(0),
+      "port of /metrics, /healthz and /readyz (0: off)");
   add("service.metrics_address", po::value(&service.metrics_address)->default_value("127.0.0.1"),
-      "metrics/health listen address");
+      "metrics/health listen address; keep it local unless a scraper elsewhere needs it");
   add("service.stall_timeout_s", po::value(&service.stall_timeout_s)->default_value(60),
       "/healthz fails after the main loop stalls this long");
 }
@@ -105,47 +116,107 @@ bool CheckServiceOptions(const std::string& path, const ServiceOptions& service,
   return true;
 }
 
-void AddKafkaOptions(po::options_description& d) {
-  d.add_options()("kafka.bootstrap_servers", po::value<std::string>()->required(),
-                  "Kafka bootstrap servers host:port[,host:port]");
+// Files holding Kafka secrets; read after parsing (ResolveKafkaSecrets).
+struct KafkaSecretFiles {
+  std::string sasl_password_file, ssl_key_password_file;
+};
+
+void AddKafkaOptions(po::options_description& d, KafkaSecretFiles& secrets) {
+  auto add = d.add_options();
+  add("kafka.bootstrap_servers", po::value<std::string>()->required(), "Kafka bootstrap servers host:port[,host:port]");
+  add("kafka.sasl_password_file", po::value(&secrets.sasl_password_file)->default_value(""),
+      "file holding sasl.password (or SQLTAIL_KAFKA_SASL_PASSWORD)");
+  add("kafka.ssl_key_password_file", po::value(&secrets.ssl_key_password_file)->default_value(""),
+      "file holding ssl.key.password (or SQLTAIL_KAFKA_SSL_KEY_PASSWORD)");
+}
+
+// sasl.password and ssl.key.password from the environment (first) or a file, over any
+// kafka.property.* value, so that no secret needs to be in the configuration file.
+bool ResolveKafkaSecrets(const std::string& path, const KafkaSecretFiles& secrets,
+                         std::map<std::string, std::string>& properties, std::string& error) {
+  struct Secret {
+    const char* property;
+    const std::string& file;
+    const char* key;
+    const char* env;
+  };
+  const Secret list[] = {
+      {"sasl.password", secrets.sasl_password_file, "kafka.sasl_password", "SQLTAIL_KAFKA_SASL_PASSWORD"},
+      {"ssl.key.password", secrets.ssl_key_password_file, "kafka.ssl_key_password", "SQLTAIL_KAFKA_SSL_KEY_PASSWORD"},
+  };
+  for (const Secret& secret : list) {
+    auto found = properties.find(secret.property);
+    std::string value = found == properties.end() ? std::string() : found->second;
+    if (!ReadSecret(secret.key, value, secret.file, secret.env, value, error)) {
+      error = "config " + path + ": " + error.substr(std::string("config: ").size());
+      return false;
+    }
+    if (!value.empty()) properties[secret.property] = value;
+  }
+  return true;
 }
 
 // Values that need checking or converting after parsing.
 struct CaptureRawValues {
+  KafkaSecretFiles kafka_secrets;
   std::string password, password_file, include, exclude;
   std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
+  std::string snapshot_mode;
 };
 
 // One statement per key, grouped by section, so each key is easy to find and to add.
-void AddSourceOptions(po::options_description& d, tds::ConnectOptions& source, CaptureRawValues& raw) {
+void AddSourceOptions(po::options_description& d, tds::ConnectOptions& source, logreader::LiveSourceOptions& live,
+                      CaptureRawValues& raw) {
   auto add = d.add_options();
-  add("source.host", po::value(&source.host)->default_value("127.0.0.1"), "SQL Server host");
-  add("source.port", po::value(&source.port)->default_value(1433), "SQL Server port");
-  add("source.user", po::value(&source.user)->required(), "login");
+  add("source.host", po::value(&source.host)->default_value("127.0.0.1"), "SQL Server host name or address");
+  add("source.port", po::value(&source.port)->default_value(1433), "SQL Server TCP port");
+  add("source.user", po::value(&source.user)->required(),
+      "SQL Server login (see the operator guide for its permissions)");
   add("source.password", po::value(&raw.password)->default_value(""),
       "password (prefer password_file or SQLTAIL_SOURCE_PASSWORD)");
-  add("source.password_file", po::value(&raw.password_file)->default_value(""), "file holding the password");
-  add("source.database", po::value(&source.database)->required(), "database to capture");
-  add("source.login_timeout_s", po::value(&source.login_timeout_s)->default_value(15), "login timeout");
-  add("source.query_timeout_s", po::value(&source.query_timeout_s)->default_value(300), "query timeout");
-  add("source.encryption", po::value(&source.encryption)->default_value("request"), "off | request | require");
+  add("source.password_file", po::value(&raw.password_file)->default_value(""),
+      "file whose first line is the password");
+  add("source.database", po::value(&source.database)->required(), "database to capture; also the <db> of topic names");
+  add("source.login_timeout_s", po::value(&source.login_timeout_s)->default_value(15),
+      "seconds to wait for the TDS login");
+  add("source.query_timeout_s", po::value(&source.query_timeout_s)->default_value(300),
+      "seconds a catalog or fn_dblog query may take");
+  add("source.encryption", po::value(&source.encryption)->default_value("request"),
+      "TLS: off | request | require (FreeTDS, GnuTLS)");
+  add("source.reconnect_max_s", po::value(&live.reconnect_max_s)->default_value(300),
+      "keep reconnecting this long after a dropped connection (0: fail at once)");
+  add("source.reconnect_backoff_max_ms", po::value(&live.reconnect_backoff_max_ms)->default_value(10000),
+      "cap of the doubling wait between reconnect attempts");
+  add("source.log_stats_interval_ms", po::value(&live.log_stats_interval_ms)->default_value(5000),
+      "ask sys.dm_db_log_stats (lag, retention check) at most this often");
+  add("source.read_log_backups", po::value(&live.read_log_backups)->default_value(true),
+      "read log backups (fn_dump_dblog) when the position has left the active log");
 }
 
 void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, CaptureRawValues& raw) {
   auto add = d.add_options();
-  add("capture.topic_prefix", po::value(&capture.topic_prefix)->default_value("sqltail"), "topic prefix");
+  add("capture.topic_prefix", po::value(&capture.topic_prefix)->default_value("sqltail"),
+      "Debezium topic.prefix: topics are <prefix>.<db>.<schema>.<table>");
   add("capture.table_include", po::value(&raw.include)->default_value(""),
-      "schema.table patterns (* ?), comma separated");
+      "schema.table patterns with * and ?, case-insensitive, comma separated (empty: all tables)");
   add("capture.table_exclude", po::value(&raw.exclude)->default_value(""), "schema.table patterns to leave out");
-  add("capture.poll_batch_rows", po::value(&capture.poll_batch_rows)->default_value(50000), "fn_dblog rows per query");
-  add("capture.poll_idle_max_ms", po::value(&capture.poll_idle_max_ms)->default_value(1000), "idle poll backoff cap");
+  add("capture.poll_batch_rows", po::value(&capture.poll_batch_rows)->default_value(50000),
+      "TOP (n) of each fn_dblog query");
+  add("capture.poll_idle_max_ms", po::value(&capture.poll_idle_max_ms)->default_value(1000),
+      "when idle the poll interval doubles from 1 ms up to this");
   add("capture.stop_when_idle_ms", po::value(&capture.stop_when_idle_ms)->default_value(0),
       "exit after this idle time (0: never)");
   add("capture.schemas_enable", po::value(&capture.schemas_enable)->default_value(true),
-      "JsonConverter schemas.enable");
+      "JsonConverter schemas.enable: {schema, payload} envelopes");
   add("capture.tombstones_on_delete", po::value(&capture.tombstones_on_delete)->default_value(true),
-      "tombstone after delete");
+      "a tombstone (null value) after each delete event");
   // Debezium's event-format options, spelled as Debezium spells their values.
+  add("capture.snapshot_mode", po::value(&raw.snapshot_mode)->default_value("initial"),
+      "initial (read the tables when there is no checkpoint) | never | when_needed (= initial for now)");
+  add("capture.snapshot_chunk_rows", po::value(&capture.snapshot.chunk_rows)->default_value(10000),
+      "snapshot rows per keyset SELECT and per Kafka transaction");
+  add("capture.snapshot_max_establish_attempts", po::value(&capture.snapshot.max_establish_attempts)->default_value(10),
+      "snapshot: tries to find an end-of-log window without a captured commit");
   add("capture.provide_transaction_metadata", po::value(&capture.provide_transaction_metadata)->default_value(false),
       "BEGIN/END events on <prefix>.transaction");
   add("capture.time_precision_mode", po::value(&raw.time_precision_mode)->default_value("adaptive"),
@@ -159,45 +230,76 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
 void AddCaptureKafkaOptions(po::options_description& d, CaptureOptions& capture) {
   auto add = d.add_options();
   add("kafka.transactional_id", po::value(&capture.transactional_id)->default_value(""),
-      "default <prefix>-<db>-capture");
-  add("kafka.timeout_ms", po::value(&capture.kafka_timeout_ms)->default_value(60000), "Kafka call timeout");
-  add("kafka.txn_max_events", po::value(&capture.txn_max_events)->default_value(20000), "events per Kafka transaction");
-  add("kafka.txn_max_ms", po::value(&capture.txn_max_ms)->default_value(500), "Kafka transaction duration cap");
+      "empty: <prefix>-<db>-capture; one running capture per id (a second one fences the first)");
+  add("kafka.timeout_ms", po::value(&capture.kafka_timeout_ms)->default_value(60000),
+      "Kafka calls (init, topic creation, commit) give up after this");
+  add("kafka.txn_max_events", po::value(&capture.txn_max_events)->default_value(20000),
+      "commit the Kafka transaction after this many events (at a source-transaction boundary)");
+  add("kafka.txn_max_ms", po::value(&capture.txn_max_ms)->default_value(500), "...or this long after it began");
+  add("kafka.max_events_per_source_txn_chunk",
+      po::value(&capture.max_events_per_source_txn_chunk)->default_value(100000),
+      "split larger source transactions across Kafka transactions (0: never)");
   add("kafka.topic_partitions", po::value(&capture.topic_partitions)->default_value(1), "partitions of created topics");
   add("kafka.topic_replication_factor", po::value(&capture.topic_replication_factor)->default_value(-1),
-      "-1: broker default");
+      "replication factor of created topics (-1: the broker's default)");
 }
 
 // Values of the apply file that need checking or converting after parsing.
 struct ApplyRawValues {
+  KafkaSecretFiles kafka_secrets;
   std::string topics, dsn, dsn_file;
+  std::string password, password_file, renames, include, exclude;
 };
 
 void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawValues& raw) {
   auto add = d.add_options();
   add("apply.topics", po::value(&raw.topics)->required(), "change-event topics, comma separated");
-  add("apply.table_name_format", po::value(&apply.table_name_format)->default_value("${table}"), "target table name");
+  add("apply.table_name_format", po::value(&apply.table_name_format)->default_value("${table}"),
+      "target table name; ${db}, ${schema}, ${table} are replaced");
   add("apply.batch_max_events", po::value(&apply.batch_max_events)->default_value(20000),
-      "events per target transaction");
-  add("apply.batch_max_ms", po::value(&apply.batch_max_ms)->default_value(200), "target transaction duration cap");
+      "commit the target transaction after this many events...");
+  add("apply.batch_max_ms", po::value(&apply.batch_max_ms)->default_value(200),
+      "...or this long, at the next source-transaction boundary");
   add("apply.stop_when_idle_ms", po::value(&apply.stop_when_idle_ms)->default_value(0),
       "exit after this idle time (0: never)");
+  add("apply.on_error", po::value(&apply.on_error)->default_value("fail"),
+      "bad event: fail (stop, naming it) | dead-letter (to apply.dead_letter_topic, then go on)");
+  add("apply.dead_letter_topic", po::value(&apply.dead_letter_topic)->default_value(""),
+      "topic for bad events (apply.on_error = dead-letter)");
+  add("apply.route.regex", po::value(&apply.route_regex)->default_value(""),
+      "topics matching this regex entirely go to the table apply.route.replacement");
+  add("apply.route.replacement", po::value(&apply.route_replacement)->default_value(""),
+      "target table of a routed topic; $1... are the regex groups");
+  add("apply.fields.rename", po::value(&raw.renames)->default_value(""), "field renames old:new, comma separated");
+  add("apply.fields.include", po::value(&raw.include)->default_value(""), "event fields to keep (empty: all)");
+  add("apply.fields.exclude", po::value(&raw.exclude)->default_value(""), "event fields to leave out");
 }
 
 void AddTargetOptions(po::options_description& d, ApplyOptions& apply, ApplyRawValues& raw) {
   auto add = d.add_options();
-  add("target.kind", po::value(&apply.target_kind)->default_value("sqlite"), "sqlite | postgresql");
-  add("target.path", po::value(&apply.sqlite_path)->default_value(""), "sqlite: the database file");
-  add("target.dsn", po::value(&raw.dsn)->default_value(""), "postgresql: libpq connection string or URI");
+  add("target.kind", po::value(&apply.target_kind)->default_value("sqlite"), "sqlite | postgresql | sqlserver");
+  add("target.path", po::value(&apply.sqlite_path)->default_value(""), "sqlite (required): the database file");
+  add("target.dsn", po::value(&raw.dsn)->default_value(""),
+      "postgresql: libpq connection string or URI (or target.dsn_file, or SQLTAIL_TARGET_DSN)");
   add("target.dsn_file", po::value(&raw.dsn_file)->default_value(""), "postgresql: file holding the connection string");
-  add("target.schema", po::value(&apply.postgres_schema)->default_value("public"), "postgresql: schema of the tables");
+  add("target.schema", po::value(&apply.postgres_schema)->default_value("public"),
+      "postgresql, sqlserver: schema of the tables (sqlserver: dbo unless set)");
+  add("target.host", po::value(&apply.sqlserver.host)->default_value("127.0.0.1"), "sqlserver: host");
+  add("target.port", po::value(&apply.sqlserver.port)->default_value(1433), "sqlserver: port");
+  add("target.user", po::value(&apply.sqlserver.user)->default_value(""), "sqlserver: login");
+  add("target.password", po::value(&raw.password)->default_value(""),
+      "sqlserver: password (prefer password_file or SQLTAIL_TARGET_PASSWORD)");
+  add("target.password_file", po::value(&raw.password_file)->default_value(""), "sqlserver: file holding the password");
+  add("target.database", po::value(&apply.sqlserver.database)->default_value(""), "sqlserver: target database");
+  add("target.encryption", po::value(&apply.sqlserver.encryption)->default_value("request"),
+      "sqlserver: off | request | require");
 }
 
 // Every key a capture file may hold, bound to `c`, `raw` and `service`.
 void DescribeCaptureFile(po::options_description& d, CaptureConfig& c, CaptureRawValues& raw, ServiceOptions& service) {
-  AddSourceOptions(d, c.source, raw);
+  AddSourceOptions(d, c.source, c.live_source, raw);
   AddCaptureOptions(d, c.capture, raw);
-  AddKafkaOptions(d);
+  AddKafkaOptions(d, raw.kafka_secrets);
   AddCaptureKafkaOptions(d, c.capture);
   AddServiceOptions(d, service);
 }
@@ -206,7 +308,7 @@ void DescribeCaptureFile(po::options_description& d, CaptureConfig& c, CaptureRa
 void DescribeApplyFile(po::options_description& d, ApplyOptions& a, ApplyRawValues& raw, ServiceOptions& service) {
   AddApplyOptions(d, a, raw);
   AddTargetOptions(d, a, raw);
-  AddKafkaOptions(d);
+  AddKafkaOptions(d, raw.kafka_secrets);
   AddServiceOptions(d, service);
 }
 
@@ -224,6 +326,7 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
   if (!CheckServiceOptions(path, service_options, error)) return std::nullopt;
   if (service != nullptr) *service = service_options;
   c.capture.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
+  if (!ResolveKafkaSecrets(path, raw.kafka_secrets, c.capture.kafka.properties, error)) return std::nullopt;
   if (!ReadSecret("source.password", raw.password, raw.password_file, "SQLTAIL_SOURCE_PASSWORD", c.source.password,
                   error))
     return std::nullopt;
@@ -232,8 +335,31 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
         "config " + path + ": key 'source.encryption': '" + c.source.encryption + "' is not off, request or require";
     return std::nullopt;
   }
+  if (c.live_source.reconnect_max_s < 0) {
+    error = "config " + path + ": key 'source.reconnect_max_s' must be 0 or more";
+    return std::nullopt;
+  }
+  if (c.live_source.reconnect_backoff_max_ms <= 0) {
+    error = "config " + path + ": key 'source.reconnect_backoff_max_ms' must be positive";
+    return std::nullopt;
+  }
+  if (c.live_source.log_stats_interval_ms < 100) {
+    error = "config " + path + ": key 'source.log_stats_interval_ms' must be at least 100";
+    return std::nullopt;
+  }
   if (c.capture.poll_batch_rows == 0) {
     error = "config " + path + ": key 'capture.poll_batch_rows' must be positive";
+    return std::nullopt;
+  }
+  if (!ParseSnapshotMode(raw.snapshot_mode, c.capture.snapshot.mode)) {
+    error = "config " + path + ": key 'capture.snapshot_mode': '" + raw.snapshot_mode +
+            "' is not initial, never or when_needed";
+    return std::nullopt;
+  }
+  if (c.capture.snapshot.chunk_rows == 0 || c.capture.snapshot.max_establish_attempts < 1) {
+    error = "config " + path +
+            ": keys 'capture.snapshot_chunk_rows' and 'capture.snapshot_max_establish_attempts' "
+            "must be positive";
     return std::nullopt;
   }
   if (!ParseTimePrecisionMode(raw.time_precision_mode, c.capture.time_precision_mode)) {
@@ -252,6 +378,7 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
     return std::nullopt;
   }
   c.capture.database = c.source.database;
+  c.capture.snapshot.connection = c.source;  // the snapshot's second connection
   c.capture.table_include = SplitList(raw.include);
   c.capture.table_exclude = SplitList(raw.exclude);
   return c;
@@ -269,6 +396,7 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
   if (!CheckServiceOptions(path, service_options, error)) return std::nullopt;
   if (service != nullptr) *service = service_options;
   a.kafka.bootstrap_servers = values["kafka.bootstrap_servers"].as<std::string>();
+  if (!ResolveKafkaSecrets(path, raw.kafka_secrets, a.kafka.properties, error)) return std::nullopt;
   if (a.target_kind == "sqlite") {
     if (a.sqlite_path.empty()) {
       error = "config " + path + ": key 'target.path' is required for target.kind = sqlite";
@@ -302,16 +430,156 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
       error = "config " + path + ": key 'target.schema' is empty";
       return std::nullopt;
     }
+  } else if (a.target_kind == "sqlserver") {
+    if (a.sqlserver.user.empty()) {
+      error = "config " + path + ": key 'target.user' is required for target.kind = sqlserver";
+      return std::nullopt;
+    }
+    if (!ReadSecret("target.password", raw.password, raw.password_file, "SQLTAIL_TARGET_PASSWORD", a.sqlserver.password,
+                    error))
+      return std::nullopt;
+    if (values["target.schema"].defaulted()) a.postgres_schema = "dbo";
+    a.sqlserver.app_name = "sqltail-apply";
   } else {
-    error = "config " + path + ": key 'target.kind': '" + a.target_kind + "' is not sqlite or postgresql";
+    error = "config " + path + ": key 'target.kind': '" + a.target_kind + "' is not sqlite, postgresql or sqlserver";
     return std::nullopt;
   }
+  if (a.on_error != "fail" && a.on_error != "dead-letter") {
+    error = "config " + path + ": key 'apply.on_error': '" + a.on_error + "' is not fail or dead-letter";
+    return std::nullopt;
+  }
+  if (a.on_error == "dead-letter" && a.dead_letter_topic.empty()) {
+    error = "config " + path + ": key 'apply.dead_letter_topic' is required for apply.on_error = dead-letter";
+    return std::nullopt;
+  }
+  if (!a.route_regex.empty()) {
+    try {
+      std::regex check(a.route_regex, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      error = "config " + path + ": key 'apply.route.regex': " + e.what();
+      return std::nullopt;
+    }
+    if (a.route_replacement.empty()) {
+      error = "config " + path + ": key 'apply.route.replacement' is required with apply.route.regex";
+      return std::nullopt;
+    }
+  }
+  for (const auto& pair : SplitList(raw.renames)) {
+    const auto colon = pair.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == pair.size()) {
+      error = "config " + path + ": key 'apply.fields.rename': '" + pair + "' is not old:new";
+      return std::nullopt;
+    }
+    a.field_renames.emplace_back(pair.substr(0, colon), pair.substr(colon + 1));
+  }
+  a.field_include = SplitList(raw.include);
+  a.field_exclude = SplitList(raw.exclude);
   a.topics = SplitList(raw.topics);
   if (a.topics.empty()) {
     error = "config " + path + ": key 'apply.topics' lists no topic";
     return std::nullopt;
   }
   return a;
+}
+
+namespace {
+
+// A key's default as the reference shows it; nullopt when it has none.
+std::optional<std::string> DefaultText(const po::value_semantic& semantic) {
+  boost::any value;
+  if (!semantic.apply_default(value)) return std::nullopt;
+  if (const auto* text = boost::any_cast<std::string>(&value)) return text->empty() ? "(empty)" : "`" + *text + "`";
+  if (const auto* flag = boost::any_cast<bool>(&value)) return std::string(*flag ? "`true`" : "`false`");
+  if (const auto* number = boost::any_cast<int>(&value)) return "`" + std::to_string(*number) + "`";
+  if (const auto* number = boost::any_cast<uint16_t>(&value)) return "`" + std::to_string(*number) + "`";
+  if (const auto* number = boost::any_cast<size_t>(&value)) return "`" + std::to_string(*number) + "`";
+  if (const auto* number = boost::any_cast<int64_t>(&value)) return "`" + std::to_string(*number) + "`";
+  // Another type: program_options' own text ("arg (=5)").
+  std::string name = semantic.name();
+  auto at = name.find("(=");
+  if (at == std::string::npos) return std::nullopt;
+  return "`" + name.substr(at + 2, name.size() - at - 3) + "`";
+}
+
+std::string TableCell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|' || c == '<' || c == '>') out += '\\';  // a table cell, not HTML
+    out += c;
+  }
+  return out;
+}
+
+// One table per section, in the order the keys were described.
+void AppendKeyTables(const po::options_description& d, std::string& out) {
+  std::string section;
+  for (const auto& option : d.options()) {
+    const std::string& key = option->long_name();
+    std::string key_section = key.substr(0, key.find('.'));
+    if (key_section != section) {
+      section = key_section;
+      out += "\n### [" + section + "]\n\n| key | default | description |\n|---|---|---|\n";
+    }
+    auto default_text = DefaultText(*option->semantic());
+    std::string shown = option->semantic()->is_required() ? "(required)" : default_text.value_or("(none)");
+    out += "| `" + key + "` | " + TableCell(shown) + " | " + TableCell(option->description()) + " |\n";
+    if (key == "kafka.bootstrap_servers") {
+      out +=
+          "| `kafka.property.<name>` | | passed to librdkafka unchanged (`security.protocol`, `sasl.*`, `ssl.*`, "
+          "`compression.type`, ...); a few settings each client depends on are forced |\n";
+    }
+  }
+}
+
+}  // namespace
+
+std::string ConfigReferenceMarkdown() {
+  std::string out =
+      "# Configuration reference\n\n"
+      "<!-- Generated by `sqltail config-reference` from engine/src/config.cpp; do not edit by hand\n"
+      "     (the service test config_reference_test fails when this file differs from the program). -->\n\n"
+      "One INI file per stream: `sqltail capture --config FILE` or `sqltail apply --config FILE`. Keys are\n"
+      "written `key = value` under a `[section]` heading (or as `section.key = value`); `#` starts a comment.\n"
+      "`--set section.key=value` on the command line overrides the file. An unknown key, a bad value or a\n"
+      "missing required key stops the program with an error naming the key; `sqltail check --config FILE`\n"
+      "reports the same errors and then checks the connections.\n\n"
+      "`sqltail check` tells the two kinds apart by their sections: a file with keys under `[source]` or\n"
+      "`[capture]` is a capture file, one with keys under `[apply]` or `[target]` an apply file (`[kafka]`\n"
+      "and `[service]` belong to both); a file with both kinds, or neither, is an error.\n\n"
+      "## Capture file\n";
+  {
+    CaptureConfig c;
+    CaptureRawValues raw;
+    ServiceOptions service;
+    po::options_description d;
+    DescribeCaptureFile(d, c, raw, service);
+    AppendKeyTables(d, out);
+  }
+  out += "\n## Apply file\n";
+  {
+    ApplyOptions a;
+    ApplyRawValues raw;
+    ServiceOptions service;
+    po::options_description d;
+    DescribeApplyFile(d, a, raw, service);
+    AppendKeyTables(d, out);
+  }
+  out +=
+      "\n## Secrets from the environment\n\n"
+      "Keep passwords out of the configuration file: put them in the unit's `EnvironmentFile` (mode 0600)\n"
+      "or in the file a `*_file` key names. sqltail never logs them.\n\n"
+      "| variable | stream | meaning |\n|---|---|---|\n"
+      "| `SQLTAIL_SOURCE_PASSWORD` | capture | the SQL Server password; when set and not empty it wins over "
+      "`source.password` and `source.password_file` |\n"
+      "| `SQLTAIL_TARGET_DSN` | apply (postgresql) | a libpq connection string merged over `target.dsn` / "
+      "`target.dsn_file`, its keywords winning (e.g. `password=...`); `sqltail verify --postgres` reads it too |\n"
+      "| `SQLTAIL_KAFKA_SASL_PASSWORD` | both | librdkafka's `sasl.password`; wins over `kafka.sasl_password_file` and "
+      "`kafka.property.sasl.password` |\n"
+      "| `SQLTAIL_KAFKA_SSL_KEY_PASSWORD` | both | librdkafka's `ssl.key.password`; wins over "
+      "`kafka.ssl_key_password_file` and `kafka.property.ssl.key.password` |\n"
+      "| `SQLTAIL_TARGET_PASSWORD` | apply (sqlserver) | the target SQL Server password; wins over "
+      "`target.password` and `target.password_file` |\n";
+  return out;
 }
 
 }  // namespace sqltail::engine

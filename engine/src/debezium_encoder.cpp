@@ -283,6 +283,28 @@ void AppendInt(int64_t value, std::string& out) {
   out.append(buf, end);
 }
 
+// Debezium's source block from its start up to the table name: the same for streamed and snapshot
+// events but for the time and the snapshot marker.
+void AppendSourceHead(std::string_view prefix, std::string_view database, int64_t ts_ns, std::string_view snapshot,
+                      const logreader::TableLayout& layout, std::string& v) {
+  v += ",\"source\":{\"version\":\"sqltail-0.1\",\"connector\":\"sqlserver\",\"name\":";
+  AppendJsonString(prefix, v);
+  v += ",\"ts_ms\":";
+  AppendInt(ts_ns / 1000000, v);
+  v += ",\"snapshot\":";
+  AppendJsonString(snapshot, v);
+  v += ",\"db\":";
+  AppendJsonString(database, v);
+  v += ",\"sequence\":null,\"ts_us\":";
+  AppendInt(ts_ns / 1000, v);
+  v += ",\"ts_ns\":";
+  AppendInt(ts_ns, v);
+  v += ",\"schema\":";
+  AppendJsonString(layout.schema, v);
+  v += ",\"table\":";
+  AppendJsonString(layout.table, v);
+}
+
 }  // namespace
 
 int64_t DatetimeBytesToUnixNanos(const uint8_t bytes[8]) {
@@ -555,20 +577,7 @@ bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const l
   }
   int64_t source_ns = DatetimeBytesToUnixNanos(txn.commit_time);
   char lsn[22];
-  v += ",\"source\":{\"version\":\"sqltail-0.1\",\"connector\":\"sqlserver\",\"name\":";
-  AppendJsonString(options_.topic_prefix, v);
-  v += ",\"ts_ms\":";
-  AppendInt(source_ns / 1000000, v);
-  v += ",\"snapshot\":\"false\",\"db\":";
-  AppendJsonString(options_.database, v);
-  v += ",\"sequence\":null,\"ts_us\":";
-  AppendInt(source_ns / 1000, v);
-  v += ",\"ts_ns\":";
-  AppendInt(source_ns, v);
-  v += ",\"schema\":";
-  AppendJsonString(change.table->layout.schema, v);
-  v += ",\"table\":";
-  AppendJsonString(change.table->layout.table, v);
+  AppendSourceHead(options_.topic_prefix, options_.database, source_ns, "false", change.table->layout, v);
   v += ",\"change_lsn\":\"";
   change.lsn.Format(lsn);
   v.append(lsn, sizeof lsn);
@@ -590,6 +599,45 @@ bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const l
   v += ",\"data_collection_order\":";
   AppendInt(static_cast<int64_t>(data_collection_order), v);
   v += "}}";
+  if (options_.schemas_enable) v.push_back('}');
+  return true;
+}
+
+bool DebeziumEncoder::EncodeSnapshotRead(const logreader::CapturedTable& table, std::span<const uint8_t> record,
+                                         logreader::Lsn snapshot_lsn, std::string_view marker, int64_t now_ns,
+                                         EncodedEvent& out, std::string& error) {
+  TableSchemas& schemas = SchemasFor(table);
+  logreader::RowChange change;
+  change.lsn = snapshot_lsn;
+  change.op = logreader::ChangeOp::kInsert;
+  change.table = &table;
+  change.record = record;
+  if (!logreader::DecodeChange(change, decoded_, error)) return false;
+  out.topic = &schemas.topic;
+  out.key.clear();
+  out.value.clear();
+  out.unavailable.clear();
+  if (!table.key_columns.empty()) {
+    out.key += schemas.key_prefix;
+    if (!AppendRow(change, decoded_, &table.key_columns, out.key, error)) return false;
+    if (options_.schemas_enable) out.key.push_back('}');
+  }
+  std::string& v = out.value;
+  v += schemas.value_prefix;
+  v += "{\"before\":null,\"after\":";
+  if (!AppendRow(change, decoded_, nullptr, v, error)) return false;
+  char lsn[22];
+  AppendSourceHead(options_.topic_prefix, options_.database, now_ns, marker, table.layout, v);
+  v += ",\"change_lsn\":null,\"commit_lsn\":\"";
+  snapshot_lsn.Format(lsn);
+  v.append(lsn, sizeof lsn);
+  v += "\",\"event_serial_no\":null},\"op\":\"r\",\"ts_ms\":";
+  AppendInt(now_ns / 1000000, v);
+  v += ",\"ts_us\":";
+  AppendInt(now_ns / 1000, v);
+  v += ",\"ts_ns\":";
+  AppendInt(now_ns, v);
+  v += ",\"transaction\":null}";
   if (options_.schemas_enable) v.push_back('}');
   return true;
 }

@@ -130,4 +130,26 @@ KafkaError Admin::EnsureTopics(std::span<const TopicSpec> topics, std::chrono::m
   }
 }
 
+Result<ClusterMetadata> Admin::DescribeCluster(std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* raw_metadata = nullptr;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(state_->handle.get(), 1, nullptr, &raw_metadata, detail::TimeoutMs(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return detail::FromCode(err, detail::Where("metadata", state_->config))
+        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT);
+  }
+  detail::MetadataPtr metadata(raw_metadata);
+  ClusterMetadata out;
+  for (int broker_idx = 0; broker_idx < metadata->broker_cnt; ++broker_idx) {
+    const rd_kafka_metadata_broker_t& broker = metadata->brokers[broker_idx];
+    out.brokers.push_back(std::to_string(broker.id) + "@" + (broker.host != nullptr ? broker.host : "?") + ":" +
+                          std::to_string(broker.port));
+  }
+  for (int topic_idx = 0; topic_idx < metadata->topic_cnt; ++topic_idx) {
+    if (metadata->topics[topic_idx].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      out.topics.emplace_back(metadata->topics[topic_idx].topic);
+  }
+  return out;
+}
+
 }  // namespace sqltail::kafka

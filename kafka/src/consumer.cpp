@@ -31,6 +31,22 @@ std::optional<std::string_view> FindHeader(const MessageView& message, std::stri
   return value == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(value), size);
 }
 
+void VisitHeaders(const MessageView& message,
+                  const std::function<void(std::string_view name, std::optional<std::string_view> value)>& visit) {
+  if (message.native == nullptr) return;
+  rd_kafka_headers_t* headers = nullptr;
+  auto* native = static_cast<rd_kafka_message_t*>(const_cast<void*>(message.native));
+  if (rd_kafka_message_headers(native, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    visit(name, value == nullptr
+                    ? std::nullopt
+                    : std::optional<std::string_view>(std::string_view(static_cast<const char*>(value), size)));
+  }
+}
+
 struct Consumer::State {
   Config config;
   detail::HandlePtr handle;
@@ -162,7 +178,10 @@ Result<std::vector<int32_t>> Consumer::ListPartitions(std::string_view topic_nam
       rd_kafka_metadata(state_->handle.get(), 0, topic.get(), &raw_metadata, detail::TimeoutMs(timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return detail::FromCode(err, where)
-        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT);
+        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                      // A topic created a moment ago has no elected leader yet.
+                      err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                      err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
   }
   detail::MetadataPtr metadata(raw_metadata);
   if (metadata->topic_cnt != 1) return detail::FromCode(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, where);
@@ -187,7 +206,10 @@ Result<Watermarks> Consumer::QueryWatermarks(std::string_view topic_name, int32_
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return detail::FromCode(err, detail::Where("query_watermarks", state_->config,
                                                "topic=" + name + ", partition=" + std::to_string(partition)))
-        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT);
+        .SetRetriable(err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                      // A topic created a moment ago has no elected leader yet.
+                      err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                      err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
   }
   return watermarks;
 }

@@ -21,11 +21,22 @@ void LogToSpdlog(const rd_kafka_t* handle, int level, const char* facility, cons
   spdlog::log(spd_level, "librdkafka {} [{}] {}", rd_kafka_name(handle), facility, message);
 }
 
+// Properties whose values must never reach a log or an error message (passwords, private keys,
+// JAAS and OAUTHBEARER configurations, which may embed credentials).
+bool IsSecretProperty(std::string_view name) {
+  for (std::string_view marker : {"password", "secret", "jaas", "oauthbearer.config", "key.pem", "keystore"}) {
+    if (name.find(marker) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 void SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value, std::string_view where) {
   std::array<char, 512> errstr{};
   if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
-    throw KafkaException(KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG",
-                                    "property " + name + "=" + value + ": " + errstr.data(), std::string(where)));
+    // librdkafka's own message may quote the value: leave it out for secrets.
+    std::string shown = IsSecretProperty(name) ? "(value not shown)" : value + ": " + errstr.data();
+    throw KafkaException(KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG", "property " + name + "=" + shown,
+                                    std::string(where)));
   }
 }
 

@@ -1,5 +1,6 @@
 // ReadLastValue: the capture checkpoint lookup on restart (see consumer.h for the contract).
 #include <map>
+#include <thread>
 
 #include "rdkafka_support.h"
 #include "sqltail/kafka/consumer.h"
@@ -34,6 +35,11 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
   std::vector<PartitionStart> starts;
   for (int32_t partition : partitions.value()) {
     Result<Watermarks> watermarks = consumer.QueryWatermarks(topic, partition, remaining());
+    // Retriable (no leader yet right after the topic was created, a broker moment): again until the deadline.
+    while (!watermarks.ok() && watermarks.error().retriable() && remaining().count() > 0) {
+      std::this_thread::sleep_for(std::min(remaining(), std::chrono::milliseconds(100)));
+      watermarks = consumer.QueryWatermarks(topic, partition, remaining());
+    }
     if (!watermarks.ok()) return watermarks.error();
     if (watermarks.value().high <= watermarks.value().low) continue;  // nothing stored
     progress[partition].high_watermark = watermarks.value().high;

@@ -1,5 +1,10 @@
 #include "sqltail/logreader/live_source.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
 namespace sqltail::logreader {
 
 const char* const kCatalogQuery =
@@ -24,12 +29,68 @@ const char* const kCatalogQuery =
     "WHERE o.type = 'U' AND o.is_ms_shipped = 0\n"
     "ORDER BY au.allocation_unit_id, pc.partition_column_id";
 
+const char* const kLogStatsQuery = "SELECT log_min_lsn, log_end_lsn FROM sys.dm_db_log_stats(DB_ID())";
+
+namespace {
+
+const char* const kLogColumns =
+    "[Current LSN], [Operation], [Context], [Transaction ID], [Log Record Length], "
+    "[AllocUnitId], [PartitionId], [Page ID], [Slot ID], [Log Record]";
+
+// N'...' with embedded quotes doubled: file names come from msdb and are not trusted.
+void AppendNString(std::string& sql, std::string_view text) {
+  sql += "N'";
+  for (char c : text) {
+    if (c == '\'') sql += '\'';
+    sql += c;
+  }
+  sql += '\'';
+}
+
+std::string StartArgument(Lsn from) { return from.IsZero() ? std::string("NULL") : "N'" + from.ToHexArgument() + "'"; }
+
+}  // namespace
+
 std::string FnDblogQuery(Lsn from, size_t max_rows) {
-  std::string sql = "SELECT TOP (" + std::to_string(max_rows) +
-                    ") [Current LSN], [Operation], [Context], [Transaction ID], [Log Record Length], "
-                    "[AllocUnitId], [PartitionId], [Page ID], [Slot ID], [Log Record] FROM sys.fn_dblog(";
-  sql += from.IsZero() ? std::string("NULL") : "N'" + from.ToHexArgument() + "'";
+  std::string sql = "SELECT TOP (" + std::to_string(max_rows) + ") ";
+  sql += kLogColumns;
+  sql += " FROM sys.fn_dblog(";
+  sql += StartArgument(from);
   sql += ", NULL)";
+  return sql;
+}
+
+std::string FnDumpDblogQuery(Lsn from, size_t max_rows, const LogBackup& backup) {
+  // 68 positional parameters: start, end, device type, backup set number, 64 file names
+  // (log-internals.md section 1.1); unused file names are DEFAULT.
+  std::string sql = "SELECT TOP (" + std::to_string(max_rows) + ") ";
+  sql += kLogColumns;
+  sql += " FROM sys.fn_dump_dblog(";
+  sql += StartArgument(from);
+  sql += ", NULL, N'DISK', " + std::to_string(backup.position);
+  for (size_t i = 0; i < 64; ++i) {
+    sql += ", ";
+    if (i < backup.files.size()) {
+      AppendNString(sql, backup.files[i]);
+    } else {
+      sql += "DEFAULT";
+    }
+  }
+  sql += ")";
+  return sql;
+}
+
+std::string LogBackupsQuery(const std::string& database, Lsn after) {
+  std::string sql =
+      "SELECT bs.backup_set_id, CAST(bs.first_lsn AS nvarchar(30)) AS first_lsn,\n"
+      "       CAST(bs.last_lsn AS nvarchar(30)) AS last_lsn, bs.position, bmf.family_sequence_number,\n"
+      "       bmf.physical_device_name\n"
+      "FROM msdb.dbo.backupset AS bs\n"
+      "JOIN msdb.dbo.backupmediafamily AS bmf ON bmf.media_set_id = bs.media_set_id\n"
+      "WHERE bs.type = 'L' AND bs.database_name = ";
+  AppendNString(sql, database);
+  sql += " AND bs.last_lsn > " + after.ToNumeric() + "\n";
+  sql += "ORDER BY bs.first_lsn, bs.backup_set_id, bmf.family_sequence_number";
   return sql;
 }
 
@@ -37,46 +98,58 @@ namespace {
 
 class LiveSource final : public LogSource {
  public:
-  explicit LiveSource(tds::Connection connection) : connection_(std::move(connection)) {}
+  LiveSource(tds::Connection connection, LiveSourceOptions options, std::optional<LogBackup> only_backup)
+      : connection_(std::move(connection)), options_(std::move(options)), only_backup_(std::move(only_backup)) {}
 
   bool ReadCatalog(Catalog& out, std::string& error) override {
     std::vector<CatalogQueryRow> rows;
     std::string row_error;
-    auto tds_error = connection_.Execute(kCatalogQuery, [&](const tds::Row& row) {
-      if (columns_.empty() && !ResolveCatalogColumns(row, row_error)) return false;
-      CatalogQueryRow r;
-      auto text = [&](int i) { return std::string(row.Text(columns_[i])); };
-      auto integer = [&](int i) { return row.Int(columns_[i]).value_or(0); };
-      r.schema_name = text(0);
-      r.table_name = text(1);
-      r.object_id = integer(2);
-      r.index_id = static_cast<int>(integer(3));
-      r.partition_id = static_cast<uint64_t>(integer(4));
-      r.hobt_id = static_cast<uint64_t>(integer(5));
-      r.allocation_unit_id = static_cast<uint64_t>(integer(6));
-      r.data_compression_desc = text(7);
-      r.partition_column_id = static_cast<int>(integer(8));
-      ColumnLayout& c = r.column;
-      if (!row.IsNull(columns_[9])) c.name = text(9);
-      c.column_id = static_cast<int>(integer(10));
-      c.type_name = text(11);
-      c.max_length = static_cast<int>(integer(12));
-      c.precision = static_cast<int>(integer(13));
-      c.scale = static_cast<int>(integer(14));
-      if (!row.IsNull(columns_[15])) c.collation_name = text(15);
-      c.is_nullable = integer(16) != 0;
-      c.leaf_offset = static_cast<int>(integer(17));
-      c.leaf_null_bit = static_cast<int>(integer(18));
-      c.leaf_bit_position = static_cast<int>(integer(19));
-      c.is_dropped = integer(20) != 0;
-      c.is_uniqueifier = integer(21) != 0;
-      c.is_sparse = integer(22) != 0;
-      c.key_ordinal = static_cast<int>(integer(23));
-      c.has_default = integer(24) != 0;
-      if (!row.IsNull(columns_[25])) c.default_value = text(25);
-      rows.push_back(std::move(r));
-      return true;
-    });
+    std::optional<tds::TdsError> tds_error;
+    auto run = [&]() {
+      rows.clear();
+      columns_.clear();
+      row_error.clear();
+      tds_error = connection_.Execute(kCatalogQuery, [&](const tds::Row& row) {
+        if (columns_.empty() && !ResolveCatalogColumns(row, row_error)) return false;
+        CatalogQueryRow r;
+        auto text = [&](int i) { return std::string(row.Text(columns_[i])); };
+        auto integer = [&](int i) { return row.Int(columns_[i]).value_or(0); };
+        r.schema_name = text(0);
+        r.table_name = text(1);
+        r.object_id = integer(2);
+        r.index_id = static_cast<int>(integer(3));
+        r.partition_id = static_cast<uint64_t>(integer(4));
+        r.hobt_id = static_cast<uint64_t>(integer(5));
+        r.allocation_unit_id = static_cast<uint64_t>(integer(6));
+        r.data_compression_desc = text(7);
+        r.partition_column_id = static_cast<int>(integer(8));
+        ColumnLayout& c = r.column;
+        if (!row.IsNull(columns_[9])) c.name = text(9);
+        c.column_id = static_cast<int>(integer(10));
+        c.type_name = text(11);
+        c.max_length = static_cast<int>(integer(12));
+        c.precision = static_cast<int>(integer(13));
+        c.scale = static_cast<int>(integer(14));
+        if (!row.IsNull(columns_[15])) c.collation_name = text(15);
+        c.is_nullable = integer(16) != 0;
+        c.leaf_offset = static_cast<int>(integer(17));
+        c.leaf_null_bit = static_cast<int>(integer(18));
+        c.leaf_bit_position = static_cast<int>(integer(19));
+        c.is_dropped = integer(20) != 0;
+        c.is_uniqueifier = integer(21) != 0;
+        c.is_sparse = integer(22) != 0;
+        c.key_ordinal = static_cast<int>(integer(23));
+        c.has_default = integer(24) != 0;
+        if (!row.IsNull(columns_[25])) c.default_value = text(25);
+        rows.push_back(std::move(r));
+        return true;
+      });
+    };
+    run();
+    while (tds_error && row_error.empty() && Reconnectable(*tds_error)) {
+      if (!Reconnect(*tds_error, error)) return false;
+      run();
+    }
     if (tds_error) {
       error = "catalog query: " + tds_error->ToString();
       return false;
@@ -94,40 +167,338 @@ class LiveSource final : public LogSource {
 
   bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) override {
     delivered = 0;
-    std::string row_error;
-    int lsn_col = -1, record_col = -1, length_col = -1;
-    auto tds_error = connection_.Execute(FnDblogQuery(from, max_rows), [&](const tds::Row& row) {
-      if (lsn_col < 0) {
-        lsn_col = row.ColumnIndex("Current LSN");
-        record_col = row.ColumnIndex("Log Record");
-        length_col = row.ColumnIndex("Log Record Length");
-        if (lsn_col < 0 || record_col < 0) {
-          row_error = "fn_dblog: the result has no [Current LSN] or [Log Record] column";
-          return false;
-        }
-      }
-      auto lsn = Lsn::Parse(row.Text(lsn_col));
-      if (!lsn) {
-        row_error = "fn_dblog: [Current LSN] '" + std::string(row.Text(lsn_col)) + "' is not an LSN";
+    std::optional<Lsn> last;  // the last LSN handed to on_row by this call
+    Lsn position = from;
+    while (delivered < max_rows) {
+      Segment segment;
+      if (!Locate(position, segment, error)) return false;
+      const size_t wanted = max_rows - delivered;
+      bool exhausted = false;
+      bool stopped = false;
+      if (!ReadSegment(segment, position, wanted, last, on_row, delivered, exhausted, stopped, error)) return false;
+      if (stopped || segment.kind != Segment::kBackup) return true;
+      // A backup that returned fewer rows than asked for is exhausted: continue after it (into the
+      // next backup or the active log) in this same call, so the reader never sees a false idle.
+      if (!exhausted) return true;
+      if (segment.backup.last_lsn <= position) {
+        error = "log backup " + segment.backup.files.front() + ": msdb says it ends at " +
+                segment.backup.last_lsn.ToString() + ", not after " + position.ToString();
         return false;
       }
-      LogRow log_row{*lsn, row.Bytes(record_col),
-                     length_col >= 0 ? static_cast<int>(row.Int(length_col).value_or(-1)) : -1};
-      ++delivered;
-      return on_row(log_row, row_error);
-    });
-    if (tds_error) {
-      error = "fn_dblog: " + tds_error->ToString();
+      position = segment.backup.last_lsn;
+      Info("log backup " + segment.backup.files.front() + " read up to " + position.ToString());
+    }
+    return true;
+  }
+
+  SourceHealth Health() const override { return health_; }
+
+ private:
+  // Where the rows from a position come from: the active log (fn_dblog), or a log backup.
+  struct Segment {
+    enum Kind { kActive, kBackup, kOnlyBackup } kind = kActive;
+    LogBackup backup;
+  };
+
+  void Info(const std::string& message) const {
+    if (options_.log) options_.log(message);
+  }
+
+  // A dropped connection or a timeout; not an error the server answered with.
+  bool Reconnectable(const tds::TdsError& e) const {
+    return connection_.IsDead() || e.dblib_code == tds::kDblibTimeout;
+  }
+
+  // Replaces the connection after `cause`; false with `error` when reconnecting is off or gives up.
+  bool Reconnect(const tds::TdsError& cause, std::string& error) {
+    if (!connection_.IsDead() && cause.dblib_code != tds::kDblibTimeout) {
+      error = cause.ToString();
       return false;
+    }
+    if (options_.reconnect_max_s <= 0) {
+      error = cause.ToString() + " (source.reconnect_max_s = 0: no reconnect)";
+      return false;
+    }
+    Info("lost the connection to " + connection_.Where() + " (" + cause.ToString() + "): reconnecting for up to " +
+         std::to_string(options_.reconnect_max_s) + " s");
+    tds::RetryPolicy policy;
+    policy.initial_backoff = std::chrono::milliseconds(std::max(1, options_.reconnect_initial_ms));
+    policy.max_backoff =
+        std::chrono::milliseconds(std::max(options_.reconnect_initial_ms, options_.reconnect_backoff_max_ms));
+    policy.give_up_after = std::chrono::seconds(options_.reconnect_max_s);
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      const tds::ConnectOptions connect = connection_.options();
+      connection_ = tds::ConnectWithRetry(
+          connect, policy, options_.should_stop, [&](const tds::TdsError& e, std::chrono::milliseconds wait) {
+            Info("reconnect failed (" + e.ToString() + "); next attempt in " + std::to_string(wait.count()) + " ms");
+          });
+    } catch (const tds::TdsException& e) {
+      error = cause.ToString() + "; reconnecting gave up: " + e.what();
+      return false;
+    }
+    ++health_.reconnects;
+    stats_due_ = true;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    Info("reconnected to " + connection_.Where() + " after " + std::to_string(took.count()) + " ms");
+    return true;
+  }
+
+  // sys.dm_db_log_stats: the active log's bounds. A failure or an answer that does not parse makes
+  // them unknown (the retention check is then unavailable), never an error of the read.
+  bool RefreshLogStats(std::string& error) {
+    std::optional<Lsn> min_lsn, end_lsn;
+    std::string problem;
+    auto run = [&]() {
+      min_lsn.reset();
+      end_lsn.reset();
+      problem.clear();
+      return connection_.Execute(kLogStatsQuery, [&](const tds::Row& row) {
+        const int min_col = row.ColumnIndex("log_min_lsn");
+        const int end_col = row.ColumnIndex("log_end_lsn");
+        if (min_col < 0 || end_col < 0) {
+          problem = "the answer has no log_min_lsn or log_end_lsn column";
+          return false;
+        }
+        min_lsn = Lsn::Parse(row.Text(min_col));
+        end_lsn = Lsn::Parse(row.Text(end_col));
+        if (!min_lsn || !end_lsn) {
+          problem = "log_min_lsn '" + std::string(row.Text(min_col)) + "' or log_end_lsn '" +
+                    std::string(row.Text(end_col)) + "' is not an LSN";
+        }
+        return false;  // one row
+      });
+    };
+    auto tds_error = run();
+    while (tds_error && Reconnectable(*tds_error)) {
+      if (!Reconnect(*tds_error, error)) return false;
+      tds_error = run();
+    }
+    stats_due_ = false;
+    last_stats_ = std::chrono::steady_clock::now();
+    if (tds_error) problem = tds_error->ToString();
+    if (problem.empty() && !min_lsn) problem = "no row";
+    if (!problem.empty()) {
+      if (health_.log_bounds_known || !stats_reported_) {
+        Info("sys.dm_db_log_stats is unavailable (" + problem +
+             "): no lag in LSNs and no check that the position is still in the active log");
+        stats_reported_ = true;
+      }
+      health_.log_bounds_known = false;
+      return true;
+    }
+    health_.log_bounds_known = true;
+    health_.log_min_lsn = *min_lsn;
+    health_.log_end_lsn = *end_lsn;
+    return true;
+  }
+
+  // Finds where `position` is: the active log, or the log backup holding it.
+  bool Locate(Lsn position, Segment& segment, std::string& error) {
+    if (only_backup_) {
+      segment.kind = Segment::kOnlyBackup;
+      segment.backup = *only_backup_;
+      return true;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (stats_due_ || now - last_stats_ >= std::chrono::milliseconds(options_.log_stats_interval_ms)) {
+      if (!RefreshLogStats(error)) return false;
+    }
+    segment.kind = Segment::kActive;
+    if (position.IsZero() || !health_.log_bounds_known || position >= health_.log_min_lsn) {
+      if (in_backups_) Info("continuing in the active log at " + position.ToString());
+      in_backups_ = false;
+      return true;
+    }
+    const std::string why = "LSN " + position.ToString() + " is no longer in the active log, which begins at " +
+                            health_.log_min_lsn.ToString() + " (sys.dm_db_log_stats.log_min_lsn)";
+    if (!options_.read_log_backups) {
+      error = why + ", and source.read_log_backups is off";
+      return false;
+    }
+    const LogBackup* found = FindBackup(position);
+    if (found == nullptr) {
+      if (!LoadBackups(position, error)) return false;
+      found = FindBackup(position);
+    }
+    if (found == nullptr) {
+      Lsn next = health_.log_min_lsn;
+      for (const auto& b : backups_) {
+        if (b.first_lsn > position && b.first_lsn < next) next = b.first_lsn;
+      }
+      error = "the log from LSN " + position.ToString() + " up to " + next.ToString() +
+              " is missing: it is no longer in the active log (which begins at " + health_.log_min_lsn.ToString() +
+              ") and no log backup in msdb.dbo.backupset holds it";
+      return false;
+    }
+    if (!in_backups_ || current_backup_file_ != found->files.front()) {
+      Info(why + ": reading log backup " + found->files.front() + " (" + found->first_lsn.ToString() + " to " +
+           found->last_lsn.ToString() + ")");
+    }
+    in_backups_ = true;
+    current_backup_file_ = found->files.front();
+    segment.kind = Segment::kBackup;
+    segment.backup = *found;
+    return true;
+  }
+
+  const LogBackup* FindBackup(Lsn position) const {
+    for (const auto& b : backups_) {
+      if (b.first_lsn <= position && position < b.last_lsn) return &b;
+    }
+    return nullptr;
+  }
+
+  // msdb's log backups of this database that end after `position`.
+  bool LoadBackups(Lsn position, std::string& error) {
+    const std::string database = connection_.options().database;
+    std::vector<LogBackup> backups;
+    std::string row_error;
+    int64_t current_set = -1;
+    int last_family = 0;
+    auto run = [&]() {
+      backups.clear();
+      row_error.clear();
+      current_set = -1;
+      return connection_.Execute(LogBackupsQuery(database, position), [&](const tds::Row& row) {
+        static const char* const kNames[] = {"backup_set_id",          "first_lsn",           "last_lsn", "position",
+                                             "family_sequence_number", "physical_device_name"};
+        int col[6];
+        for (int i = 0; i < 6; ++i) {
+          col[i] = row.ColumnIndex(kNames[i]);
+          if (col[i] < 0) {
+            row_error = std::string("msdb log backups: the answer has no column '") + kNames[i] + "'";
+            return false;
+          }
+        }
+        auto set_id = row.Int(col[0]);
+        auto first = Lsn::Parse(row.Text(col[1]));
+        auto last = Lsn::Parse(row.Text(col[2]));
+        auto set_position = row.Int(col[3]);
+        auto family = row.Int(col[4]);
+        std::string file(row.Text(col[5]));
+        if (!set_id || !first || !last || !set_position || !family || file.empty() || *first >= *last ||
+            *set_position < 1 || *set_position > INT32_MAX) {
+          row_error = "msdb log backups: a row of backup set " + (set_id ? std::to_string(*set_id) : "?") +
+                      " is incomplete or out of range (first_lsn '" + std::string(row.Text(col[1])) + "', last_lsn '" +
+                      std::string(row.Text(col[2])) + "', file '" + file + "')";
+          return false;
+        }
+        if (*set_id != current_set) {
+          current_set = *set_id;
+          last_family = 0;
+          backups.push_back({*first, *last, static_cast<int>(*set_position), {}});
+        }
+        // Families come in order, one file each; a repeated family is a mirrored media set.
+        if (*family != last_family + 1 || backups.back().files.size() >= 64) {
+          row_error = "msdb log backups: backup set " + std::to_string(*set_id) + " has media family " +
+                      std::to_string(*family) + " after " + std::to_string(last_family) +
+                      " (mirrored or incomplete media sets are not supported)";
+          return false;
+        }
+        last_family = static_cast<int>(*family);
+        backups.back().files.push_back(std::move(file));
+        return true;
+      });
+    };
+    auto tds_error = run();
+    while (tds_error && row_error.empty() && Reconnectable(*tds_error)) {
+      if (!Reconnect(*tds_error, error)) return false;
+      tds_error = run();
     }
     if (!row_error.empty()) {
       error = row_error;
       return false;
     }
+    if (tds_error) {
+      error = "reading the log backups from msdb: " + tds_error->ToString();
+      return false;
+    }
+    backups_ = std::move(backups);
     return true;
   }
 
- private:
+  // Reads up to `wanted` new rows of one segment from `position`. Rows at or before `last` (already
+  // delivered) are skipped, so a reconnect re-reads from the last LSN handed out without handing it
+  // out twice. `exhausted`: the final query returned fewer rows than it asked for.
+  bool ReadSegment(const Segment& segment, Lsn position, size_t wanted, std::optional<Lsn>& last,
+                   const RowHandler& on_row, size_t& delivered, bool& exhausted, bool& stopped, std::string& error) {
+    bool retried_after_server_error = false;
+    while (true) {
+      std::string row_error;
+      int lsn_col = -1, record_col = -1, length_col = -1;
+      // The start bound is inclusive: from the last row handed out (asking one more to make up for
+      // it), unless that row lies before this segment (the previous one was a backup).
+      const bool overlap = last && *last >= position;
+      const Lsn start = overlap ? *last : position;
+      const size_t ask = wanted + (overlap ? 1 : 0);
+      size_t returned = 0;
+      const size_t delivered_before = delivered;
+      const bool backup = segment.kind != Segment::kActive;
+      const char* function = backup ? "fn_dump_dblog" : "fn_dblog";
+      auto tds_error = connection_.Execute(
+          backup ? FnDumpDblogQuery(start, ask, segment.backup) : FnDblogQuery(start, ask), [&](const tds::Row& row) {
+            if (lsn_col < 0) {
+              lsn_col = row.ColumnIndex("Current LSN");
+              record_col = row.ColumnIndex("Log Record");
+              length_col = row.ColumnIndex("Log Record Length");
+              if (lsn_col < 0 || record_col < 0) {
+                row_error = std::string(function) + ": the result has no [Current LSN] or [Log Record] column";
+                return false;
+              }
+            }
+            ++returned;
+            auto lsn = Lsn::Parse(row.Text(lsn_col));
+            if (!lsn) {
+              row_error =
+                  std::string(function) + ": [Current LSN] '" + std::string(row.Text(lsn_col)) + "' is not an LSN";
+              return false;
+            }
+            if (*lsn < position || (last && *lsn <= *last)) return true;  // before the range, or handed out
+            if (delivered - delivered_before >= wanted) return true;
+            LogRow log_row{*lsn, row.Bytes(record_col),
+                           length_col >= 0 ? static_cast<int>(row.Int(length_col).value_or(-1)) : -1};
+            last = *lsn;
+            ++delivered;
+            if (backup && *lsn > newest_delivered_) ++health_.backup_rows;  // not the re-read first row
+            newest_delivered_ = std::max(newest_delivered_, *lsn);
+            if (!on_row(log_row, row_error)) {
+              stopped = true;
+              return false;
+            }
+            return true;
+          });
+      if (!row_error.empty()) {
+        error = row_error;
+        return false;
+      }
+      exhausted = returned < ask;
+      if (stopped || !tds_error) return true;
+      wanted -= std::min(wanted, delivered - delivered_before);
+      if (Reconnectable(*tds_error)) {
+        if (!Reconnect(*tds_error, error)) {
+          error = std::string(function) + ": " + error;
+          return false;
+        }
+        if (wanted == 0) return true;
+        continue;
+      }
+      // A server error in the active log: the log may have been truncated since the last check of
+      // its bounds. Check once more; the next Locate then moves to the backups.
+      if (segment.kind == Segment::kActive && !retried_after_server_error && !position.IsZero()) {
+        retried_after_server_error = true;
+        std::string stats_error;
+        if (RefreshLogStats(stats_error) && health_.log_bounds_known && position < health_.log_min_lsn) {
+          error.clear();
+          exhausted = false;  // the caller's next call locates again
+          return true;
+        }
+      }
+      error = std::string(function) + ": " + tds_error->ToString();
+      return false;
+    }
+  }
+
   bool ResolveCatalogColumns(const tds::Row& row, std::string& error) {
     static const char* const kNames[] = {"schema_name",
                                          "table_name",
@@ -168,13 +539,28 @@ class LiveSource final : public LogSource {
   }
 
   tds::Connection connection_;
+  LiveSourceOptions options_;
+  std::optional<LogBackup> only_backup_;  // logreader-dump --backup: this file, nothing else
   std::vector<int> columns_;
+  SourceHealth health_;
+  bool stats_due_ = true;
+  bool stats_reported_ = false;
+  std::chrono::steady_clock::time_point last_stats_{};
+  Lsn newest_delivered_;            // the greatest LSN handed out so far
+  std::vector<LogBackup> backups_;  // msdb's answer, cached until a position is in none of them
+  bool in_backups_ = false;
+  std::string current_backup_file_;
 };
 
 }  // namespace
 
-std::unique_ptr<LogSource> OpenLiveSource(const tds::ConnectOptions& options) {
-  return std::make_unique<LiveSource>(tds::Connection::Connect(options));
+std::unique_ptr<LogSource> OpenLiveSource(const tds::ConnectOptions& options, LiveSourceOptions live) {
+  return std::make_unique<LiveSource>(tds::Connection::Connect(options), std::move(live), std::nullopt);
+}
+
+std::unique_ptr<LogSource> OpenBackupFileSource(const tds::ConnectOptions& options, LogBackup backup,
+                                                LiveSourceOptions live) {
+  return std::make_unique<LiveSource>(tds::Connection::Connect(options), std::move(live), std::move(backup));
 }
 
 }  // namespace sqltail::logreader

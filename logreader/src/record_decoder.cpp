@@ -6,6 +6,7 @@
 
 #include "decode/bytes.h"
 #include "decode/record_common.h"
+#include "sqltail/logreader/page_compression.h"
 
 namespace sqltail::logreader {
 namespace {
@@ -366,11 +367,18 @@ std::string_view RecordTypeName(RecordType type) {
 }
 
 bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error) {
+  return DecodeRecord(layout, record, out, error, nullptr);
+}
+
+bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error,
+                  const PageCompressionInfo* ci) {
   out.fields.resize(layout.columns.size());
   out.forwarded_to.clear();
   out.back_pointer.clear();
   // Scratch never grows during a decode (field pointers into it must stay valid): size it for the
-  // worst case first. Bit columns need one byte; expanded CD values at most their fixed size.
+  // worst case first. Bit columns need one byte; expanded CD values at most their fixed size, and
+  // variable ones (SCSU text, anchor prefix + suffix) at most a small multiple of the bytes they
+  // come from; the CD decoder checks every take against this size.
   size_t scratch_needed = 0;
   for (const auto& column : layout.columns) {
     if (column.type == SqlType::kBit) {
@@ -379,6 +387,10 @@ bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, De
       scratch_needed += static_cast<size_t>(column.max_length);
     }
   }
+  if (layout.compression != Compression::kNone) {
+    const size_t sources = record.size() + (ci != nullptr ? 2 * ci->bytes.size() : 0);
+    scratch_needed += 16 + 5 * sources;
+  }
   out.scratch.resize(scratch_needed);
   if (layout.columns.empty()) return Fail(error, 0, "", "layout has no columns");
   if (record.empty()) return Fail(error, 0, "", "record is empty");
@@ -386,9 +398,12 @@ bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, De
     case Compression::kPage:
       // Page-compressed values may be anchor-prefix or dictionary references into the page's CI
       // structure, which a log record does not carry.
-      return Fail(error, 0, "", "page-compressed record needs the page's compression information");
+      if (ci == nullptr) {
+        return Fail(error, 0, "", "page-compressed record needs the page's compression information");
+      }
+      return decode::DecodeCompressedRecord(layout, record, ci, out, error);
     case Compression::kRow:
-      return decode::DecodeCompressedRecord(layout, record, out, error);
+      return decode::DecodeCompressedRecord(layout, record, ci, out, error);
     case Compression::kNone:
       break;
   }

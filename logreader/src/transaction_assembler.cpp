@@ -1,40 +1,72 @@
 #include "sqltail/logreader/transaction_assembler.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "byte_reader.h"
 
 namespace sqltail::logreader {
+
+struct TransactionAssembler::Pending {
+  Lsn lsn;
+  ChangeOp op;
+  const CapturedTable* table;
+  size_t offset, size;                            // into bytes: the image (update: after)
+  size_t before_offset = 0, before_size = 0;      // update: the before image
+  size_t identity_offset = 0, identity_size = 0;  // update: the row identity (0 bytes: unknown)
+  bool partial = false;
+  size_t known_begin = 0, known_count = 0;  // partial update: into known
+  size_t bytes_begin = 0;                   // bytes.size() before the change's first byte
+};
 
 struct TransactionAssembler::OpenTransaction {
   TransactionId id;
   Lsn begin_lsn;
   std::string name;
   bool seen_begin = false;
-  bool has_compensation = false;
-  Lsn first_compensation_lsn;
-  struct Pending {
-    Lsn lsn;
-    ChangeOp op;
-    const CapturedTable* table;
-    size_t offset, size;                            // into bytes: the image (update: after)
-    size_t before_offset = 0, before_size = 0;      // update: the before image
-    size_t identity_offset = 0, identity_size = 0;  // update: the row identity (0 bytes: unknown)
-    bool partial = false;
-    size_t known_begin = 0, known_count = 0;  // partial update: into known
-  };
+  // A CLR that matched no buffered record: the transaction cannot be emitted exactly if it commits.
+  bool unmatched_compensation = false;
+  Lsn unmatched_clr_lsn, unmatched_top_lsn;
   std::vector<Pending> changes;
+  // The buffered records not compensated yet, in log order: a rollback (to a savepoint or of the
+  // whole transaction) undoes them last first, one CLR each (log-internals §2.3).
+  struct Undoable {
+    Lsn lsn;
+    Lsn previous_lsn;
+    LogOp op;
+    const CapturedTable* table;
+    size_t change;  // index into changes
+  };
+  std::vector<Undoable> undoable;
   std::vector<KnownColumnBytes> known;  // offsets relative to bytes
   std::vector<uint8_t> bytes;           // copies of row images: the source's buffers are reused per row
 
+  // Spilled to disk (SpillOptions): the oldest changes are in a private temporary file.
+  int spill_fd = -1;
+  uint64_t spilled_changes = 0;
+
+  ~OpenTransaction() { CloseSpill(); }
+  void CloseSpill() {
+    if (spill_fd >= 0) ::close(spill_fd);
+    spill_fd = -1;
+    spilled_changes = 0;
+  }
+
   void Reset() {
+    CloseSpill();
     begin_lsn = Lsn();
     name.clear();
-    seen_begin = has_compensation = false;
-    first_compensation_lsn = Lsn();
+    seen_begin = unmatched_compensation = false;
+    unmatched_clr_lsn = unmatched_top_lsn = Lsn();
     changes.clear();
+    undoable.clear();
     known.clear();
     bytes.clear();
   }
@@ -105,46 +137,21 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
       ++stats_.transactions_aborted;
     } else {
       ++stats_.transactions_committed;
-      if (txn->has_compensation && !txn->changes.empty()) {
+      if (txn->unmatched_compensation) {
         error = "transaction " + record.transaction_id.ToString() + " committed at " + lsn.ToString() +
-                " after a partial rollback (compensation record at " + txn->first_compensation_lsn.ToString() +
-                "); rollback to a savepoint is not supported yet, so its changes cannot be emitted exactly";
+                " after a compensation record at " + txn->unmatched_clr_lsn.ToString() +
+                " that undoes no buffered change (the last uncompensated one is " +
+                (txn->unmatched_top_lsn.IsZero() ? std::string("none") : txn->unmatched_top_lsn.ToString()) + ")" +
+                (txn->spilled_changes > 0 ? std::string(" (earlier changes were spilled to disk past the memory budget "
+                                                        "and cannot be compensated there)")
+                                          : std::string()) +
+                ", so its changes cannot be emitted exactly";
         ok = false;
+      } else if (txn->spill_fd >= 0) {
+        ok = StreamSpilled(*txn, lsn, record, error);
       } else if (!txn->changes.empty()) {
-        committed_.id = record.transaction_id;
-        committed_.name = txn->name;
-        committed_.begin_lsn = txn->begin_lsn;
-        committed_.commit_lsn = lsn;
-        std::memcpy(committed_.commit_time, record.xact_time, 8);
-        committed_.changes.clear();
-        committed_.known_columns.clear();
-        const uint8_t* data = txn->bytes.data();
-        for (const KnownColumnBytes& known : txn->known) {
-          committed_.known_columns.push_back({known.column,
-                                              {data + known.before_offset, known.before_size},
-                                              {data + known.after_offset, known.after_size}});
-        }
-        for (const auto& change : txn->changes) {
-          RowChange& out = committed_.changes.emplace_back();
-          out.lsn = change.lsn;
-          out.op = change.op;
-          out.table = change.table;
-          out.record = {data + change.offset, change.size};
-          out.before_record = {data + change.before_offset, change.before_size};
-          out.partial = change.partial;
-          if (change.op == ChangeOp::kUpdate) ++stats_.updates_emitted;
-          if (change.partial) {
-            out.known_columns = {committed_.known_columns.data() + change.known_begin, change.known_count};
-            ++stats_.partial_updates_emitted;
-            size_t rendered = 0, known_rendered = 0;
-            for (const auto& column : change.table->layout.columns) rendered += column.IsRendered() ? 1 : 0;
-            for (const KnownColumn& known : out.known_columns)
-              known_rendered += change.table->layout.columns[known.column].IsRendered() ? 1 : 0;
-            stats_.unavailable_values += rendered - known_rendered;
-          }
-        }
-        stats_.changes_emitted += committed_.changes.size();
-        ok = on_commit_(committed_, error);
+        StartCommitted(*txn, lsn, record);
+        ok = EmitPart(txn->changes, txn->known, txn->bytes.data(), 0, true, error);
       }
     }
     txn->Reset();
@@ -172,11 +179,7 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
     return false;
   }
   OpenTransaction& txn = **found;
-  if (record.IsCompensation()) {
-    if (!txn.has_compensation) txn.first_compensation_lsn = lsn;
-    txn.has_compensation = true;
-    return true;
-  }
+  if (record.IsCompensation()) return Compensate(txn, lsn, record, *table, error);
   ChangeOp change_op;
   switch (op) {
     case LogOp::kInsertRows:
@@ -187,8 +190,8 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
       break;
     case LogOp::kModifyRow:
     case LogOp::kModifyColumns:
-      AddUpdate(txn, lsn, *table);
-      return true;
+      AddUpdate(txn, lsn, record.previous_lsn, op, *table);
+      return MaybeSpill(error);
     default:
       return true;  // page-level operations (splits, ghost cleanup) are not user changes
   }
@@ -201,16 +204,95 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
   size_t offset = txn.bytes.size();
   txn.bytes.insert(txn.bytes.end(), image.begin(), image.end());
   buffered_bytes_ += image.size();
-  txn.changes.push_back({lsn, change_op, table, offset, image.size()});
+  Pending& pending = txn.changes.emplace_back();
+  pending.lsn = lsn;
+  pending.op = change_op;
+  pending.table = table;
+  pending.offset = offset;
+  pending.size = image.size();
+  pending.bytes_begin = offset;
+  pending.known_begin = txn.known.size();
+  txn.undoable.push_back({lsn, record.previous_lsn, op, table, txn.changes.size() - 1});
+  return MaybeSpill(error);
+}
+
+namespace {
+
+// The operation a CLR of each kind undoes: a DELETE_ROWS CLR removes an inserted row, an
+// INSERT_ROWS CLR restores a deleted one, a MODIFY CLR writes back a modify's before bytes.
+bool Undoes(LogOp clr, LogOp undone) {
+  switch (clr) {
+    case LogOp::kDeleteRows:
+      return undone == LogOp::kInsertRows;
+    case LogOp::kInsertRows:
+      return undone == LogOp::kDeleteRows;
+    case LogOp::kModifyRow:
+    case LogOp::kModifyColumns:
+      return undone == LogOp::kModifyRow || undone == LogOp::kModifyColumns;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool TransactionAssembler::Compensate(OpenTransaction& txn, Lsn lsn, const LogRecordView& record,
+                                      const CapturedTable& table, std::string& error) {
+  // A rollback undoes the transaction's records last first, so a CLR compensates the newest record
+  // not compensated yet. The CLR names it (vector 22B): its Previous LSN is the undone record's
+  // Previous LSN, and its Previous Page LSN is the undone record's LSN when nothing else changed the
+  // page in between. Either must agree, with the table and the kind of change; otherwise the
+  // transaction is marked and fails at commit (an abort drops it anyway).
+  if (txn.undoable.empty() || txn.undoable.back().table != &table || !Undoes(record.op(), txn.undoable.back().op) ||
+      (record.previous_lsn != txn.undoable.back().previous_lsn &&
+       record.previous_page_lsn != txn.undoable.back().lsn)) {
+    if (!txn.unmatched_compensation) {
+      txn.unmatched_compensation = true;
+      txn.unmatched_clr_lsn = lsn;
+      txn.unmatched_top_lsn = txn.undoable.empty() ? Lsn() : txn.undoable.back().lsn;
+    }
+    return true;
+  }
+  const size_t index = txn.undoable.back().change;
+  txn.undoable.pop_back();
+  ++stats_.changes_compensated;
+  if (!txn.undoable.empty() && txn.undoable.back().change == index) {
+    // Records of one row combined into one update, and only the last ones undone: the update's net
+    // after image is the row as the CLR left it.
+    Pending& change = txn.changes[index];
+    const std::vector<uint8_t>* image = change.partial ? nullptr : resolver_.CachedImage(table, record);
+    if (image == nullptr) {
+      error = "log record " + lsn.ToString() + " (compensation, " + table.QualifiedName() +
+              ") undoes part of the combined update ending at " + change.lsn.ToString() +
+              " and the row's image is not known: its net effect cannot be emitted exactly";
+      return false;
+    }
+    change.lsn = txn.undoable.back().lsn;
+    const size_t before = txn.bytes.size();
+    change.offset = txn.Append(*image);
+    change.size = image->size();
+    buffered_bytes_ += txn.bytes.size() - before;
+    return true;
+  }
+  if (index + 1 != txn.changes.size()) {  // cannot happen: changes and undoable are in the same order
+    error = "log record " + lsn.ToString() + ": compensation out of order";
+    return false;
+  }
+  const Pending& change = txn.changes.back();
+  buffered_bytes_ -= txn.bytes.size() - change.bytes_begin;
+  txn.bytes.resize(change.bytes_begin);
+  txn.known.resize(change.known_begin);
+  txn.changes.pop_back();
   return true;
 }
 
-void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, const CapturedTable& table) {
+void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, Lsn previous_lsn, LogOp op,
+                                     const CapturedTable& table) {
   const UpdateResult& update = update_;
   if (update.complete && !txn.changes.empty()) {
     // Consecutive modify records of one row in one transaction (one statement touching the row
     // several times) combine: the first record's before, the last one's after.
-    OpenTransaction::Pending& last = txn.changes.back();
+    Pending& last = txn.changes.back();
     if (last.op == ChangeOp::kUpdate && !last.partial && last.table == &table && !update.identity.empty() &&
         last.identity_size == update.identity.size() &&
         std::equal(update.identity.begin(), update.identity.end(), txn.bytes.begin() + last.identity_offset)) {
@@ -218,11 +300,14 @@ void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, const Captur
       last.offset = txn.Append(update.after);
       last.size = update.after.size();
       buffered_bytes_ += update.after.size();
+      txn.undoable.push_back({lsn, previous_lsn, op, &table, txn.changes.size() - 1});
       return;
     }
   }
-  OpenTransaction::Pending pending{lsn, ChangeOp::kUpdate, &table, 0, 0};
+  Pending pending{lsn, ChangeOp::kUpdate, &table, 0, 0};
   size_t before = txn.bytes.size();
+  pending.bytes_begin = before;
+  pending.known_begin = txn.known.size();
   pending.identity_offset = txn.Append(update.identity);
   pending.identity_size = update.identity.size();
   if (update.complete) {
@@ -243,6 +328,265 @@ void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, const Captur
   }
   buffered_bytes_ += txn.bytes.size() - before;
   txn.changes.push_back(pending);
+  txn.undoable.push_back({lsn, previous_lsn, op, &table, txn.changes.size() - 1});
+}
+
+void TransactionAssembler::StartCommitted(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record) {
+  committed_.id = record.transaction_id;
+  committed_.name = txn.name;
+  committed_.begin_lsn = txn.begin_lsn;
+  committed_.commit_lsn = commit_lsn;
+  std::memcpy(committed_.commit_time, record.xact_time, 8);
+}
+
+bool TransactionAssembler::EmitPart(std::span<const Pending> changes, std::span<const KnownColumnBytes> known,
+                                    const uint8_t* data, size_t first_change, bool last_part, std::string& error) {
+  committed_.first_change = first_change;
+  committed_.last_part = last_part;
+  committed_.changes.clear();
+  committed_.known_columns.clear();
+  for (const KnownColumnBytes& k : known) {
+    committed_.known_columns.push_back(
+        {k.column, {data + k.before_offset, k.before_size}, {data + k.after_offset, k.after_size}});
+  }
+  for (const auto& change : changes) {
+    RowChange& out = committed_.changes.emplace_back();
+    out.lsn = change.lsn;
+    out.op = change.op;
+    out.table = change.table;
+    out.record = {data + change.offset, change.size};
+    out.before_record = {data + change.before_offset, change.before_size};
+    out.partial = change.partial;
+    if (change.op == ChangeOp::kUpdate) ++stats_.updates_emitted;
+    if (change.partial) {
+      out.known_columns = {committed_.known_columns.data() + change.known_begin, change.known_count};
+      ++stats_.partial_updates_emitted;
+      size_t rendered = 0, known_rendered = 0;
+      for (const auto& column : change.table->layout.columns) rendered += column.IsRendered() ? 1 : 0;
+      for (const KnownColumn& k : out.known_columns)
+        known_rendered += change.table->layout.columns[k.column].IsRendered() ? 1 : 0;
+      stats_.unavailable_values += rendered - known_rendered;
+    }
+  }
+  stats_.changes_emitted += committed_.changes.size();
+  return on_commit_(committed_, error);
+}
+
+// Spill file: per change, its Pending (offsets relative to the change's own bytes), its known
+// column entries (likewise), the byte count (u64) and the bytes. The file is created in the spill
+// directory and unlinked at once, so only this process can read it; it goes when the descriptor closes.
+namespace {
+
+bool WriteAll(int fd, const std::string& buffer, std::string& error) {
+  size_t done = 0;
+  while (done < buffer.size()) {
+    const ssize_t n = ::write(fd, buffer.data() + done, buffer.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = std::string("spill file: write failed: ") + std::strerror(errno);
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+template <class T>
+void AppendPod(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+}  // namespace
+
+void TransactionAssembler::SetSpill(SpillOptions options) { spill_ = std::move(options); }
+
+namespace {
+
+// What an open transaction holds in memory: row bytes plus per-change bookkeeping (for small rows
+// the bookkeeping is as large as the rows).
+template <class Txn, class PendingT, class UndoableT>
+size_t Footprint(const Txn& txn) {
+  return txn.bytes.size() + txn.known.size() * sizeof(KnownColumnBytes) + txn.changes.size() * sizeof(PendingT) +
+         txn.undoable.size() * sizeof(UndoableT);
+}
+
+}  // namespace
+
+bool TransactionAssembler::MaybeSpill(std::string& error) {
+  if (spill_.memory_budget_bytes == 0 || buffered_bytes_ <= spill_.memory_budget_bytes / 2) return true;
+  // The largest open transaction goes to disk, all but its last change (which a following record
+  // of the same row may still combine with).
+  size_t total = 0, largest_size = 0;
+  OpenTransaction* largest = nullptr;
+  for (const auto& txn : open_) {
+    const size_t size = Footprint<OpenTransaction, Pending, OpenTransaction::Undoable>(*txn);
+    total += size;
+    if (largest == nullptr || size > largest_size) {
+      largest = txn.get();
+      largest_size = size;
+    }
+  }
+  if (total <= spill_.memory_budget_bytes || largest == nullptr || largest->changes.size() < 2) return true;
+  return Spill(*largest, /*keep_last=*/true, error);
+}
+
+bool TransactionAssembler::Spill(OpenTransaction& txn, bool keep_last, std::string& error) {
+  const size_t count = txn.changes.size() - (keep_last ? 1 : 0);
+  if (count == 0) return true;
+  if (txn.spill_fd < 0) {
+    std::error_code ignored;
+    std::filesystem::path dir(spill_.dir);
+    if (dir.empty()) dir = std::filesystem::temp_directory_path(ignored);
+    if (dir.empty()) dir = "/tmp";
+    std::string path = (dir / "sqltail-txn-XXXXXX").string();
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) {
+      error = "transaction " + txn.id.ToString() + " is larger than the memory budget (" +
+              std::to_string(spill_.memory_budget_bytes) + " bytes) and cannot be spilled: creating a file in " +
+              dir.string() + " failed: " + std::strerror(errno);
+      return false;
+    }
+    ::unlink(path.c_str());
+    txn.spill_fd = fd;
+    ++stats_.transactions_spilled;
+  }
+  std::string& out = spill_buffer_;
+  const size_t end_bytes = count < txn.changes.size() ? txn.changes[count].bytes_begin : txn.bytes.size();
+  size_t written = 0;
+  for (size_t i = 0; i < count; ++i) {
+    Pending change = txn.changes[i];
+    const size_t begin = change.bytes_begin;
+    const size_t end = i + 1 < count ? txn.changes[i + 1].bytes_begin : end_bytes;
+    auto rebase = [begin](size_t& offset, size_t size) { offset = size == 0 ? 0 : offset - begin; };
+    rebase(change.offset, change.size);
+    rebase(change.before_offset, change.before_size);
+    change.identity_offset = change.identity_size = 0;  // only for combining with the last change
+    const size_t known_begin = change.known_begin;
+    change.known_begin = 0;
+    change.bytes_begin = 0;
+    out.clear();
+    AppendPod(out, change);
+    for (size_t k = 0; k < change.known_count; ++k) {
+      KnownColumnBytes known = txn.known[known_begin + k];
+      known.before_offset -= static_cast<uint32_t>(begin);
+      known.after_offset -= static_cast<uint32_t>(begin);
+      AppendPod(out, known);
+    }
+    AppendPod(out, static_cast<uint64_t>(end - begin));
+    out.append(reinterpret_cast<const char*>(txn.bytes.data() + begin), end - begin);
+    if (!WriteAll(txn.spill_fd, out, error)) {
+      error = "transaction " + txn.id.ToString() + ": " + error;
+      return false;
+    }
+    written += end - begin;
+  }
+  stats_.bytes_spilled += written;
+  txn.spilled_changes += count;
+  // What stays in memory (the last change) moves to the front.
+  const size_t known_end = count < txn.changes.size() ? txn.changes[count].known_begin : txn.known.size();
+  txn.bytes.erase(txn.bytes.begin(), txn.bytes.begin() + static_cast<std::ptrdiff_t>(end_bytes));
+  txn.known.erase(txn.known.begin(), txn.known.begin() + static_cast<std::ptrdiff_t>(known_end));
+  for (KnownColumnBytes& known : txn.known) {
+    known.before_offset -= static_cast<uint32_t>(end_bytes);
+    known.after_offset -= static_cast<uint32_t>(end_bytes);
+  }
+  txn.changes.erase(txn.changes.begin(), txn.changes.begin() + static_cast<std::ptrdiff_t>(count));
+  for (Pending& change : txn.changes) {
+    auto rebase = [end_bytes](size_t& offset, size_t size) { offset = size == 0 ? 0 : offset - end_bytes; };
+    rebase(change.offset, change.size);
+    rebase(change.before_offset, change.before_size);
+    rebase(change.identity_offset, change.identity_size);
+    change.bytes_begin -= end_bytes;
+    change.known_begin -= known_end;
+  }
+  // Spilled changes cannot be compensated any more: a CLR for one will find no match (an error at
+  // commit, never a wrong event).
+  std::erase_if(txn.undoable, [count](const OpenTransaction::Undoable& u) { return u.change < count; });
+  for (OpenTransaction::Undoable& u : txn.undoable) u.change -= count;
+  buffered_bytes_ -= written;
+  return true;
+}
+
+bool TransactionAssembler::StreamSpilled(OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record,
+                                         std::string& error) {
+  buffered_bytes_ += txn.bytes.size();  // the commit already took them off; Spill does it again
+  if (!Spill(txn, /*keep_last=*/false, error)) return false;
+  if (::lseek(txn.spill_fd, 0, SEEK_SET) != 0) {
+    error = "transaction " + txn.id.ToString() + ": spill file: seek failed: " + std::strerror(errno);
+    return false;
+  }
+  StartCommitted(txn, commit_lsn, record);
+  // Read back in parts of at most part_max_changes changes (and about a quarter of the budget).
+  const size_t part_bytes_cap = std::max<size_t>(spill_.memory_budget_bytes / 4, 1 << 16);
+  const size_t part_changes_cap = std::max<size_t>(spill_.part_max_changes, 1);
+  std::vector<uint8_t>& file = spill_read_;  // buffered reads
+  size_t file_at = 0, file_end = 0;
+  auto read = [&](void* to, size_t size) {
+    auto* dest = static_cast<uint8_t*>(to);
+    while (size > 0) {
+      if (file_at == file_end) {
+        file.resize(1 << 20);
+        ssize_t n;
+        do {
+          n = ::read(txn.spill_fd, file.data(), file.size());
+        } while (n < 0 && errno == EINTR);
+        if (n <= 0) return false;
+        file_at = 0;
+        file_end = static_cast<size_t>(n);
+      }
+      const size_t take = std::min(size, file_end - file_at);
+      std::memcpy(dest, file.data() + file_at, take);
+      dest += take;
+      file_at += take;
+      size -= take;
+    }
+    return true;
+  };
+  uint64_t emitted = 0;
+  while (emitted < txn.spilled_changes) {
+    part_changes_.clear();
+    part_known_.clear();
+    part_bytes_.clear();
+    while (emitted + part_changes_.size() < txn.spilled_changes && part_changes_.size() < part_changes_cap &&
+           part_bytes_.size() < part_bytes_cap) {
+      Pending change;
+      uint64_t size = 0;
+      if (!read(&change, sizeof change)) break;
+      const size_t base = part_bytes_.size();
+      change.offset += change.size == 0 ? 0 : base;
+      change.before_offset += change.before_size == 0 ? 0 : base;
+      change.known_begin = part_known_.size();
+      bool ok = true;
+      for (size_t k = 0; ok && k < change.known_count; ++k) {
+        KnownColumnBytes known;
+        ok = read(&known, sizeof known);
+        known.before_offset += static_cast<uint32_t>(base);
+        known.after_offset += static_cast<uint32_t>(base);
+        part_known_.push_back(known);
+      }
+      if (!ok || !read(&size, sizeof size) || size > (uint64_t{1} << 32)) {
+        error = "transaction " + txn.id.ToString() + ": spill file: short or corrupt read";
+        return false;
+      }
+      part_bytes_.resize(base + size);
+      if (!read(part_bytes_.data() + base, size)) {
+        error = "transaction " + txn.id.ToString() + ": spill file: short read";
+        return false;
+      }
+      part_changes_.push_back(change);
+    }
+    if (part_changes_.empty()) {
+      error = "transaction " + txn.id.ToString() + ": spill file: short read";
+      return false;
+    }
+    const size_t first = emitted;
+    emitted += part_changes_.size();
+    if (!EmitPart(part_changes_, part_known_, part_bytes_.data(), first, emitted == txn.spilled_changes, error))
+      return false;
+  }
+  // Part buffers are kept for the next spilled transaction, but not beyond the budget's size.
+  if (part_bytes_.capacity() > part_bytes_cap * 2) std::vector<uint8_t>().swap(part_bytes_);
+  return true;
 }
 
 }  // namespace sqltail::logreader

@@ -35,7 +35,13 @@ bool IsRowChange(LogOp op) {
 
 }  // namespace
 
-UpdateResolver::UpdateResolver(UpdateResolverLimits limits) : limits_(limits) {}
+namespace {
+constexpr size_t kMaxSpareEntries = 256;  // erased entries kept for reuse (bounded memory)
+}  // namespace
+
+UpdateResolver::UpdateResolver(UpdateResolverLimits limits) : limits_(limits) {
+  spare_nodes_.reserve(kMaxSpareEntries);
+}
 
 bool UpdateResolver::RowIdentity(const CapturedTable& table, const LogRecordView& record, std::vector<uint8_t>& out) {
   out.clear();
@@ -89,6 +95,12 @@ std::vector<uint8_t>* UpdateResolver::Find() {
   return &found->second->image;
 }
 
+const std::vector<uint8_t>* UpdateResolver::CachedImage(const CapturedTable& table, const LogRecordView& record) {
+  if (!RowIdentity(table, record, identity_)) return nullptr;
+  MakeKey(record.allocation_unit_id, identity_);
+  return Find();
+}
+
 void UpdateResolver::Put(std::span<const uint8_t> image) {
   if (image.size() + key_.size() > limits_.max_bytes || limits_.max_rows == 0) {
     Erase();
@@ -99,12 +111,41 @@ void UpdateResolver::Put(std::span<const uint8_t> image) {
     cached->assign(image.begin(), image.end());
     cached_bytes_ += cached->size();
   } else {
-    entries_.push_front(Entry{key_, std::vector<uint8_t>(image.begin(), image.end())});
-    index_.emplace(key_, entries_.begin());
-    ++rows_per_unit_[UnitOf(key_)];
-    cached_bytes_ += key_.size() + image.size();
+    Insert(image);
   }
   Evict();
+}
+
+void UpdateResolver::Insert(std::span<const uint8_t> image) {
+  const size_t added = key_.size() + image.size();
+  Index::node_type node;
+  if (!spare_entries_.empty()) {
+    entries_.splice(entries_.begin(), spare_entries_, spare_entries_.begin());
+    node = std::move(spare_nodes_.back());
+    spare_nodes_.pop_back();
+  } else if (!entries_.empty() && (entries_.size() >= limits_.max_rows || cached_bytes_ + added > limits_.max_bytes)) {
+    // Full: the least recently used entry is evicted and becomes the new one, buffers and all.
+    Entry& oldest = entries_.back();
+    cached_bytes_ -= oldest.key.size() + oldest.image.size();
+    --rows_per_unit_[UnitOf(oldest.key)];
+    node = index_.extract(oldest.key);
+    ++stats_.images_evicted;
+    entries_.splice(entries_.begin(), entries_, std::prev(entries_.end()));
+  } else {
+    entries_.emplace_front();
+  }
+  Entry& entry = entries_.front();
+  entry.key.assign(key_);
+  entry.image.assign(image.begin(), image.end());
+  if (node.empty()) {
+    index_.emplace(key_, entries_.begin());
+  } else {
+    node.key().assign(key_);
+    node.mapped() = entries_.begin();
+    index_.insert(std::move(node));
+  }
+  ++rows_per_unit_[UnitOf(key_)];
+  cached_bytes_ += added;
 }
 
 void UpdateResolver::Erase() {
@@ -112,8 +153,14 @@ void UpdateResolver::Erase() {
   if (found == index_.end()) return;
   cached_bytes_ -= found->second->key.size() + found->second->image.size();
   --rows_per_unit_[UnitOf(found->second->key)];
-  entries_.erase(found->second);
-  index_.erase(found);
+  // Keep a few erased entries for the next inserts (deletes and inserts alternate in steady state).
+  if (spare_entries_.size() < kMaxSpareEntries) {
+    spare_entries_.splice(spare_entries_.begin(), entries_, found->second);
+    spare_nodes_.push_back(index_.extract(found));
+  } else {
+    entries_.erase(found->second);
+    index_.erase(found);
+  }
 }
 
 void UpdateResolver::EraseAllocationUnit(uint64_t allocation_unit_id) {
@@ -144,6 +191,8 @@ void UpdateResolver::Evict() {
 
 void UpdateResolver::Clear() {
   entries_.clear();
+  spare_entries_.clear();
+  spare_nodes_.clear();
   index_.clear();
   rows_per_unit_.clear();
   cached_bytes_ = 0;

@@ -29,6 +29,8 @@ database = source_db
 [capture]
 topic_prefix = $prefix
 table_include = dbo.*
+# Tests compare the stream with the fixture's log; SQLTAIL_SNAPSHOT_MODE=initial runs the snapshot.
+snapshot_mode = ${SQLTAIL_SNAPSHOT_MODE:-never}
 
 [kafka]
 bootstrap_servers = $bootstrap

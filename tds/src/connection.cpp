@@ -47,6 +47,7 @@ int HandleDblibError(DBPROCESS* dbproc, int /*severity*/, int dberr, int /*oserr
   // operation and leaves the connection usable; anything else makes the call fail.
   return dberr == SYBETIME ? INT_TIMEOUT : INT_CANCEL;
 }
+static_assert(kDblibTimeout == SYBETIME, "tds/error.h names db-lib's timeout code");
 
 int HandleServerMessage(DBPROCESS* dbproc, DBINT msgno, int msgstate, int severity, char* msgtext, char* /*srvname*/,
                         char* /*procname*/, int /*line*/) {
@@ -269,12 +270,15 @@ Connection ConnectWithRetry(const ConnectOptions& options, const RetryPolicy& po
                             const std::function<bool()>& should_stop,
                             const std::function<void(const TdsError&, std::chrono::milliseconds)>& on_retry) {
   std::chrono::milliseconds backoff = policy.initial_backoff;
+  const auto first_attempt = std::chrono::steady_clock::now();
   for (int attempt = 1;; ++attempt) {
     try {
       return Connection::Connect(options);
     } catch (const TdsException& e) {
       const bool out_of_attempts = policy.max_attempts > 0 && attempt >= policy.max_attempts;
-      if (out_of_attempts || (should_stop && should_stop())) throw;
+      const bool out_of_time = policy.give_up_after.count() > 0 &&
+                               std::chrono::steady_clock::now() + backoff - first_attempt > policy.give_up_after;
+      if (out_of_attempts || out_of_time || (should_stop && should_stop())) throw;
       if (on_retry) on_retry(e.error(), backoff);
       // Sleep in short slices so should_stop is honoured promptly.
       auto deadline = std::chrono::steady_clock::now() + backoff;

@@ -71,3 +71,13 @@ CONF
 pg_count() {  # table
   psql "$PG_DSN" -Atq -c "SELECT count(*) FROM \"$PG_SCHEMA\".\"$1\"" 2>/dev/null || echo 0
 }
+
+# Creates topics (1 partition) for tests that produce their own events (the test broker does not
+# create topics on first use): the broker's Java admin client, run as a single-file program.
+create_topics() {  # topic...
+  local libs
+  libs=$(ls -d "$REPO"/.deps/kafka-*/libs 2> /dev/null | head -1)
+  [[ -n "$libs" ]] || { echo "no Kafka jars under $REPO/.deps: test skipped"; exit 77; }
+  java -cp "$libs/*" "$REPO/tests/apply/CreateTopics.java" "$BOOTSTRAP" "$@" > "$RUN/create-topics.log" 2>&1 ||
+    fail "creating topics $*: $(tail -3 "$RUN/create-topics.log")"
+}

@@ -130,16 +130,18 @@ TEST_CASE("aborted transactions and changes to tables not captured emit nothing"
   CHECK(error.empty());
 }
 
-TEST_CASE("a compensation record in a transaction that commits stops the stream with the LSN") {
+TEST_CASE("a compensation record that undoes no buffered change stops the stream with both LSNs") {
   MemoryLog log;
   auto catalog = TestCatalog();
   Lsn a = log.Begin(1);
-  log.Insert(1, 1);
+  Lsn insert = log.Insert(1, 1);
+  // An INSERT_ROWS CLR restores a deleted row; the transaction deleted nothing.
   Lsn clr = log.Insert(1, 1, kUnit, fixtures::kOrdinaryFlagBits | 0x0001);
   Lsn commit = log.End(1, a);
   std::string error;
   CHECK(ReadAll(log, catalog, error).empty());
   CHECK(error.find(clr.ToString()) != std::string::npos);
+  CHECK(error.find(insert.ToString()) != std::string::npos);
   CHECK(error.find(commit.ToString()) != std::string::npos);
 }
 

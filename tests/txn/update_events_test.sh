@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The updates workload (inserts, then UPDATEs of [text] at the same and other lengths, ghosted
-# DELETEs and rolled-back UPDATEs): for several seeds `logreader-dump fixture DIR --json` prints
-# exactly the generator's expected.jsonl, and replaying those events (c: upsert after, u: upsert
-# after, d: delete before) leaves exactly source.jsonl.
+# DELETEs, rolled-back UPDATEs and rollbacks to a savepoint in committed transactions): for several
+# seeds `logreader-dump fixture DIR --json` prints exactly the generator's expected.jsonl, and
+# replaying those events (c: upsert after, u: upsert after, d: delete before) leaves exactly source.jsonl.
 set -euo pipefail
 run=$(mktemp -d)
 trap 'rm -rf "$run"' EXIT
 count=0
 for seed in 1 2 3 4; do
   for k in 1 7; do
-    "$BIN/fixture-gen" --workload updates --rows 400 --updates 300 --deletes 60 --rollbacks 5 --seed $seed \
+    "$BIN/fixture-gen" --workload updates --rows 400 --updates 300 --deletes 60 --rollbacks 5 --savepoints 5 --seed $seed \
       --rows-per-transaction $k --out "$run/f" 2> /dev/null
     "$BIN/logreader-dump" fixture "$run/f" --json > "$run/out.jsonl"
     if ! cmp -s "$run/out.jsonl" "$run/f/expected.jsonl"; then

@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,9 @@ class Harness {
     r.transaction_id.low = xact;
     r.transaction_name = "user_transaction";
     r.login_sid = {1};
-    return Feed(fixtures::EncodeBeginXact(r));
+    const Lsn lsn = Feed(fixtures::EncodeBeginXact(r));
+    chain_[xact] = lsn;
+    return lsn;
   }
   Lsn End(uint32_t xact, Lsn begin, bool commit = true) {
     fixtures::EndXactRecord r;
@@ -73,23 +76,54 @@ class Harness {
   Lsn Insert(uint32_t xact, uint16_t slot, const fixtures::Bytes& record) {
     fixtures::InsertRowsRecord r;
     r.transaction_id.low = xact;
+    r.previous_lsn = chain_[xact];
     r.page = fixtures::PageId{1, 300};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.record = record;
     r.lock_info = fixtures::InsertLockInfo(7);
-    return Feed(fixtures::EncodeInsertRows(r));
+    return Chain(xact, r.previous_lsn, Feed(fixtures::EncodeInsertRows(r)));
   }
   Lsn Delete(uint32_t xact, uint16_t slot, int64_t id, const fixtures::Bytes& record) {
     fixtures::DeleteRowsRecord r;
     r.transaction_id.low = xact;
+    r.previous_lsn = chain_[xact];
     r.page = fixtures::PageId{1, 300};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.record = record;
     r.key_info = Key(id);
     r.lock_info = fixtures::InsertLockInfo(7);
+    return Chain(xact, r.previous_lsn, Feed(fixtures::EncodeDeleteRows(r)));
+  }
+  // CLRs of an insert (a DELETE_ROWS) and of a delete (an INSERT_ROWS) undone by a rollback: flag
+  // 0x0001, Previous LSN = the undone record's, Previous Page LSN = the undone record (vector 22B).
+  Lsn CompensateInsert(uint32_t xact, Lsn undone, uint16_t slot, int64_t id, const fixtures::Bytes& record) {
+    fixtures::DeleteRowsRecord r;
+    r.flag_bits = fixtures::kCompensationFlagBits;
+    r.transaction_id.low = xact;
+    r.previous_lsn = previous_of_.at(undone);
+    r.previous_page_lsn = undone;
+    r.page = fixtures::PageId{1, 300};
+    r.slot = slot;
+    r.allocation_unit_id = kUnit;
+    r.record = record;
+    r.key_info = Key(id);
+    chain_[xact] = r.previous_lsn;
     return Feed(fixtures::EncodeDeleteRows(r));
+  }
+  Lsn CompensateDelete(uint32_t xact, Lsn undone, uint16_t slot, const fixtures::Bytes& record) {
+    fixtures::InsertRowsRecord r;
+    r.flag_bits = fixtures::kCompensationFlagBits;
+    r.transaction_id.low = xact;
+    r.previous_lsn = previous_of_.at(undone);
+    r.previous_page_lsn = undone;
+    r.page = fixtures::PageId{1, 300};
+    r.slot = slot;
+    r.allocation_unit_id = kUnit;
+    r.record = record;
+    chain_[xact] = r.previous_lsn;
+    return Feed(fixtures::EncodeInsertRows(r));
   }
   // An UPDATE from `before` to `after`, logged as the minimal region; returns the region too.
   Lsn Modify(uint32_t xact, uint16_t slot, int64_t id, const fixtures::Bytes& before, const fixtures::Bytes& after,
@@ -97,6 +131,7 @@ class Harness {
     fixtures::ByteRegion region = fixtures::MinimalModifyRegion(before, after);
     fixtures::ModifyRowRecord r;
     r.transaction_id.low = xact;
+    r.previous_lsn = chain_[xact];
     r.page = fixtures::PageId{1, 300};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
@@ -106,13 +141,18 @@ class Harness {
     r.after = region.after;
     r.key_info = with_key_element_ ? Key(id) : fixtures::Bytes{};
     r.lock_info = fixtures::InsertLockInfo(7);
-    last_modify_ = r;
     if (logged != nullptr) *logged = region;
-    return Feed(fixtures::EncodeModifyRow(r));
+    last_modify_lsn_ = Chain(xact, r.previous_lsn, Feed(fixtures::EncodeModifyRow(r)));
+    last_modify_ = r;
+    modifies_[last_modify_lsn_] = r;
+    return last_modify_lsn_;
   }
-  // The CLR of the last Modify (vector 22B shape).
-  Lsn CompensateLastModify() {
-    fixtures::ModifyRowRecord clr = last_modify_;
+  // The CLR of the last Modify (vector 22B shape), or of the Modify at `undone`.
+  Lsn CompensateLastModify() { return CompensateModify(last_modify_lsn_); }
+  Lsn CompensateModify(Lsn undone) {
+    fixtures::ModifyRowRecord clr = modifies_.at(undone);
+    clr.previous_page_lsn = undone;
+    chain_[clr.transaction_id.low] = clr.previous_lsn;
     clr.flag_bits = fixtures::kCompensationFlagBits;
     clr.modify_size = static_cast<uint16_t>(clr.after.size());
     clr.row_flags = fixtures::kModifyRowCompensationRowFlags;
@@ -137,6 +177,11 @@ class Harness {
   void set_with_key_element(bool value) { with_key_element_ = value; }
 
  private:
+  Lsn Chain(uint32_t xact, Lsn previous, Lsn lsn) {
+    previous_of_[lsn] = previous;
+    chain_[xact] = lsn;
+    return lsn;
+  }
   Lsn Feed(fixtures::Bytes bytes) {
     records_.push_back(std::move(bytes));
     Lsn lsn(0x25, 0x100, static_cast<uint16_t>(records_.size()));
@@ -153,6 +198,10 @@ class Harness {
   std::vector<fixtures::Bytes> records_;
   logreader::LogRecordView view_;
   fixtures::ModifyRowRecord last_modify_;
+  Lsn last_modify_lsn_;
+  std::map<Lsn, fixtures::ModifyRowRecord> modifies_;
+  std::map<uint32_t, Lsn> chain_;   // each transaction's last record: the next one's Previous LSN
+  std::map<Lsn, Lsn> previous_of_;  // each row record's Previous LSN
   bool with_key_element_ = true;
   std::string error_;
 };
@@ -340,4 +389,78 @@ TEST_CASE("heap rows are identified by their RID and spliced the same way") {
   CHECK(Contains(lines[1], "\"after\":{\"id\":1,\"text\":\"heap row, longer text\"}}"));
   CHECK(Contains(lines[2], "\"op\":\"d\""));
   CHECK(h.assembler().resolver().cached_rows() == 0);
+}
+
+TEST_CASE("rollback to a savepoint: CLRs cancel the undone insert, delete and update; the rest commits") {
+  Harness h;
+  const auto row7 = Row(7, "row seven as inserted");
+  const auto row8 = Row(8, "row eight as inserted");
+  const auto row9 = Row(9, "row nine as inserted");
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, row7);
+  h.Insert(1, 1, row8);
+  h.Insert(1, 2, row9);
+  h.End(1, a);
+  // BEGIN TRAN; UPDATE 7; SAVE TRAN s; UPDATE 8; DELETE 9; INSERT 10; ROLLBACK TRAN s; COMMIT
+  Lsn b = h.Begin(2);
+  Lsn kept = h.Modify(2, 0, 7, row7, Row(7, "row SEVEN as updated"));
+  Lsn undone_update = h.Modify(2, 1, 8, row8, Row(8, "row eight, rolled back"));
+  Lsn undone_delete = h.Delete(2, 2, 9, row9);
+  Lsn undone_insert = h.Insert(2, 3, Row(10, "row ten, rolled back"));
+  h.CompensateInsert(2, undone_insert, 3, 10, Row(10, "row ten, rolled back"));
+  h.CompensateDelete(2, undone_delete, 2, row9);
+  h.CompensateModify(undone_update);
+  Lsn commit = h.End(2, b);
+  // The CLRs restored the cached images: later updates of 8 and 9 splice onto the originals.
+  Lsn c = h.Begin(3);
+  h.Modify(3, 1, 8, row8, Row(8, "row EIGHT as inserted"));
+  h.Modify(3, 2, 9, row9, Row(9, "row NINE as inserted"));
+  h.End(3, c);
+  REQUIRE(h.error().empty());
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 6);
+  CHECK(Contains(lines[3], "\"commit_lsn\":\"" + commit.ToString() + "\",\"change_lsn\":\"" + kept.ToString()));
+  CHECK(Contains(lines[3], "\"op\":\"u\""));
+  CHECK(Contains(lines[3], "\"after\":{\"id\":7,\"text\":\"row SEVEN as updated\"}"));
+  CHECK(Contains(lines[4], "\"before\":{\"id\":8,\"text\":\"row eight as inserted\"}"));
+  CHECK(Contains(lines[5], "\"before\":{\"id\":9,\"text\":\"row nine as inserted\"}"));
+  CHECK(h.assembler().stats().changes_compensated == 3);
+  CHECK(h.assembler().stats().partial_updates_emitted == 0);
+}
+
+TEST_CASE("rollback to a savepoint inside one row's combined update emits the net effect") {
+  Harness h;
+  const auto v1 = Row(7, "first version of the row");
+  const auto v2 = Row(7, "second version of the row");
+  const auto v3 = Row(7, "third version, rolled back");
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, v1);
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  Lsn kept = h.Modify(2, 0, 7, v1, v2);
+  h.Modify(2, 0, 7, v2, v3);
+  h.CompensateLastModify();
+  h.End(2, b);
+  REQUIRE(h.error().empty());
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(Contains(lines[1], "\"change_lsn\":\"" + kept.ToString()));
+  CHECK(Contains(lines[1],
+                 "\"before\":{\"id\":7,\"text\":\"first version of the row\"},"
+                 "\"after\":{\"id\":7,\"text\":\"second version of the row\"}}"));
+}
+
+TEST_CASE("rolling back every change of a committed transaction emits nothing") {
+  Harness h;
+  const auto row7 = Row(7, "row seven as inserted");
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, row7);
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  h.Modify(2, 0, 7, row7, Row(7, "row seven, rolled back"));
+  h.CompensateLastModify();
+  h.End(2, b);
+  REQUIRE(h.error().empty());
+  CHECK(h.Lines().size() == 1);
+  CHECK(h.assembler().stats().transactions_committed == 2);
 }

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
       "deletes", po::value(&options.deletes)->default_value(0), "updates workload: autocommit DELETEs")(
       "rollbacks", po::value(&options.rollbacks)->default_value(1),
       "updates workload: BEGIN TRAN; UPDATE; ROLLBACK transactions")(
+      "savepoints", po::value(&options.savepoints)->default_value(0),
+      "updates workload: BEGIN TRAN; UPDATE; SAVE TRAN; UPDATE; DELETE; ROLLBACK TRAN to the savepoint; COMMIT")(
       "vlf-size-mb", po::value(&vlf_size_mb)->default_value(vlf_size_mb), "size of each virtual log file")(
       "out", po::value(&out_dir)->required(), "output directory");
 
@@ -40,8 +42,8 @@ int main(int argc, char** argv) {
     }
     po::notify(variables);
     if (workload == "inserts") {
-      if (options.updates + options.deletes > 0) {
-        std::cerr << "fixture-gen: --updates and --deletes belong to --workload updates\n";
+      if (options.updates + options.deletes + options.savepoints > 0) {
+        std::cerr << "fixture-gen: --updates, --deletes and --savepoints belong to --workload updates\n";
         return 2;
       }
       options.rollbacks = 0;

@@ -13,11 +13,14 @@
 #include <vector>
 
 #include "sqltail/engine/apply.h"
+#include "sqltail/engine/check.h"
 #include "sqltail/engine/config.h"
 #include "sqltail/engine/daemon_observer.h"
+#include "sqltail/engine/prepare.h"
 #include "sqltail/engine/verify.h"
 #include "sqltail/kafka/kafka_error.h"
 #include "sqltail/logreader/live_source.h"
+#include "sqltail/tds/connection.h"
 #include "sqltail/tds/error.h"
 
 namespace po = boost::program_options;
@@ -31,6 +34,9 @@ void OnSignal(int) { g_stop.store(true); }
 constexpr const char* kUsage =
     "usage: sqltail capture --config FILE [--set section.key=value ...]\n"
     "       sqltail apply   --config FILE [--set section.key=value ...]\n"
+    "       sqltail check   --config FILE [--set section.key=value ...] [--offline] [--timeout-ms MS]\n"
+    "       sqltail config-reference   (docs/configuration.md)\n"
+    "       sqltail prepare --config FILE [--dry-run]   (capture config: make the source ready)\n"
     "       sqltail verify  --source-rows FILE --sqlite FILE [--table-name-format FMT]\n"
     "       sqltail verify  --source-rows FILE --postgres DSN [--schema S] [--table-name-format FMT]\n";
 
@@ -97,7 +103,10 @@ int Capture(const std::string& config_path, const std::vector<std::string>& over
   if (!config) return Fail(error);
   ServiceRuntime runtime("capture");
   if (!runtime.Start(service, error)) return Fail(error);
-  auto source = logreader::OpenLiveSource(config->source);
+  logreader::LiveSourceOptions live = config->live_source;
+  live.should_stop = [] { return g_stop.load(); };
+  live.log = [](const std::string& m) { spdlog::warn("source: {}", m); };
+  auto source = logreader::OpenLiveSource(config->source, std::move(live));
   engine::CaptureStats stats;
   bool ok = engine::RunCapture(
       config->capture, *source, g_stop, stats, error, [](const std::string& m) { spdlog::info("capture: {}", m); },
@@ -118,10 +127,58 @@ int Apply(const std::string& config_path, const std::vector<std::string>& overri
   engine::ApplyStats stats;
   bool ok = engine::RunApply(
       *options, g_stop, stats, error, [](const std::string& m) { spdlog::info("apply: {}", m); }, runtime.observer());
-  spdlog::info("apply: {} events ({} upserts, {} deletes) in {} target transactions", stats.events, stats.upserts,
-               stats.deletes, stats.target_transactions);
+  spdlog::info("apply: {} events ({} upserts, {} deletes, {} truncates, {} dead-lettered) in {} target transactions",
+               stats.events, stats.upserts, stats.deletes, stats.truncates, stats.dead_lettered,
+               stats.target_transactions);
   if (!ok) runtime.Failed(error);
   return ok ? 0 : Fail(error);
+}
+
+// Reports what the source lacks for complete capture and fixes what it can (or, with --dry-run,
+// prints the T-SQL a DBA would run). Exit 0 when nothing is missing afterwards, 3 otherwise.
+int Prepare(const std::string& config_path, const std::vector<std::string>& overrides, bool dry_run) {
+  std::string error;
+  auto config = engine::LoadCaptureConfig(config_path, overrides, error);
+  if (!config) return Fail(error);
+  auto source = tds::Connection::Connect(config->source);
+  auto facts = engine::ReadSourceFacts(source, config->capture.table_include, config->capture.table_exclude);
+  auto plan = engine::PlanPrepare(facts);
+  std::fputs(engine::FormatFindings(plan).c_str(), stdout);
+  if (plan.statements.empty()) return plan.Complete() ? 0 : 3;
+  if (dry_run) {
+    std::printf("-- T-SQL that sqltail prepare would run in database %s:\n",
+                engine::SqlQuotedName(config->source.database).c_str());
+    for (const auto& statement : plan.statements) std::printf("%s;\n", statement.c_str());
+    return plan.Complete() ? 0 : 3;
+  }
+  std::vector<std::string> executed;
+  bool ok = engine::ExecutePlan(source, plan, executed, error);
+  for (const auto& statement : executed) std::printf("executed: %s;\n", statement.c_str());
+  if (!ok) return Fail(error);
+  // Re-read: the findings the statements fixed are ok now; what a DBA must do stays listed.
+  auto after = engine::PlanPrepare(
+      engine::ReadSourceFacts(source, config->capture.table_include, config->capture.table_exclude));
+  if (!after.Complete()) {
+    std::puts("still missing after prepare:");
+    for (const auto& f : after.findings)
+      if (f.status != engine::FindingStatus::kOk) std::printf("  %s: %s\n", f.what.c_str(), f.detail.c_str());
+  }
+  return after.Complete() ? 0 : 3;
+}
+
+// One line per check on stdout; exit 0 only when every check passed.
+int Check(const std::string& config_path, const std::vector<std::string>& overrides, bool offline, int timeout_ms) {
+  // The check lines say what failed; librdkafka's own log lines (retries, "brokers are down") would
+  // only interleave with them.
+  spdlog::set_level(spdlog::level::off);
+  engine::CheckOptions options;
+  options.connect = !offline;
+  options.kafka_timeout = std::chrono::milliseconds(timeout_ms);
+  bool ok = engine::RunCheck(config_path, overrides, options, [](const engine::CheckResult& result) {
+    std::printf("%s\n", engine::FormatCheckResult(result).c_str());
+    std::fflush(stdout);
+  });
+  return ok ? 0 : 1;
 }
 
 int Verify(const std::string& source_rows, const std::string& sqlite, const std::string& postgres,
@@ -158,9 +215,14 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   std::string config, source_rows, sqlite, postgres, schema, format;
   std::vector<std::string> overrides;
+  bool dry_run = false, offline = false;
+  int timeout_ms = 10000;
   po::options_description options;
   options.add_options()("help,h", "usage")("config", po::value(&config), "configuration file")(
       "set", po::value(&overrides)->composing(), "override a configuration key: section.key=value")(
+      "offline", po::bool_switch(&offline), "check: validate the configuration only, connect to nothing")(
+      "timeout-ms", po::value(&timeout_ms)->default_value(10000), "check: bound of the Kafka metadata request")(
+      "dry-run", po::bool_switch(&dry_run), "prepare: print the T-SQL instead of running it")(
       "source-rows", po::value(&source_rows), "verify: the fixture's source.jsonl")("sqlite", po::value(&sqlite),
                                                                                     "verify: the target SQLite file")(
       "postgres", po::value(&postgres), "verify: the target PostgreSQL (libpq connection string or URI)")(
@@ -183,6 +245,18 @@ int main(int argc, char** argv) {
     if (command == "capture" || command == "apply") {
       if (config.empty()) return Fail(command + ": --config FILE is required");
       return command == "capture" ? Capture(config, overrides) : Apply(config, overrides);
+    }
+    if (command == "prepare") {
+      if (config.empty()) return Fail("prepare: --config FILE is required");
+      return Prepare(config, overrides, dry_run);
+    }
+    if (command == "check") {
+      if (config.empty()) return Fail("check: --config FILE is required");
+      return Check(config, overrides, offline, timeout_ms);
+    }
+    if (command == "config-reference") {
+      std::fputs(engine::ConfigReferenceMarkdown().c_str(), stdout);
+      return 0;
     }
     if (command == "verify") {
       if (source_rows.empty() || sqlite.empty() == postgres.empty())

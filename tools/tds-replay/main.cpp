@@ -16,6 +16,7 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) {
   std::string fixture, user, password, record, listen;
   int batch_delay_ms = 0;
+  int drop_after_batches = 0;
   int port = 14330;
   po::options_description options("tds-replay --fixture DIR --port P [options]");
   options.add_options()                                                                                       //
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
       ("password", po::value(&password), "accept only this password (default: any)")                          //
       ("record-batches", po::value(&record), "append every received SQL batch to FILE as a JSON line")        //
       ("batch-delay-ms", po::value(&batch_delay_ms)->default_value(0), "stall this long before each answer")  //
+      ("drop-after-batches", po::value(&drop_after_batches)->default_value(0),
+       "fault: close the connection halfway through every N-th fn_dblog/fn_dump_dblog answer")  //
       ("verbose,v", "log every connection");
   po::variables_map vm;
   try {
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
     }
     po::notify(vm);
     if (port < 0 || port > 65535) throw po::error("--port must be 0..65535");
+    if (drop_after_batches < 0) throw po::error("--drop-after-batches must be 0 or more");
   } catch (const po::error& e) {
     std::cerr << "tds-replay: " << e.what() << "\n" << options << "\n";
     return 2;
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
     sqltail::replay::FixtureOptions fixture_options;
     fixture_options.record_batches_path = record;
     fixture_options.batch_delay_ms = batch_delay_ms;
+    fixture_options.drop_after_batches = drop_after_batches;
     sqltail::replay::FixtureQueryHandler handler(fixture, fixture_options);
 
     sqltail::tds::ServerOptions server_options;

@@ -6,11 +6,15 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <thread>
 
 #include "postgres_target.h"
 #include "sqlite_target.h"
+#include "sqlserver_target.h"
+#include "sqltail/kafka/admin.h"
 #include "sqltail/kafka/consumer.h"
+#include "sqltail/kafka/transactional_producer.h"
 
 namespace sqltail::engine {
 namespace {
@@ -72,10 +76,25 @@ class Applier {
   bool Run(const std::atomic<bool>& stop, std::string& error, const std::function<void(const std::string&)>& log,
            ServiceObserver& observer) {
     observer_ = &observer;
+    log_ = log;
+    if (!options_.route_regex.empty()) {
+      try {
+        route_.emplace(options_.route_regex, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        error = "apply: apply.route.regex: " + std::string(e.what());
+        return false;
+      }
+    }
     if (options_.target_kind == "postgresql") {
       auto postgres = std::make_unique<PostgresTarget>();
       if (!postgres->Open(options_.postgres_conninfo, options_.postgres_schema, error)) return false;
       target_ = std::move(postgres);
+    } else if (options_.target_kind == "sqlserver") {
+      auto session = ConnectSqlServer(options_.sqlserver, error);
+      if (!session) return false;
+      auto sqlserver = std::make_unique<SqlServerTarget>(std::move(session), options_.postgres_schema);
+      if (!sqlserver->Open(error)) return false;
+      target_ = std::move(sqlserver);
     } else {
       auto sqlite = std::make_unique<SqliteTarget>();
       if (!sqlite->Open(options_.sqlite_path, error)) return false;
@@ -83,6 +102,8 @@ class Applier {
     }
     ProgressMap progress;
     if (!target_->LoadProgress(progress, error)) return false;
+    dead_letter_ = options_.on_error == "dead-letter";
+    if (dead_letter_ && !OpenDeadLetter(error)) return false;
 
     kafka::Consumer consumer(options_.kafka);
     std::vector<kafka::PartitionStart> starts;
@@ -109,6 +130,7 @@ class Applier {
       error = "apply: " + e.ToString();
       return false;
     }
+    // `starts` follows the committed progress from now on: a rewind assigns it again.
     if (log) log("applying " + std::to_string(starts.size()) + " partition(s) into " + target_->Describe());
     observer.OnReady();
     ProgressSnapshot loop_progress;
@@ -119,32 +141,42 @@ class Applier {
     auto batch_started = Clock::now(), last_message = Clock::now();
     // (topic, partition, next offset) of the open target transaction; searched linearly (few
     // partitions) so a message costs no allocation.
-    struct Progress {
-      std::string topic;
-      int32_t partition;
-      int64_t next_offset;
-    };
     std::vector<Progress> batch_progress;
-    auto note_progress = [&](const kafka::MessageView& m) {
-      for (auto& p : batch_progress) {
-        if (p.partition == m.partition && p.topic == m.topic) {
-          p.next_offset = m.offset + 1;
-          return;
-        }
+    auto note_progress = [&](const kafka::MessageView& m) { Note(batch_progress, m.topic, m.partition, m.offset + 1); };
+    auto committed = [&](const std::vector<Progress>& done) {
+      for (const auto& p : done)
+        for (auto& s : starts)
+          if (s.partition == p.partition && s.topic == p.topic) s.offset = p.next_offset;
+    };
+
+    // The target failed somewhere in the open transaction (a batching target may fail at commit, on
+    // an earlier row): roll back, re-read from the committed progress, and apply each event of the
+    // failed stretch in its own target transaction, so the bad one is known exactly.
+    ApplyStats at_begin;  // the counts when the open target transaction began
+    auto isolate = [&](const kafka::MessageView* failed) -> bool {
+      target_->Rollback();
+      // The rolled-back events are counted again when re-applied.
+      stats_.events = at_begin.events, stats_.upserts = at_begin.upserts, stats_.deletes = at_begin.deletes,
+      stats_.truncates = at_begin.truncates;
+      in_transaction = false;
+      batch_events = 0;
+      careful_until_ = batch_progress;
+      if (failed != nullptr) Note(careful_until_, failed->topic, failed->partition, failed->offset + 1);
+      batch_progress.clear();
+      at_boundary = true;
+      if (auto e = consumer.Assign(starts); !e.ok()) {
+        error = "apply: rewinding after a failed target transaction: " + e.ToString();
+        return false;
       }
-      batch_progress.push_back({std::string(m.topic), m.partition, m.offset + 1});
+      if (log_) log_("the target transaction failed (" + error + "); re-applying its events one at a time");
+      return true;
     };
 
     auto commit = [&]() -> bool {
       for (const auto& p : batch_progress)
-        if (!target_->SaveProgress(p.topic, p.partition, p.next_offset, error)) {
-          error = "apply: " + error;
-          return false;
-        }
-      if (!target_->Commit(error)) {
-        error = "apply: " + error;
-        return false;
-      }
+        if (!target_->SaveProgress(p.topic, p.partition, p.next_offset, error)) return false;
+      if (!target_->Commit(error)) return false;
+      committed(batch_progress);
       batch_progress.clear();
       in_transaction = false;
       batch_events = 0;
@@ -162,39 +194,66 @@ class Applier {
         return false;
       }
       auto now = Clock::now();
+      bool rewound = false;
       for (const auto& message : messages) {
+        if (Careful(message)) {
+          if (!ApplyAlone(message, error)) {
+            observer.OnError("sink");
+            error = "apply: " + error;
+            return false;
+          }
+          committed(one_);
+          at_boundary = AtBoundaryAfter(message, at_boundary);
+          ++stats_.events;
+          continue;
+        }
         if (!in_transaction) {
           if (!target_->Begin(error)) return false;
           in_transaction = true;
           batch_started = now;
+          at_begin = stats_;
+          dead_in_transaction_.clear();
         }
         if (!ApplyMessage(message, error)) {
           observer.OnError("sink");
-          target_->Rollback();
-          error = "apply: " + error;
-          return false;
+          if (target_error_) {
+            if (!isolate(&message)) return false;
+            rewound = true;
+            break;
+          }
+          // The event itself is bad; the target has not seen it.
+          if (!dead_letter_) {
+            // Stop here; what came before it is kept when it ends a source transaction.
+            std::string bad = "apply: " + error;
+            if (!at_boundary || !commit()) target_->Rollback();
+            error = std::move(bad);
+            return false;
+          }
+          if (!DeadLetter(message, error, error)) return false;
+          // Re-applied one at a time if this transaction fails: not dead-lettered twice.
+          dead_in_transaction_.push_back({std::string(message.topic), message.partition, message.offset});
         }
         note_progress(message);
         ++batch_events;
         ++stats_.events;
-        // sqltail marks the last event of each source transaction. A tombstone without the mark
-        // follows its delete inside the transaction; events of other producers (Debezium) carry no
-        // marks, so each is its own transaction.
-        if (kafka::HasHeader(message, "sqltail.txn.end")) {
-          at_boundary = true;
-        } else if (message.value) {
-          at_boundary = !ProducedBySqltail(message);
-        }
+        at_boundary = AtBoundaryAfter(message, at_boundary);
         // A full batch commits at once, not at the end of the poll: batch_max_events bounds it.
-        if (at_boundary && batch_events >= options_.batch_max_events && !commit()) return false;
+        if (at_boundary && batch_events >= options_.batch_max_events && !commit()) {
+          if (!isolate(nullptr)) return false;
+          rewound = true;
+          break;
+        }
       }
       if (!messages.empty()) last_message = now;
       bool due = batch_events >= options_.batch_max_events ||
                  now - batch_started >= std::chrono::milliseconds(options_.batch_max_ms) || messages.empty();
-      if (in_transaction && at_boundary && due && !commit()) return false;
+      if (!rewound && in_transaction && at_boundary && due && !commit()) {
+        if (!isolate(nullptr)) return false;
+      }
       // The loop advanced: report it (this also feeds the systemd watchdog).
       loop_progress.events = stats_.events;
       loop_progress.target_transactions = stats_.target_transactions;
+      loop_progress.dead_lettered = stats_.dead_lettered;
       loop_progress.caught_up = messages.empty();
       observer.OnProgress(loop_progress);
       if (options_.stop_when_idle_ms > 0 && !in_transaction &&
@@ -206,21 +265,165 @@ class Applier {
     observer.OnStopping();
     // Stopping: keep whole source transactions only. An unfinished one is rolled back and re-read.
     if (in_transaction) {
-      if (at_boundary) return commit();
+      if (at_boundary) {
+        if (commit()) return true;
+        target_->Rollback();
+        error = "apply: " + error;
+        return false;
+      }
       target_->Rollback();
     }
     return true;
   }
 
  private:
-  // sqltail marks the last event of each source transaction; other producers (Debezium) mark none.
+  struct Progress {
+    std::string topic;
+    int32_t partition;
+    int64_t next_offset;
+  };
+  static void Note(std::vector<Progress>& list, std::string_view topic, int32_t partition, int64_t next_offset) {
+    for (auto& p : list) {
+      if (p.partition == partition && p.topic == topic) {
+        p.next_offset = std::max(p.next_offset, next_offset);
+        return;
+      }
+    }
+    list.push_back({std::string(topic), partition, next_offset});
+  }
+
+  // sqltail marks the last event of each source transaction. A tombstone without the mark follows
+  // its delete inside the transaction; events of other producers (Debezium) carry no marks, so each
+  // is its own transaction.
+  static bool AtBoundaryAfter(const kafka::MessageView& message, bool at_boundary) {
+    if (kafka::HasHeader(message, "sqltail.txn.end")) return true;
+    if (message.value) return !ProducedBySqltail(message);
+    return at_boundary;
+  }
+
+  // A message of the stretch being re-applied one event at a time.
+  bool Careful(const kafka::MessageView& m) const {
+    for (const auto& p : careful_until_)
+      if (p.partition == m.partition && p.topic == m.topic) return m.offset < p.next_offset;
+    return false;
+  }
+
+  // One event in its own target transaction, with its progress. A failure is the event's own: it
+  // stops the run (on_error = fail) or goes to the dead-letter topic.
+  bool ApplyAlone(const kafka::MessageView& message, std::string& error) {
+    one_.assign(1, Progress{std::string(message.topic), message.partition, message.offset + 1});
+    if (!target_->Begin(error)) return false;
+    std::string reason;
+    if (ApplyMessage(message, reason) &&
+        target_->SaveProgress(one_[0].topic, one_[0].partition, one_[0].next_offset, reason) &&
+        target_->Commit(reason)) {
+      ++stats_.target_transactions;
+      return true;
+    }
+    target_->Rollback();
+    if (!dead_letter_) {
+      error = reason;
+      return false;
+    }
+    bool already = false;
+    for (const auto& d : dead_in_transaction_)
+      already |= d.partition == message.partition && d.next_offset == message.offset && d.topic == message.topic;
+    if (!already && !DeadLetter(message, reason, error)) return false;
+    if (!target_->Begin(error) ||
+        !target_->SaveProgress(one_[0].topic, one_[0].partition, one_[0].next_offset, error) ||
+        !target_->Commit(error)) {
+      target_->Rollback();
+      return false;
+    }
+    ++stats_.target_transactions;
+    return true;
+  }
+
+  bool OpenDeadLetter(std::string& error) {
+    if (options_.dead_letter_topic.empty()) {
+      error = "apply: apply.on_error = dead-letter needs apply.dead_letter_topic";
+      return false;
+    }
+    try {
+      kafka::Admin admin(options_.kafka);
+      const kafka::TopicSpec spec{options_.dead_letter_topic, 1, -1, {}};
+      if (auto e = admin.EnsureTopics(std::span<const kafka::TopicSpec>(&spec, 1), kKafkaTimeout); !e.ok()) {
+        error = "apply: dead-letter topic " + options_.dead_letter_topic + ": " + e.ToString();
+        return false;
+      }
+      // One transactional.id per dead-letter topic and target: a restarted applier fences the old one.
+      dlq_ = std::make_unique<kafka::TransactionalProducer>(
+          options_.kafka, "sqltail-apply-dlq-" + options_.dead_letter_topic + "-" + target_->Describe());
+    } catch (const std::exception& e) {
+      error = std::string("apply: dead-letter producer: ") + e.what();
+      return false;
+    }
+    if (auto e = dlq_->InitTransactions(kKafkaTimeout); !e.ok()) {
+      error = "apply: dead-letter producer: " + e.ToString();
+      return false;
+    }
+    return true;
+  }
+
+  // Writes the original message (key, value, headers) plus the reason to the dead-letter topic and
+  // waits until that Kafka transaction has committed. Only then may the progress pass the message:
+  // a crash in between dead-letters it twice, never zero times.
+  bool DeadLetter(const kafka::MessageView& message, const std::string& reason, std::string& error) {
+    const std::string offset = std::to_string(message.offset), partition = std::to_string(message.partition);
+    std::vector<kafka::MessageHeader> headers;
+    kafka::VisitHeaders(message, [&](std::string_view name, std::optional<std::string_view> value) {
+      headers.push_back({name, value});
+    });
+    const std::string where = DescribeOrigin({message.topic, message.partition, message.offset});
+    std::string why = reason.rfind(where, 0) == 0 ? reason : where + ": " + reason;
+    headers.push_back({"sqltail.dlq.reason", why});
+    headers.push_back({"sqltail.dlq.topic", message.topic});
+    headers.push_back({"sqltail.dlq.partition", partition});
+    headers.push_back({"sqltail.dlq.offset", offset});
+    for (int attempt = 0;; ++attempt) {
+      kafka::KafkaError e = dlq_->BeginTransaction();
+      if (e.ok())
+        e = dlq_->Produce(options_.dead_letter_topic, kafka::kUnassignedPartition, message.key, message.value, headers);
+      if (e.ok()) e = dlq_->CommitTransaction(kKafkaTimeout);
+      if (e.ok()) break;
+      if (e.Action() != kafka::ErrorAction::kFatal && attempt < 3) {
+        (void)dlq_->AbortTransaction(kKafkaTimeout);  // the whole transaction again: one message
+        continue;
+      }
+      error = "apply: writing " + where + " to dead-letter topic " + options_.dead_letter_topic + ": " + e.ToString();
+      return false;
+    }
+    ++stats_.dead_lettered;
+    observer_->OnError("dead-letter");
+    if (log_) log_("dead-lettered to " + options_.dead_letter_topic + ": " + why);
+    return true;
+  }
+
   static bool ProducedBySqltail(const kafka::MessageView& message) {
     return message.value && message.value->find("\"version\":\"sqltail-") != std::string_view::npos;
   }
 
-  std::string TableNameFor(std::string_view db, std::string_view schema, std::string_view table) const {
-    std::string name = options_.table_name_format;
-    auto replace = [&](const std::string& token, std::string_view value) {
+  // The target table of an event: the route when the topic matches apply.route.regex entirely (kept
+  // per topic, so the regex runs once per topic), else table_name_format.
+  const std::string& TableNameFor(std::string_view topic, std::string_view db, std::string_view schema,
+                                  std::string_view table) {
+    if (route_) {
+      const std::string* routed = nullptr;
+      for (const auto& [t, name] : routes_)
+        if (t == topic) routed = &name;
+      if (routed == nullptr) {
+        const std::string topic_text(topic);
+        std::smatch match;
+        std::string name;
+        if (std::regex_match(topic_text, match, *route_)) name = match.format(options_.route_replacement);
+        routes_.emplace_back(topic_text, std::move(name));
+        routed = &routes_.back().second;
+      }
+      if (!routed->empty()) return *routed;
+    }
+    std::string& name = table_name_;
+    name = options_.table_name_format;
+    auto replace = [&](std::string_view token, std::string_view value) {
       for (size_t at = name.find(token); at != std::string::npos; at = name.find(token, at + value.size()))
         name.replace(at, token.size(), value);
     };
@@ -228,6 +431,17 @@ class Applier {
     replace("${schema}", schema);
     replace("${table}", table);
     return name;
+  }
+
+  bool Listed(const std::vector<std::string>& list, std::string_view field) const {
+    for (const auto& f : list)
+      if (f == field) return true;
+    return false;
+  }
+  // apply.fields.include / exclude: whether the event field becomes a column.
+  bool FieldKept(std::string_view field) const {
+    if (!options_.field_include.empty() && !Listed(options_.field_include, field)) return false;
+    return !Listed(options_.field_exclude, field);
   }
 
   // Builds the target table from the value schema's "after" struct and the key schema.
@@ -251,7 +465,10 @@ class Applier {
           error = "a field of the after struct lacks field/type";
           return false;
         }
-        column.name = std::string(name);
+        column.field = std::string(name);
+        column.name = column.field;
+        for (const auto& [from, to] : options_.field_renames)
+          if (from == name) column.name = to;
         column.connect_type = std::string(type);
         if (c["name"].get(logical)) logical = {};
         if (logical == "org.apache.kafka.connect.data.Decimal") {
@@ -271,10 +488,27 @@ class Applier {
         } else {
           column.kind = ValueKind::kText;
         }
-        for (const auto& k : key_fields) column.key |= k == column.name;
+        for (const auto& k : key_fields) column.key |= k == column.field;
+        if (!FieldKept(column.field)) {
+          if (column.key) {
+            error = "key field " + column.field + " is left out by apply.fields.include/exclude";
+            return false;
+          }
+          continue;
+        }
+        for (const auto& other : out) {
+          if (other.name == column.name) {
+            error = "two fields become column " + column.name + " (apply.fields.rename)";
+            return false;
+          }
+        }
         out.push_back(std::move(column));
       }
-      return target_->DefineTable(table_name, std::move(out), error) != nullptr;
+      if (target_->DefineTable(table_name, std::move(out), error) == nullptr) {
+        target_error_ = true;
+        return false;
+      }
+      return true;
     }
     error = "the value schema has no \"after\" struct";
     return false;
@@ -346,8 +580,8 @@ class Applier {
       row_[i] = FieldValue{};
       if (key_only && table.has_key && !column.key) continue;
       simdjson::dom::element value;
-      if (row[column.name].get(value)) {
-        error = "the row has no field '" + column.name + "'";
+      if (row[column.field].get(value)) {
+        error = "the row has no field '" + column.field + "'";
         return false;
       }
       if (!ToField(i, column, value, row_[i], error)) return false;
@@ -364,14 +598,14 @@ class Applier {
       names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
       bool found = false;
       for (size_t i = 0; i < table.columns.size(); ++i) {
-        if (table.columns[i].name != name) continue;
+        if (table.columns[i].field != name) continue;
         if (table.columns[i].key) {
           error = "header sqltail.unavailable names key column " + std::string(name);
           return false;
         }
         unavailable_[i] = found = true;
       }
-      if (!found) {
+      if (!found && FieldKept(name)) {
         error = "header sqltail.unavailable names column " + std::string(name) + ", which table " + table.name +
                 " does not have";
         return false;
@@ -391,12 +625,30 @@ class Applier {
     if (!message.value) return true;  // tombstone: the delete event before it did the work
     const RowOrigin origin{StableTopic(message.topic), message.partition, message.offset};
     // Errors of the target name the row themselves (a batching target may fail on an earlier row).
-    target_error_ = false;
+    target_error_ = described_ = false;
+    current_table_ = {};
     if (!ApplyEvent(message, origin, error)) {
-      if (!target_error_) error = DescribeOrigin(origin) + ": " + error;
+      if (!described_ && !target_error_) error = DescribeOrigin(origin) + ": " + Where(message) + error;
       return false;
     }
     return true;
+  }
+
+  // "table T, key K: " for an event the table's row did not describe (K: the Kafka key's payload).
+  std::string Where(const kafka::MessageView& message) const {
+    std::string out;
+    if (!current_table_.empty()) out = "table " + std::string(current_table_) + ", ";
+    out += "key ";
+    if (!message.key) return out + "null: ";
+    std::string_view key = *message.key;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root, payload;
+    std::string text;
+    if (!parser.parse(key.data(), key.size()).get(root) && !root["payload"].get(payload)) {
+      text = simdjson::minify(payload);
+      key = text;
+    }
+    return out + std::string(key.substr(0, 200)) + ": ";
   }
 
   bool ApplyEvent(const kafka::MessageView& message, const RowOrigin& origin, std::string& error) {
@@ -415,7 +667,22 @@ class Applier {
       error = "not a change event (no payload.op or payload.source.db/schema/table)";
       return false;
     }
-    std::string name = TableNameFor(db, schema_name, table_name);
+    const std::string& name = TableNameFor(message.topic, db, schema_name, table_name);
+    if (name.empty()) {
+      error = "apply.route.replacement gives an empty table name";
+      return false;
+    }
+    current_table_ = name;
+    if (op == "t") {
+      // No key and no rows: the table is truncated by name, defined in this run or not.
+      if (!target_->Truncate(name, origin, error)) {
+        target_error_ = true;
+        return false;
+      }
+      ++stats_.truncates;
+      observer_->OnEvent(schema_name, table_name, op);
+      return true;
+    }
     TargetTable* table = target_->FindTable(name);
     if (table == nullptr) {
       if (!enveloped) {
@@ -435,7 +702,8 @@ class Applier {
         }
       }
       if (!DefineFromSchema(schema, name, key_fields, error)) {
-        error = "table " + name + ": " + error;
+        error = DescribeOrigin(origin) + ": " + Where(message) + error;
+        described_ = true;
         return false;
       }
       table = target_->FindTable(name);
@@ -491,8 +759,19 @@ class Applier {
   std::vector<FieldValue> row_;
   std::vector<bool> unavailable_;                              // per column of the current event's table
   std::vector<std::string> decode_buffers_, decimal_buffers_;  // per column, reused
-  bool target_error_ = false;
+  bool target_error_ = false;                                  // the target failed (its transaction may be lost)
+  bool described_ = false;  // the error already names topic, partition, offset, table and key
+  std::string_view current_table_;
   ServiceObserver* observer_ = &NoServiceObserver();
+  std::function<void(const std::string&)> log_;
+  std::optional<std::regex> route_;
+  std::vector<std::pair<std::string, std::string>> routes_;  // topic -> routed table ("" = no match)
+  std::string table_name_;                                   // table_name_format's result, reused
+  bool dead_letter_ = false;
+  std::unique_ptr<kafka::TransactionalProducer> dlq_;
+  std::vector<Progress> careful_until_;        // per partition: apply events before this offset alone
+  std::vector<Progress> one_;                  // the progress of ApplyAlone's event
+  std::vector<Progress> dead_in_transaction_;  // dead-lettered in the open transaction (next_offset = offset)
 };
 
 }  // namespace

@@ -208,8 +208,7 @@ bool PostgresTarget::Exec(const char* sql, std::string& error) {
   return true;
 }
 
-bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::string& schema, std::string& error) {
-  schema_ = schema;
+pg_conn* ConnectPostgres(const std::vector<std::string>& conninfos, std::string& error) {
   std::vector<std::pair<std::string, std::string>> settings;
   auto set = [&](const char* key, const char* value, bool override) {
     for (auto& [k, v] : settings) {
@@ -228,7 +227,7 @@ bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::
       error = "postgresql: bad connection string: " + std::string(parse_error ? parse_error : "out of memory");
       if (parse_error) PQfreemem(parse_error);
       while (!error.empty() && error.back() == '\n') error.pop_back();
-      return false;
+      return nullptr;
     }
     for (PQconninfoOption* o = options; o->keyword != nullptr; ++o)
       if (o->val != nullptr) set(o->keyword, o->val, true);
@@ -240,11 +239,19 @@ bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::
   for (const auto& [k, v] : settings) keywords.push_back(k.c_str()), values.push_back(v.c_str());
   keywords.push_back(nullptr);
   values.push_back(nullptr);
-  conn_ = PQconnectdbParams(keywords.data(), values.data(), 0);
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-    error = "postgresql: cannot connect: " + PgError(conn_, nullptr).substr(12);
-    return false;
+  PGconn* conn = PQconnectdbParams(keywords.data(), values.data(), 0);
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    error = "postgresql: cannot connect: " + PgError(conn, nullptr).substr(12);
+    if (conn != nullptr) PQfinish(conn);
+    return nullptr;
   }
+  return conn;
+}
+
+bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::string& schema, std::string& error) {
+  schema_ = schema;
+  conn_ = ConnectPostgres(conninfos, error);
+  if (conn_ == nullptr) return false;
   // Notices ("relation ... already exists, skipping") are not errors: keep them off stderr.
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
@@ -297,8 +304,76 @@ bool PostgresTarget::Commit(std::string& error) {
 }
 
 void PostgresTarget::Rollback() {
-  for (auto& table : tables_) table->ClearBatch();
   Result r(PQexec(conn_, "ROLLBACK"));
+  // A table created in the rolled-back transaction is gone: define every table again when used.
+  // (Prepared statements outlive the transaction; new ones get new names.)
+  tables_.clear();
+}
+
+bool PostgresTarget::Truncate(const std::string& table, const RowOrigin& origin, std::string& error) {
+  if (TargetTable* defined = FindTable(table)) static_cast<Table*>(defined)->ClearBatch();  // would go anyway
+  const std::string qualified = PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(table);
+  const char* name = qualified.c_str();
+  Result exists(PQexecParams(conn_, "SELECT to_regclass($1) IS NOT NULL", 1, nullptr, &name, nullptr, nullptr, 0));
+  if (exists.status() != PGRES_TUPLES_OK) {
+    error = DescribeOrigin(origin) + ": table " + table + ": " + PgError(conn_, exists.r);
+    return false;
+  }
+  if (PQgetvalue(exists.r, 0, 0)[0] != 't') return true;
+  if (!Exec(("TRUNCATE TABLE " + qualified).c_str(), error)) {
+    error = DescribeOrigin(origin) + ": table " + table + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+bool PostgresTarget::UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row,
+                                        const std::vector<bool>& unavailable, const RowOrigin& origin,
+                                        std::string& error) {
+  auto& t = static_cast<Table&>(table);
+  if (!t.has_key) {
+    error = DescribeOrigin(origin) + ": table " + t.name +
+            ": an update with unavailable columns needs a key to find the row";
+    return false;
+  }
+  // Earlier events of this table are in its batch: write them first, so this update follows them.
+  if (!Flush(t, error)) return false;
+  // Rare (updates the log alone does not determine): a statement for this set of columns.
+  std::string sets, where, type_buffer;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (t.columns[i].key || unavailable[i]) continue;
+    order.push_back(i);
+    sets += (sets.empty() ? "" : ", ") + PgQuoteIdentifier(t.columns[i].name) + " = $" + std::to_string(order.size()) +
+            "::" + PgType(t.columns[i], type_buffer);
+  }
+  if (order.empty()) return true;  // nothing known but the key: the row stays as it is
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (!t.columns[i].key) continue;
+    order.push_back(i);
+    where += (where.empty() ? "" : " AND ") + PgQuoteIdentifier(t.columns[i].name) + " = $" +
+             std::to_string(order.size()) + "::" + PgType(t.columns[i], type_buffer);
+  }
+  const std::string sql = "UPDATE " + t.qualified + " SET " + sets + " WHERE " + where;
+  param_buffers_.resize(std::max(param_buffers_.size(), order.size()));
+  param_values_.resize(order.size());
+  for (size_t p = 0; p < order.size(); ++p) {
+    param_buffers_[p].clear();
+    param_values_[p] =
+        AppendText(param_buffers_[p], t.columns[order[p]], row[order[p]]) ? param_buffers_[p].c_str() : nullptr;
+  }
+  Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(order.size()), nullptr, param_values_.data(), nullptr,
+                        nullptr, 0));
+  if (r.status() != PGRES_COMMAND_OK) {
+    error = DescribeOrigin(origin) + ": table " + t.name + ", key " + DescribeKey(t, row) + ": " + PgError(conn_, r.r);
+    return false;
+  }
+  if (std::strcmp(PQcmdTuples(r.r), "0") == 0) {
+    error = DescribeOrigin(origin) + ": table " + t.name + ", key " + DescribeKey(t, row) +
+            ": an update with unavailable columns for a row the target does not have (its other values are unknown)";
+    return false;
+  }
+  return true;
 }
 
 bool PostgresTarget::LoadProgress(ProgressMap& out, std::string& error) {
@@ -337,7 +412,7 @@ TargetTable* PostgresTarget::FindTable(const std::string& name) {
 TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<TargetColumn> columns,
                                          std::string& error) {
   auto table = std::make_unique<Table>();
-  const std::string number = std::to_string(tables_.size());
+  const std::string number = std::to_string(next_statement_number_++);
   table->name = name;
   table->columns = std::move(columns);
   table->qualified = PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(name);

@@ -14,6 +14,10 @@ struct pg_conn;
 
 namespace sqltail::engine {
 
+// Logs in with `conninfos` (libpq connection strings or URIs) merged in order, a later keyword
+// winning. Null with a one-line `error` on failure; the caller PQfinish()es the connection.
+pg_conn* ConnectPostgres(const std::vector<std::string>& conninfos, std::string& error);
+
 class PostgresTarget final : public Target {
  public:
   PostgresTarget();
@@ -39,6 +43,10 @@ class PostgresTarget final : public Target {
               std::string& error) override;
   bool Delete(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
               std::string& error) override;
+  // A column-subset UPDATE by key (after writing the table's pending batch).
+  bool UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row, const std::vector<bool>& unavailable,
+                          const RowOrigin& origin, std::string& error) override;
+  bool Truncate(const std::string& table, const RowOrigin& origin, std::string& error) override;
 
   bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) override;
   std::string Describe() const override;
@@ -56,8 +64,9 @@ class PostgresTarget final : public Target {
 
   pg_conn* conn_ = nullptr;
   std::string schema_;
-  std::vector<std::unique_ptr<Table>> tables_;  // index = statement number
-  std::vector<std::string> column_arrays_;      // one array literal per column, reused by every flush
+  std::vector<std::unique_ptr<Table>> tables_;
+  uint64_t next_statement_number_ = 0;      // names prepared statements: never reused
+  std::vector<std::string> column_arrays_;  // one array literal per column, reused by every flush
   std::vector<const char*> param_values_;
   std::vector<std::string> param_buffers_;
 };

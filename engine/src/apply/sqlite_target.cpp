@@ -64,6 +64,31 @@ bool SqliteTarget::Commit(std::string& error) { return Exec("COMMIT", error); }
 void SqliteTarget::Rollback() {
   std::string ignored;
   Exec("ROLLBACK", ignored);
+  for (auto& [name, table] : tables_) {
+    sqlite3_finalize(table->upsert);
+    sqlite3_finalize(table->remove);
+  }
+  tables_.clear();
+}
+
+bool SqliteTarget::Truncate(const std::string& table, const RowOrigin& origin, std::string& error) {
+  sqlite3_stmt* exists = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &exists, nullptr) !=
+      SQLITE_OK) {
+    error = DescribeOrigin(origin) + ": table " + table + ": sqlite: " + sqlite3_errmsg(db_);
+    return false;
+  }
+  sqlite3_bind_text(exists, 1, table.data(), static_cast<int>(table.size()), SQLITE_STATIC);
+  const bool found = sqlite3_step(exists) == SQLITE_ROW;
+  sqlite3_finalize(exists);
+  if (!found) return true;
+  // SQLite has no TRUNCATE; an unqualified DELETE is its truncate optimisation.
+  const std::string sql = "DELETE FROM " + QuoteIdentifier(table);
+  if (!Exec(sql.c_str(), error)) {
+    error = DescribeOrigin(origin) + ": table " + table + ": " + error;
+    return false;
+  }
+  return true;
 }
 
 bool SqliteTarget::LoadProgress(ProgressMap& out, std::string& error) {

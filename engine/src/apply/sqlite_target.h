@@ -43,6 +43,7 @@ class SqliteTarget final : public Target {
               std::string& error) override;
   bool UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row, const std::vector<bool>& unavailable,
                           const RowOrigin& origin, std::string& error) override;
+  bool Truncate(const std::string& table, const RowOrigin& origin, std::string& error) override;
 
   bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) override;
   std::string Describe() const override { return "SQLite file " + path_; }

@@ -1,6 +1,7 @@
 // The target database of the applier, as an interface: tables created from the event schema, rows
 // upserted and deleted, and the Kafka progress written in the same transaction as the rows.
-// Implementations: SqliteTarget (embedded default), PostgresTarget (libpq, batched).
+// Implementations: SqliteTarget (embedded default), PostgresTarget (libpq, batched), SqlServerTarget
+// (FreeTDS db-lib, batched T-SQL).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@ struct TargetColumn {
   int precision = 0;         // kDecimal: connect.decimal.precision (0: unknown)
   int scale = 0;             // kDecimal
   bool key = false;
+  std::string field;  // the event field it is read from (differs from `name` after apply.fields.rename)
 };
 
 // One column value of an event row, as the JSON carried it. Text of kBytes columns is the decoded
@@ -58,6 +60,8 @@ class Target {
   virtual bool Begin(std::string& error) = 0;
   // Writes what is still pending, then commits.
   virtual bool Commit(std::string& error) = 0;
+  // Also forgets the tables defined so far (a table created in the rolled-back transaction is gone):
+  // the next event of a table defines it again.
   virtual void Rollback() = 0;
 
   virtual bool LoadProgress(ProgressMap& out, std::string& error) = 0;
@@ -80,6 +84,11 @@ class Target {
   // refuses, so a target that does not implement it stops rather than overwrite data.
   virtual bool UpdateKnownColumns(TargetTable& table, const std::vector<FieldValue>& row,
                                   const std::vector<bool>& unavailable, const RowOrigin& origin, std::string& error);
+
+  // A truncate event: every row of the table goes, after the earlier events and before the later ones.
+  // By name: the table need not be defined in this run (a truncate event has no key to define it
+  // with); a table the target does not have is left alone.
+  virtual bool Truncate(const std::string& table, const RowOrigin& origin, std::string& error) = 0;
 
   // Row hashes for verification: count and an order-independent checksum of every row
   // (RowChecksum: integers and booleans as integers, floats as reals, everything else as text).

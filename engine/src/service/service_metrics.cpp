@@ -71,6 +71,47 @@ void LsnParts(std::string& out, const char* which, const logreader::Lsn& lsn) {
   }
 }
 
+// The source's connection and log bounds (capture): reconnects, rows from log backups, and the lag
+// behind the end of the log in LSN terms, when sys.dm_db_log_stats answered.
+void RenderSourceLog(std::string& out, const ProgressSnapshot& p) {
+  Header(out, "sqltail_source_reconnects_total", "counter", "Connections to the source re-established (capture).");
+  Sample(out, "sqltail_source_reconnects_total", p.source_reconnects);
+  Header(out, "sqltail_backup_log_rows_total", "counter", "Log rows read from log backups with fn_dump_dblog.");
+  Sample(out, "sqltail_backup_log_rows_total", p.backup_log_rows);
+  Header(out, "sqltail_log_bounds_available", "gauge",
+         "1 when the source reported the bounds of its active log (sys.dm_db_log_stats); 0: the LSN lag is unknown.");
+  Sample(out, "sqltail_log_bounds_available", p.log_bounds_known ? 1 : 0);
+  if (!p.log_bounds_known) return;
+  Header(out, "sqltail_source_log_lsn", "gauge",
+         "Parts of the oldest LSN of the active log (min) and of the last LSN written (end), as last reported.");
+  const std::pair<const char*, const logreader::Lsn*> bounds[] = {{"min", &p.log_min_lsn}, {"end", &p.log_end_lsn}};
+  for (const auto& [which, lsn] : bounds) {
+    const std::pair<const char*, uint64_t> parts[] = {
+        {"vlf", lsn->vlf()}, {"block", lsn->block()}, {"slot", lsn->slot()}};
+    for (const auto& [part, value] : parts) {
+      out += "sqltail_source_log_lsn{lsn=\"";
+      out += which;
+      out += "\",part=\"";
+      out += part;
+      out += "\"} " + std::to_string(value) + "\n";
+    }
+  }
+  // An LSN has no byte offset across VLFs, so the distance is given per part: VLF sequence numbers
+  // between the last LSN read and the end of the log, and within the same VLF, 512-byte log blocks.
+  const logreader::Lsn& read = p.read_lsn;
+  const logreader::Lsn& end = p.log_end_lsn;
+  uint64_t vlfs = 0, blocks = 0;
+  if (end > read) {
+    vlfs = end.vlf() - read.vlf();
+    blocks = vlfs == 0 ? end.block() - read.block() : end.block();
+  }
+  Header(out, "sqltail_lag_lsn_distance", "gauge",
+         "Distance from the last LSN read to the end of the log: unit=vlf counts VLF sequence numbers; unit=block "
+         "counts 512-byte log blocks (within the end VLF when they differ). 0 and 0: caught up.");
+  out += "sqltail_lag_lsn_distance{unit=\"vlf\"} " + std::to_string(vlfs) + "\n";
+  out += "sqltail_lag_lsn_distance{unit=\"block\"} " + std::to_string(blocks) + "\n";
+}
+
 }  // namespace
 
 void MetricsBoard::Publish(const ServiceSnapshot& snapshot) {
@@ -115,6 +156,9 @@ std::string MetricsBoard::RenderPrometheus(std::chrono::system_clock::time_point
   Sample(out, "sqltail_kafka_transactions_total", p.kafka_transactions);
   Header(out, "sqltail_target_transactions_total", "counter", "Committed target transactions (apply).");
   Sample(out, "sqltail_target_transactions_total", p.target_transactions);
+  Header(out, "sqltail_dead_lettered_total", "counter",
+         "Bad events written to the dead-letter topic (apply, apply.on_error = dead-letter).");
+  Sample(out, "sqltail_dead_lettered_total", p.dead_lettered);
   Header(out, "sqltail_lsn", "gauge",
          "Parts of the last LSN read, the committed checkpoint's commit LSN and its restart LSN (capture).");
   LsnParts(out, "read", p.read_lsn);
@@ -142,6 +186,12 @@ std::string MetricsBoard::RenderPrometheus(std::chrono::system_clock::time_point
   Header(out, "sqltail_lag_seconds", "gauge",
          "Seconds between now and the source commit time of the last emitted transaction; 0 when caught up.");
   SampleDouble(out, "sqltail_lag_seconds", lag);
+  RenderSourceLog(out, p);
+  Header(out, "sqltail_snapshot_rows", "gauge", "Rows read by the initial snapshot in progress (capture).");
+  Sample(out, "sqltail_snapshot_rows", p.snapshot_rows);
+  Header(out, "sqltail_snapshot_rows_estimated", "gauge",
+         "Row estimate of the snapshot in progress (sys.partitions); percent = rows / estimate. 0: none running.");
+  Sample(out, "sqltail_snapshot_rows_estimated", p.snapshot_rows_estimated);
   Header(out, "sqltail_errors_total", "counter", "Errors by kind: kafka, source, sink.");
   for (const auto& e : s.errors)
     out += "sqltail_errors_total{kind=\"" + EscapeLabel(e.kind) + "\"} " + std::to_string(e.count) + "\n";

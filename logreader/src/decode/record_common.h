@@ -18,8 +18,9 @@ bool Fail(DecodeError& error, uint32_t byte_offset, std::string column, std::str
 // The value a column takes when the record predates it (online ADD COLUMN).
 FieldView MissingColumnField(const ColumnLayout& column);
 
-// Row-compressed (CD) record; `out.fields` is already sized to the layout.
-bool DecodeCompressedRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out,
-                            DecodeError& error);
+// Row- or page-compressed (CD) record; `out.fields` and `out.scratch` are already sized. `ci` (may be
+// null) is the page's compression information: anchor prefixes and dictionary symbols.
+bool DecodeCompressedRecord(const TableLayout& layout, std::span<const uint8_t> record, const PageCompressionInfo* ci,
+                            DecodedRecord& out, DecodeError& error);
 
 }  // namespace sqltail::logreader::decode

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "decode/binary_xml.h"
 #include "decode/bytes.h"
 #include "decode/value_render.h"
 
@@ -22,17 +23,28 @@ constexpr uint64_t PowerOf10(int exponent) {
   return value;
 }
 
-void AppendPadded(uint64_t value, int width, std::string& out) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  (void)ec;
-  for (int pad = width - static_cast<int>(end - digits); pad > 0; --pad) out += '0';
-  out.append(digits, end);
-}
+// Rendering writes into a small stack buffer and appends once: cheaper than a push_back per character.
+class TextBuffer {
+ public:
+  void Put(char c) { *end_++ = c; }
+  // `value` as exactly `width` digits (value < 10^width), zero-padded.
+  void PutDigits(uint64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      end_[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+    end_ += width;
+  }
+  void AppendTo(std::string& out) const { out.append(text_, static_cast<size_t>(end_ - text_)); }
+
+ private:
+  char text_[64];
+  char* end_ = text_;
+};
 
 // Gregorian date of a day count since 0001-01-01 (day 0), counting in 400-year eras from 0000-03-01
 // so that leap days fall at the end of each counted year.
-void AppendDate(int64_t days, std::string& out) {
+void PutDate(int64_t days, TextBuffer& text) {
   const int64_t from_march_year0 = days + 306;  // 0000-03-01 .. 0001-01-01 is 306 days
   const int64_t era = from_march_year0 / 146097;
   const int64_t day_of_era = from_march_year0 - era * 146097;
@@ -42,25 +54,25 @@ void AppendDate(int64_t days, std::string& out) {
   const int64_t day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
   const int64_t month = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
   const int64_t year = era * 400 + year_of_era + (month <= 2 ? 1 : 0);
-  AppendPadded(static_cast<uint64_t>(year), 4, out);
-  out += '-';
-  AppendPadded(static_cast<uint64_t>(month), 2, out);
-  out += '-';
-  AppendPadded(static_cast<uint64_t>(day), 2, out);
+  text.PutDigits(static_cast<uint64_t>(year), 4);  // callers keep days <= 9999-12-31
+  text.Put('-');
+  text.PutDigits(static_cast<uint64_t>(month), 2);
+  text.Put('-');
+  text.PutDigits(static_cast<uint64_t>(day), 2);
 }
 
-// HH:MM:SS[.fraction]: `units` counts 10^-scale seconds since midnight.
-void AppendTimeOfDay(uint64_t units, int scale, std::string& out) {
+// HH:MM:SS[.fraction]: `units` counts 10^-scale seconds since midnight (callers check < 24 h).
+void PutTimeOfDay(uint64_t units, int scale, TextBuffer& text) {
   const uint64_t per_second = PowerOf10(scale);
   const uint64_t seconds = units / per_second;
-  AppendPadded(seconds / 3600, 2, out);
-  out += ':';
-  AppendPadded(seconds / 60 % 60, 2, out);
-  out += ':';
-  AppendPadded(seconds % 60, 2, out);
+  text.PutDigits(seconds / 3600, 2);
+  text.Put(':');
+  text.PutDigits(seconds / 60 % 60, 2);
+  text.Put(':');
+  text.PutDigits(seconds % 60, 2);
   if (scale > 0) {
-    out += '.';
-    AppendPadded(units % per_second, scale, out);
+    text.Put('.');
+    text.PutDigits(units % per_second, scale);
   }
 }
 
@@ -102,18 +114,27 @@ bool AppendInteger(const ValueType& type, const uint8_t* data, uint32_t size, st
 void AppendFixedPoint(bool negative, unsigned __int128 magnitude, int scale, std::string& out) {
   char digits[48];
   int count = 0;
-  do {
+  // 128-bit division is a library call: divide in 64 bits once the value fits (nearly always).
+  while (magnitude > UINT64_MAX) {
     digits[count++] = static_cast<char>('0' + static_cast<int>(magnitude % 10));
     magnitude /= 10;
-  } while (magnitude != 0);
-  while (count <= scale) digits[count++] = '0';  // at least one integer digit
-  out += '"';
-  if (negative) out += '-';
-  for (int i = count - 1; i >= 0; --i) {
-    out += digits[i];
-    if (i == scale && scale > 0) out += '.';
   }
-  out += '"';
+  uint64_t small = static_cast<uint64_t>(magnitude);
+  do {
+    digits[count++] = static_cast<char>('0' + small % 10);
+    small /= 10;
+  } while (small != 0);
+  while (count <= scale) digits[count++] = '0';  // at least one integer digit
+  char text[56];
+  char* end = text;
+  *end++ = '"';
+  if (negative) *end++ = '-';
+  for (int i = count - 1; i >= 0; --i) {
+    *end++ = digits[i];
+    if (i == scale && scale > 0) *end++ = '.';
+  }
+  *end++ = '"';
+  out.append(text, end);
 }
 
 uint32_t DecimalStorageSize(int precision) {
@@ -177,17 +198,21 @@ bool AppendDateTime2Like(const ValueType& type, const uint8_t* data, uint32_t si
       if (size != 3) return false;
       const int64_t days = ReadUnsignedLe(data, 3);
       if (days > kMaxDateDays) return false;
-      out += '"';
-      AppendDate(days, out);
-      out += '"';
+      TextBuffer text;
+      text.Put('"');
+      PutDate(days, text);
+      text.Put('"');
+      text.AppendTo(out);
       return true;
     }
     case SqlType::kTime: {
       uint64_t units = 0;
       if (size != time_size || !ReadTime(data, type.scale, units)) return false;
-      out += '"';
-      AppendTimeOfDay(units, type.scale, out);
-      out += '"';
+      TextBuffer text;
+      text.Put('"');
+      PutTimeOfDay(units, type.scale, text);
+      text.Put('"');
+      text.AppendTo(out);
       return true;
     }
     case SqlType::kDateTime2: {
@@ -195,11 +220,13 @@ bool AppendDateTime2Like(const ValueType& type, const uint8_t* data, uint32_t si
       if (size != time_size + 3 || !ReadTime(data, type.scale, units)) return false;
       const int64_t days = ReadUnsignedLe(data + time_size, 3);
       if (days > kMaxDateDays) return false;
-      out += '"';
-      AppendDate(days, out);
-      out += 'T';
-      AppendTimeOfDay(units, type.scale, out);
-      out += '"';
+      TextBuffer text;
+      text.Put('"');
+      PutDate(days, text);
+      text.Put('T');
+      PutTimeOfDay(units, type.scale, text);
+      text.Put('"');
+      text.AppendTo(out);
       return true;
     }
     default: {  // datetimeoffset
@@ -216,16 +243,18 @@ bool AppendDateTime2Like(const ValueType& type, const uint8_t* data, uint32_t si
       const int64_t local = days * units_per_day + static_cast<int64_t>(units) +
                             static_cast<int64_t>(offset_minutes) * 60 * static_cast<int64_t>(PowerOf10(type.scale));
       if (local < 0 || local / units_per_day > kMaxDateDays) return false;
-      out += '"';
-      AppendDate(local / units_per_day, out);
-      out += 'T';
-      AppendTimeOfDay(static_cast<uint64_t>(local % units_per_day), type.scale, out);
+      TextBuffer text;
+      text.Put('"');
+      PutDate(local / units_per_day, text);
+      text.Put('T');
+      PutTimeOfDay(static_cast<uint64_t>(local % units_per_day), type.scale, text);
       const int magnitude = offset_minutes < 0 ? -offset_minutes : offset_minutes;
-      out += offset_minutes < 0 ? '-' : '+';
-      AppendPadded(static_cast<uint64_t>(magnitude / 60), 2, out);
-      out += ':';
-      AppendPadded(static_cast<uint64_t>(magnitude % 60), 2, out);
-      out += '"';
+      text.Put(offset_minutes < 0 ? '-' : '+');
+      text.PutDigits(static_cast<uint64_t>(magnitude / 60), 2);
+      text.Put(':');
+      text.PutDigits(static_cast<uint64_t>(magnitude % 60), 2);
+      text.Put('"');
+      text.AppendTo(out);
       return true;
     }
   }
@@ -238,11 +267,13 @@ bool AppendDateTime(const uint8_t* data, uint32_t size, std::string& out) {
   if (ticks >= kDateTimeTicksPerDay || days < kMinDateTimeDays || days > kMaxDateTimeDays) return false;
   // SQL Server shows ticks rounded to the nearest millisecond (.000/.003/.007); ticks*10/3 never ends in .5.
   const uint64_t milliseconds = (static_cast<uint64_t>(ticks % 300) * 10 + 1) / 3;
-  out += '"';
-  AppendDate(days + kDaysTo1900, out);
-  out += 'T';
-  AppendTimeOfDay(static_cast<uint64_t>(ticks / 300) * 1000 + milliseconds, 3, out);
-  out += '"';
+  TextBuffer text;
+  text.Put('"');
+  PutDate(days + kDaysTo1900, text);
+  text.Put('T');
+  PutTimeOfDay(static_cast<uint64_t>(ticks / 300) * 1000 + milliseconds, 3, text);
+  text.Put('"');
+  text.AppendTo(out);
   return true;
 }
 
@@ -251,11 +282,13 @@ bool AppendSmallDateTime(const uint8_t* data, uint32_t size, std::string& out) {
   const uint32_t minutes = ReadU16(data);
   const uint32_t days = ReadU16(data + 2);  // since 1900-01-01, up to 2079-06-06
   if (minutes >= 1440) return false;
-  out += '"';
-  AppendDate(days + kDaysTo1900, out);
-  out += 'T';
-  AppendTimeOfDay(minutes * 60u, 0, out);
-  out += '"';
+  TextBuffer text;
+  text.Put('"');
+  PutDate(days + kDaysTo1900, text);
+  text.Put('T');
+  PutTimeOfDay(minutes * 60u, 0, text);
+  text.Put('"');
+  text.AppendTo(out);
   return true;
 }
 
@@ -351,7 +384,8 @@ bool AppendValueJson(const ValueType& type, const uint8_t* data, uint32_t size, 
       return true;
     case SqlType::kSqlVariant:
       return AppendSqlVariantJson(data, size, out);
-    case SqlType::kXml:       // SQL Server binary XML: not decoded
+    case SqlType::kXml:  // SQL Server binary XML: the common subset (decode/binary_xml.cpp)
+      return AppendBinaryXmlJson(data, size, out);
     case SqlType::kGeometry:  // CLR spatial serialization: no rendering defined
     case SqlType::kGeography:
     case SqlType::kUnknown:

@@ -118,7 +118,7 @@ void ResultWriter::WriteDone(uint16_t status, uint16_t curcmd, uint64_t rowcount
 
 void ResultWriter::WritePendingDone(bool more) {
   if (!done_pending_) return;
-  WriteDone(static_cast<uint16_t>(pending_status_ | (more ? kDoneMore : 0)), kCurCmdSelect, pending_rows_);
+  WriteDone(static_cast<uint16_t>(pending_status_ | (more ? kDoneMore : 0)), pending_curcmd_, pending_rows_);
   done_pending_ = false;
 }
 
@@ -348,8 +348,20 @@ void ResultWriter::EndResult() {
   WritePendingDone(true);
   done_pending_ = true;
   pending_status_ = kDoneCount;
+  pending_curcmd_ = kCurCmdSelect;
   pending_rows_ = rows_in_result_;
   in_result_ = false;
+}
+
+void ResultWriter::RowsAffected(uint64_t rows, uint16_t curcmd) {
+  if (cancelled_) return;
+  if (in_row_) throw std::logic_error("tds: RowsAffected inside a row");
+  if (in_result_) EndResult();
+  WritePendingDone(true);
+  done_pending_ = true;
+  pending_status_ = kDoneCount;
+  pending_curcmd_ = curcmd;
+  pending_rows_ = rows;
 }
 
 void ResultWriter::Error(const ServerError& error) {

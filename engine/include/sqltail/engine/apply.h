@@ -10,26 +10,42 @@
 
 #include "sqltail/engine/service_observer.h"
 #include "sqltail/kafka/config.h"
+#include "sqltail/tds/connection.h"
 
 namespace sqltail::engine {
 
 struct ApplyOptions {
   kafka::Config kafka;
   std::vector<std::string> topics;             // the change-event topics to apply
-  std::string target_kind = "sqlite";          // "sqlite" (the embedded default) or "postgresql"
+  std::string target_kind = "sqlite";          // "sqlite" (the embedded default), "postgresql" or "sqlserver"
   std::string sqlite_path;                     // sqlite: the database file
   std::vector<std::string> postgres_conninfo;  // postgresql: libpq connection strings, merged (later wins)
-  std::string postgres_schema = "public";      // postgresql: schema of the tables and sqltail_progress
+  std::string postgres_schema = "public";      // postgresql, sqlserver: schema of the tables and sqltail_progress
+  tds::ConnectOptions sqlserver;               // sqlserver: the login (FreeTDS db-lib)
   std::string table_name_format = "${table}";  // target table name; ${schema}, ${table}, ${db} are replaced
   size_t batch_max_events = 20000;             // commit the target transaction after this many events...
   int batch_max_ms = 200;                      // ...or this long, at the next source-transaction boundary
   int stop_when_idle_ms = 0;                   // > 0: exit cleanly after this long without new events
+
+  // A bad event (unparsable, schema mismatch, constraint violation): "fail" stops naming it;
+  // "dead-letter" writes it with the reason to dead_letter_topic and goes on.
+  std::string on_error = "fail";
+  std::string dead_letter_topic;
+  // Routing like Kafka Connect's RegexRouter: a topic that matches route_regex entirely goes to the
+  // table route_replacement ($1... are the groups); other topics use table_name_format.
+  std::string route_regex, route_replacement;
+  // Like ReplaceField: event field -> target column renames, and the fields kept (include, empty:
+  // all) or left out (exclude); include/exclude name event fields, before renaming.
+  std::vector<std::pair<std::string, std::string>> field_renames;
+  std::vector<std::string> field_include, field_exclude;
 };
 
 struct ApplyStats {
   uint64_t events = 0;
   uint64_t upserts = 0;
   uint64_t deletes = 0;
+  uint64_t truncates = 0;
+  uint64_t dead_lettered = 0;  // bad events written to the dead-letter topic
   uint64_t target_transactions = 0;
 };
 

@@ -10,6 +10,7 @@
 
 #include "sqltail/engine/debezium_encoder.h"
 #include "sqltail/engine/service_observer.h"
+#include "sqltail/engine/snapshot.h"
 #include "sqltail/kafka/config.h"
 #include "sqltail/logreader/log_source.h"
 
@@ -26,6 +27,9 @@ struct CaptureOptions {
   std::string transactional_id;   // default "<prefix>-<database>-capture"
   size_t txn_max_events = 20000;  // commit the Kafka transaction after this many events...
   int txn_max_ms = 500;           // ...or this long after its first event
+  // A source transaction is split across Kafka transactions so that none holds more than this many
+  // events (0: never split); the checkpoint then records the position inside it.
+  size_t max_events_per_source_txn_chunk = 100000;
   int topic_partitions = 1;
   int topic_replication_factor = -1;  // -1: broker default
   int kafka_timeout_ms = 60000;       // Kafka calls (init, topic creation, commit) give up after this
@@ -35,6 +39,7 @@ struct CaptureOptions {
   TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
+  SnapshotOptions snapshot;  // the initial snapshot (engine/snapshot.h)
 };
 
 struct CaptureStats {
@@ -42,11 +47,14 @@ struct CaptureStats {
   uint64_t transactions = 0;
   uint64_t events = 0;
   uint64_t kafka_transactions = 0;
+  uint64_t rewinds = 0;  // abortable Kafka errors: transaction aborted, log re-read from the last checkpoint
 };
 
-// Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. Returns false and
-// sets `error` (one line naming what and where) on failure; the last committed checkpoint is then
-// where a restart resumes, so nothing is lost or doubled.
+// Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. An abortable Kafka
+// error aborts the Kafka transaction and re-reads the log from the last committed checkpoint in
+// process (with a growing pause; after 10 in a row without a commit it gives up). Returns false and
+// sets `error` (one line naming what and where) on failure, including fatal and fenced Kafka errors;
+// the last committed checkpoint is then where a restart resumes, so nothing is lost or doubled.
 bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
                 CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log = {},
                 ServiceObserver& observer = NoServiceObserver());

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "sqltail/engine/snapshot.h"
 #include "sqltail/logreader/lsn.h"
 
 namespace sqltail::engine {
@@ -15,6 +16,16 @@ struct Checkpoint {
   logreader::Lsn change_lsn;  // LSN of the last emitted change
   uint64_t event_serial_no = 0;
   logreader::Lsn restart_lsn;  // where a restart re-reads from: oldest open transaction's begin, or the position
+  // A source transaction larger than one Kafka transaction is emitted in chunks. After a chunk that
+  // did not end it, split_events > 0 counts its events (changes, in log order) already emitted and
+  // split_commit_lsn is its commit LSN; the fields above still describe the last transaction emitted
+  // whole, and restart_lsn is at or before the split transaction's begin. JSON keys
+  // "split_commit_lsn" and "split_events" appear only then (older checkpoints parse unchanged).
+  logreader::Lsn split_commit_lsn;
+  uint64_t split_events = 0;
+  // Initial snapshot state (engine/snapshot.h): JSON keys "snapshot" and "snapshot_epochs" appear
+  // only while a snapshot runs or its epochs still filter the stream.
+  SnapshotCheckpoint snapshot;
 };
 
 // ["sqltail",{"server":"<prefix>","database":"<db>"}]

@@ -8,12 +8,14 @@
 
 #include "sqltail/engine/apply.h"
 #include "sqltail/engine/capture.h"
+#include "sqltail/logreader/live_source.h"
 #include "sqltail/tds/connection.h"
 
 namespace sqltail::engine {
 
 struct CaptureConfig {
   tds::ConnectOptions source;
+  logreader::LiveSourceOptions live_source;  // reconnect, log statistics, log backups (keys under [source])
   CaptureOptions capture;
 };
 
@@ -30,5 +32,9 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
                                                std::string& error, ServiceOptions* service = nullptr);
 std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::vector<std::string>& overrides,
                                             std::string& error, ServiceOptions* service = nullptr);
+
+// docs/configuration.md: every key of both file kinds with its default and description (from the
+// same option tables the loaders use), the kafka.property.* passthrough and the secret variables.
+std::string ConfigReferenceMarkdown();
 
 }  // namespace sqltail::engine

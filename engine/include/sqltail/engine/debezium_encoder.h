@@ -71,6 +71,14 @@ class DebeziumEncoder {
 
   const std::string& TopicFor(const logreader::CapturedTable& table);
 
+  // An initial-snapshot row (`op: r`): `record` is the row's FixedVar image, rendered exactly as an
+  // insert of it; source.snapshot = `marker` ("first", "true", "last_in_data_collection", "last"),
+  // source.commit_lsn = the snapshot LSN, change_lsn, event_serial_no and transaction null, source
+  // ts_* = `now_ns` (the read time).
+  bool EncodeSnapshotRead(const logreader::CapturedTable& table, std::span<const uint8_t> record,
+                          logreader::Lsn snapshot_lsn, std::string_view marker, int64_t now_ns, EncodedEvent& out,
+                          std::string& error);
+
   // Debezium's transaction metadata (provide.transaction.metadata): BEGIN and END events on
   // <prefix>.transaction, keyed by the transaction id (the commit LSN, as Debezium's SQL Server
   // connector sets it); ts_ms is the source commit time. END carries the event counts per table.

@@ -12,18 +12,26 @@ namespace sqltail::engine {
 
 // The state of a run after one iteration of its main loop.
 struct ProgressSnapshot {
-  uint64_t log_rows = 0;             // capture: fn_dblog rows read
-  uint64_t source_transactions = 0;  // capture: committed source transactions emitted
-  uint64_t events = 0;               // change events produced (capture) or applied (apply)
-  uint64_t kafka_transactions = 0;   // capture: committed Kafka transactions
-  uint64_t target_transactions = 0;  // apply: committed target transactions
-  logreader::Lsn read_lsn;           // capture: the last LSN read
-  logreader::Lsn committed_lsn;      // capture: commit LSN of the last checkpoint committed to Kafka
-  logreader::Lsn restart_lsn;        // capture: where a restart begins reading
-  uint64_t open_transactions = 0;    // capture: source transactions begun and not yet ended
-  uint64_t buffered_bytes = 0;       // capture: bytes of changes held for open transactions
-  int64_t last_commit_unix_ms = 0;   // source commit time of the last emitted transaction (0: none yet)
-  bool caught_up = false;            // the last poll found nothing new
+  uint64_t log_rows = 0;                 // capture: fn_dblog rows read
+  uint64_t source_transactions = 0;      // capture: committed source transactions emitted
+  uint64_t events = 0;                   // change events produced (capture) or applied (apply)
+  uint64_t kafka_transactions = 0;       // capture: committed Kafka transactions
+  uint64_t target_transactions = 0;      // apply: committed target transactions
+  uint64_t dead_lettered = 0;            // apply: bad events written to the dead-letter topic
+  logreader::Lsn read_lsn;               // capture: the last LSN read
+  logreader::Lsn committed_lsn;          // capture: commit LSN of the last checkpoint committed to Kafka
+  logreader::Lsn restart_lsn;            // capture: where a restart begins reading
+  uint64_t open_transactions = 0;        // capture: source transactions begun and not yet ended
+  uint64_t buffered_bytes = 0;           // capture: bytes of changes held for open transactions
+  int64_t last_commit_unix_ms = 0;       // source commit time of the last emitted transaction (0: none yet)
+  bool caught_up = false;                // the last poll found nothing new
+  uint64_t source_reconnects = 0;        // capture: connections to the source re-established
+  uint64_t backup_log_rows = 0;          // capture: rows read from log backups (fn_dump_dblog)
+  bool log_bounds_known = false;         // capture: the source reported its log bounds (sys.dm_db_log_stats)
+  logreader::Lsn log_min_lsn;            // capture: the oldest LSN still in the active log
+  logreader::Lsn log_end_lsn;            // capture: the last LSN written to the log
+  uint64_t snapshot_rows = 0;            // capture: rows read by the initial snapshot in progress
+  uint64_t snapshot_rows_estimated = 0;  // capture: its row estimate (sys.partitions); 0: no snapshot running
 };
 
 class ServiceObserver {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "sqltail/kafka/config.h"
 #include "sqltail/kafka/kafka_error.h"
@@ -19,6 +20,12 @@ struct TopicSpec {
   std::map<std::string, std::string> configs;  // e.g. {"cleanup.policy", "compact"}
 };
 
+// What one metadata request returned (sqltail check).
+struct ClusterMetadata {
+  std::vector<std::string> brokers;  // "id@host:port"
+  std::vector<std::string> topics;   // every topic the client may see
+};
+
 class Admin {
  public:
   explicit Admin(const Config& config);  // throws KafkaException on invalid configuration
@@ -30,6 +37,9 @@ class Admin {
   // then waits until metadata lists every topic with a leader for each partition.
   // librdkafka's mock cluster does not implement CreateTopics; create mock topics directly.
   [[nodiscard]] KafkaError EnsureTopics(std::span<const TopicSpec> topics, std::chrono::milliseconds timeout);
+
+  // One metadata request for all topics: the brokers answer, nothing is created or changed.
+  [[nodiscard]] Result<ClusterMetadata> DescribeCluster(std::chrono::milliseconds timeout);
 
  private:
   struct State;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,6 +45,10 @@ struct MessageView {
 
 // The value of the last header named `name` (nullopt when absent; an empty view for a null value).
 std::optional<std::string_view> FindHeader(const MessageView& message, std::string_view name);
+// Calls `visit` for every header of the message, in order (value nullopt for a null header value).
+void VisitHeaders(const MessageView& message,
+                  const std::function<void(std::string_view name, std::optional<std::string_view> value)>& visit);
+
 inline bool HasHeader(const MessageView& message, std::string_view name) {
   return FindHeader(message, name).has_value();
 }

@@ -27,6 +27,7 @@ class LogReader {
   // Where a restart must begin reading: the begin LSN of the oldest open transaction, or the position.
   Lsn RestartLsn() const;
   const TransactionAssembler& assembler() const { return assembler_; }
+  void SetSpill(SpillOptions options) { assembler_.SetSpill(std::move(options)); }
 
  private:
   LogSource& source_;

@@ -20,6 +20,16 @@ struct LogRow {
   int log_record_length = -1;           // [Log Record Length]; -1 when the source has no such column
 };
 
+// What a source knows about the server's log and its own connection (metrics); all zero for
+// sources that have no server behind them.
+struct SourceHealth {
+  uint64_t reconnects = 0;        // connections re-established after a drop or a timeout
+  uint64_t backup_rows = 0;       // rows read from log backups (fn_dump_dblog) instead of the active log
+  bool log_bounds_known = false;  // sys.dm_db_log_stats answered with LSNs (see docs/operator-guide.md)
+  Lsn log_min_lsn;                // the oldest LSN still in the active log
+  Lsn log_end_lsn;                // the last LSN written
+};
+
 class LogSource {
  public:
   using RowHandler = std::function<bool(const LogRow&, std::string& error)>;
@@ -30,6 +40,8 @@ class LogSource {
   // Delivers rows with LSN >= from (from the start of the log when `from` is zero), in log order, at
   // most max_rows. `delivered` counts them. Stops early when the handler returns false.
   virtual bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) = 0;
+
+  virtual SourceHealth Health() const { return {}; }
 };
 
 // A fixture directory (catalog.json + log.jsonl), read once into memory.

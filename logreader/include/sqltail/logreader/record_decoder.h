@@ -11,6 +11,8 @@
 
 namespace sqltail::logreader {
 
+struct PageCompressionInfo;  // sqltail/logreader/page_compression.h
+
 enum class RecordType : uint8_t {
   kPrimary,
   kForwarded,
@@ -54,6 +56,12 @@ struct DecodeError {
 // Decodes `record` into `out` (its vectors are reused: no allocation per record in steady state).
 // Returns false and fills `error` on bad input; never reads outside `record`.
 bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error);
+
+// The same, with the compression information of the record's page (may be null): needed for
+// page-compressed records (anchor prefixes, dictionary symbols); without it a page-compressed
+// layout is refused with an explicit error.
+bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error,
+                  const PageCompressionInfo* ci);
 
 // Appends the canonical JSON rendering (DESIGN.md "Canonical value rendering") of one field.
 // Returns false (and appends nothing) when the bytes are not a valid value of the column's type.

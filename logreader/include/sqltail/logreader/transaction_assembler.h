@@ -1,5 +1,6 @@
 // Groups the log records of each transaction and hands over its row changes at commit, in commit
-// order; drops aborted transactions. Only changes to captured tables are buffered.
+// order; drops aborted transactions; a compensation record (CLR) cancels the change it undoes, also
+// in a transaction that commits (rollback to a savepoint). Only changes to captured tables are buffered.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,14 @@ struct RowChange {
   std::span<const KnownColumn> known_columns;
 };
 
+// A transaction whose buffered changes pass the memory budget goes to a temporary file and is
+// handed over at its commit in parts (CommittedTransaction::first_change / last_part).
+struct SpillOptions {
+  size_t memory_budget_bytes = 0;   // all open transactions' buffered bytes; 0: never spill
+  std::string dir;                  // temporary files; empty: the system temp directory
+  size_t part_max_changes = 10000;  // changes per commit-handler call for a spilled transaction
+};
+
 struct CommittedTransaction {
   TransactionId id;
   std::string name;  // [Transaction Name]: "INSERT", "user_transaction", ...
@@ -47,6 +56,11 @@ struct CommittedTransaction {
   uint8_t commit_time[8] = {};             // datetime layout, as logged
   std::vector<RowChange> changes;          // in log order
   std::vector<KnownColumn> known_columns;  // storage for the changes' known_columns
+  // A transaction spilled to disk arrives in several calls, in order, with the same ids and LSNs:
+  // changes[0] is change number first_change (0-based) of the transaction; last_part marks the end.
+  // Any other transaction arrives in one call (first_change 0, last_part true).
+  size_t first_change = 0;
+  bool last_part = true;
 };
 
 struct AssemblerStats {
@@ -57,6 +71,9 @@ struct AssemblerStats {
   uint64_t updates_emitted = 0;
   uint64_t partial_updates_emitted = 0;  // updates without a base image
   uint64_t unavailable_values = 0;       // columns emitted as unavailable (one per column per event)
+  uint64_t changes_compensated = 0;      // buffered records cancelled by their CLRs
+  uint64_t transactions_spilled = 0;     // transactions that went to disk (SpillOptions)
+  uint64_t bytes_spilled = 0;            // row bytes written to spill files
 };
 
 class TransactionAssembler {
@@ -70,6 +87,9 @@ class TransactionAssembler {
   // unsupported) when the record cannot be turned into exact changes; nothing is emitted for it then.
   bool Add(Lsn lsn, const LogRecordView& record, std::string& error);
 
+  // Spill transactions to disk past a memory budget (off by default).
+  void SetSpill(SpillOptions options);
+
   // The begin LSN of the oldest transaction still open, or nullopt when none is open.
   std::optional<Lsn> OldestOpenBegin() const;
   size_t open_transactions() const { return open_.size(); }
@@ -78,8 +98,19 @@ class TransactionAssembler {
   const UpdateResolver& resolver() const { return resolver_; }
 
  private:
+  struct Pending;  // a buffered change
   struct OpenTransaction;
-  void AddUpdate(OpenTransaction& txn, Lsn lsn, const CapturedTable& table);  // update_ into txn
+  // update_ into txn
+  void AddUpdate(OpenTransaction& txn, Lsn lsn, Lsn previous_lsn, LogOp op, const CapturedTable& table);
+  // A CLR: cancels the buffered change it undoes (rollback to a savepoint, or of the whole transaction).
+  bool Compensate(OpenTransaction& txn, Lsn lsn, const LogRecordView& record, const CapturedTable& table,
+                  std::string& error);
+  void StartCommitted(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record);
+  bool EmitPart(std::span<const Pending> changes, std::span<const KnownColumnBytes> known, const uint8_t* data,
+                size_t first_change, bool last_part, std::string& error);
+  bool MaybeSpill(std::string& error);
+  bool Spill(OpenTransaction& txn, bool keep_last, std::string& error);
+  bool StreamSpilled(OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record, std::string& error);
   const Catalog& catalog_;
   CommitHandler on_commit_;
   // Open transactions, searched linearly: there are few at a time, and a vector allocates nothing
@@ -91,6 +122,12 @@ class TransactionAssembler {
   AssemblerStats stats_;
   UpdateResolver resolver_;
   UpdateResult update_;  // reused per modify record
+  SpillOptions spill_;
+  std::string spill_buffer_;  // reused: one change's spill bytes
+  std::vector<uint8_t> spill_read_;
+  std::vector<Pending> part_changes_;  // a spilled transaction's part being handed over
+  std::vector<KnownColumnBytes> part_known_;
+  std::vector<uint8_t> part_bytes_;
 };
 
 }  // namespace sqltail::logreader

@@ -61,6 +61,9 @@ class UpdateResolver {
   bool Apply(const CapturedTable& table, Lsn lsn, const LogRecordView& record, UpdateResult* update,
              std::string& error);
 
+  // The cached image of the row `record` touches (after the records applied so far), or null.
+  const std::vector<uint8_t>* CachedImage(const CapturedTable& table, const LogRecordView& record);
+
   // Forgets every cached image (e.g. after a gap in the log).
   void Clear();
 
@@ -74,10 +77,12 @@ class UpdateResolver {
     std::vector<uint8_t> image;
   };
   using EntryList = std::list<Entry>;
+  using Index = std::unordered_map<std::string, EntryList::iterator>;
 
   void MakeKey(uint64_t allocation_unit_id, std::span<const uint8_t> identity);
   std::vector<uint8_t>* Find();  // by key_; moves it to the front
   void Put(std::span<const uint8_t> image);
+  void Insert(std::span<const uint8_t> image);  // key_ is not cached yet
   void Erase();
   void EraseAllocationUnit(uint64_t allocation_unit_id);
   void Evict();
@@ -87,7 +92,11 @@ class UpdateResolver {
   UpdateResolverLimits limits_;
   UpdateResolverStats stats_;
   EntryList entries_;  // most recently used first
-  std::unordered_map<std::string, EntryList::iterator> index_;
+  Index index_;
+  // Steady state allocates nothing: a new image reuses the least recently used entry (list node,
+  // key and image buffers, index node) when the cache is full, or a spare one an erase left behind.
+  EntryList spare_entries_;
+  std::vector<Index::node_type> spare_nodes_;
   std::unordered_map<uint64_t, size_t> rows_per_unit_;  // skips the scan of EraseAllocationUnit when 0
   size_t cached_bytes_ = 0;
   std::string key_;                    // scratch

@@ -94,10 +94,12 @@ struct RetryPolicy {
   int max_attempts = 0;  // 0: until should_stop says so
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{10'000};
+  std::chrono::milliseconds give_up_after{0};  // > 0: no new attempt once this long has passed since the first
 };
 
 // Connects, retrying with doubling backoff capped at max_backoff. should_stop (optional) is polled
-// between attempts. Throws the last TdsException when attempts run out or should_stop returns true.
+// between attempts. Throws the last TdsException when attempts or time (give_up_after) run out or
+// should_stop returns true.
 Connection ConnectWithRetry(const ConnectOptions& options, const RetryPolicy& policy,
                             const std::function<bool()>& should_stop = {},
                             const std::function<void(const TdsError&, std::chrono::milliseconds)>& on_retry = {});

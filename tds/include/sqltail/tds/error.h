@@ -6,6 +6,9 @@
 
 namespace sqltail::tds {
 
+// db-lib's code for a query or read timeout (SYBETIME): the connection stays open but the answer is lost.
+constexpr int kDblibTimeout = 20003;
+
 struct TdsError {
   // "login to 127.0.0.1:14330 as 'sqltail'" or "query on 127.0.0.1:14330/source_db".
   std::string context;

@@ -61,6 +61,9 @@ class ResultWriter {
   void EndRow();
   // DONE(COUNT) with the number of rows of this result set.
   void EndResult();
+  // A statement without a result set that changed `rows` rows: DONE(COUNT) with `curcmd` (0xC3
+  // INSERT, 0xC4 DELETE, 0xC5 UPDATE, 0x117 MERGE), as SQL Server reports "(n rows affected)".
+  void RowsAffected(uint64_t rows, uint16_t curcmd);
   // ERROR token; the batch's final DONE then carries the error flag.
   void Error(const ServerError& error);
 
@@ -110,6 +113,7 @@ class ResultWriter {
 
   bool done_pending_ = false;
   uint16_t pending_status_ = 0;
+  uint16_t pending_curcmd_ = 0xC1;  // SELECT
   uint64_t pending_rows_ = 0;
   bool error_written_ = false;
   bool attention_seen_ = false;

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# The initial snapshot (capture.snapshot_mode) against tds-replay and a real broker, on a fixture
+# whose log starts part-way: the rows written before the log window exist only in the tables.
+#  1. initial: the tables read at L (snapshot.json: the end of the log at the snapshot) give one
+#     `op: r` event per row live at L, with the values the log decoder renders; the stream from L
+#     gives exactly the changes committed after L; the SQLite target equals source.jsonl.
+#  2. kill -9 twice during the snapshot, restart: each resumed snapshot reads at a later LSN; the
+#     topic replayed in order never inserts a present key nor deletes an absent one and ends equal
+#     to source.jsonl (exactly once); the target equals source.jsonl.
+#  3. never: no snapshot, only the changes of the log window.
+#  4. snapshot isolation not allowed: an error naming ALLOW_SNAPSHOT_ISOLATION, no rows read.
+#  5. a captured commit between the end-of-log reads: retried, exact at the second attempt's LSN.
+source "$(dirname "$0")/common.sh"
+ROWS=900
+"$BIN/fixture-gen" --workload updates --rows $ROWS --seed 5 --rows-per-transaction 3 --updates 0 --deletes 60 \
+  --rollbacks 2 --out "$RUN/full" > /dev/null 2>&1 || fail "fixture-gen failed"
+
+# A log that starts part-way: drop the log before the transaction of the event at 1/3; the changes
+# committed before it go to pre_window.jsonl (tds-replay's tables hold them, the log does not).
+# snapshot.json: where the log ends when each snapshot transaction starts (the log grows meanwhile).
+make_fixture() {  # dir cap_fraction...
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  cp "$RUN/full/catalog.json" "$RUN/full/source.jsonl" "$dir/"
+  python3 - "$RUN/full" "$dir" "$@" <<'PY'
+import json, sys
+src, dst, fractions = sys.argv[1], sys.argv[2], [float(f) for f in sys.argv[3:]]
+events = [json.loads(l) for l in open(src + "/expected.jsonl") if l.strip()]
+def key(lsn):  # fn_dblog's hex LSN text sorts as the LSN
+    return lsn
+cut = events[len(events) // 3]["begin_lsn"]
+with open(dst + "/pre_window.jsonl", "w") as pre, open(dst + "/expected.jsonl", "w") as exp:
+    for e in events:
+        (pre if key(e["commit_lsn"]) < cut else exp).write(json.dumps(e) + "\n")
+with open(src + "/log.jsonl") as log, open(dst + "/log.jsonl", "w") as out:
+    for line in log:
+        if line.strip() and json.loads(line)["Current LSN"] >= cut:
+            out.write(line)
+caps = [events[int(len(events) * f)]["commit_lsn"] for f in fractions]
+json.dump({"end_of_log": caps}, open(dst + "/snapshot.json", "w"))
+PY
+}
+
+# Checks the topic against the fixture. mode=exact: r events = rows live at the (single) snapshot
+# LSN with their values, then the events committed after it, in order. Always: replaying the topic
+# never inserts a present key nor deletes an absent one, and ends equal to source.jsonl.
+check_topic() {  # fixture topic mode
+  kcat -b "$BOOTSTRAP" -C -t "$2" -o beginning -e -q -X isolation.level=read_committed -f '%k\t%s\n' 2> /dev/null \
+    > "$RUN/topic.txt"
+  python3 - "$1" "$RUN/topic.txt" "$3" <<'PY'
+import json, sys
+fixture, topic, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+def die(msg):
+    print("CHECK FAILED: " + msg); sys.exit(1)
+events = []
+for line in open(topic):
+    k, _, v = line.rstrip("\n").partition("\t")
+    if not v:
+        continue  # tombstone
+    p = json.loads(v)["payload"]
+    events.append(p)
+rs = [e for e in events if e["op"] == "r"]
+source = {}
+for line in open(fixture + "/source.jsonl"):
+    if line.strip():
+        r = json.loads(line)["row"]
+        source[r["id"]] = r
+state = {}
+for e in events if mode != "never" else []:
+    row = e["after"] if e["op"] != "d" else e["before"]
+    k = row["id"]
+    if e["op"] in ("r", "c"):
+        if k in state: die("op %s for id %d already present (duplicate)" % (e["op"], k))
+        state[k] = e["after"]
+    elif e["op"] == "u":
+        if k not in state: die("update of absent id %d" % k)
+        state[k] = e["after"]
+    elif e["op"] == "d":
+        if k not in state: die("delete of absent id %d" % k)
+        del state[k]
+if mode != "never" and state != source:
+    diff = [i for i in set(state) | set(source) if state.get(i) != source.get(i)]
+    die("replayed topic has %d rows, source.jsonl %d; first differing ids: %s" % (len(state), len(source), sorted(diff)[:10]))
+if mode != "never" and (not rs or rs[0]["source"]["snapshot"] != "first" or rs[-1]["source"]["snapshot"] != "last"):
+    die("snapshot markers: first %s, last %s" % (rs[0]["source"]["snapshot"] if rs else None,
+                                                 rs[-1]["source"]["snapshot"] if rs else None))
+expected = [json.loads(l) for f in ("pre_window.jsonl", "expected.jsonl") for l in open(fixture + "/" + f) if l.strip()]
+window = [json.loads(l) for l in open(fixture + "/expected.jsonl") if l.strip()]
+if mode == "never":
+    if rs: die("%d snapshot events with snapshot_mode=never" % len(rs))
+    got = [(e["op"], e["source"]["commit_lsn"]) for e in events]
+    want = [(e["op"], e["commit_lsn"]) for e in window]
+    if got != want: die("the stream is not the log window's %d events (got %d)" % (len(want), len(got)))
+elif mode == "exact":
+    lsns = {e["source"]["commit_lsn"] for e in rs}
+    if len(lsns) != 1: die("snapshot events carry %d commit LSNs" % len(lsns))
+    L = lsns.pop()
+    live = {}
+    for e in expected:
+        if e["commit_lsn"] > L: break
+        if e["op"] == "d": live.pop(e["before"]["id"], None)
+        else: live[e["after"]["id"]] = e["after"]
+    if {e["after"]["id"]: e["after"] for e in rs} != live or len(rs) != len(live):
+        die("the %d snapshot events are not the %d rows live at %s (values included)" % (len(rs), len(live), L))
+    after = [(e["op"], e["source"]["commit_lsn"]) for e in events if e["op"] != "r"]
+    want = [(e["op"], e["commit_lsn"]) for e in expected if e["commit_lsn"] > L]
+    if after != want: die("the stream after %s has %d events, expected %d" % (L, len(after), len(want)))
+    if any(e["op"] == "r" for e in events[len(rs):]): die("snapshot events after stream events")
+print("checked %d events (%d r)" % (len(events), len(rs)))
+PY
+}
+
+run_scenario() {  # name topic_prefix
+  local name=$1 prefix=$2
+  port=$(free_port)
+  REPLAY_ARGS="${REPLAY_ARGS_EXTRA:-} --record-batches $RUN/$name-batches.jsonl" \
+    start_replay "$RUN/$name" "$port" "$RUN/$name-replay.log" || fail "tds-replay did not start"
+  pids+=("$REPLAY_PID")
+  write_capture_config "$RUN/$name-capture.conf" "$port" "$BOOTSTRAP" "$prefix"
+}
+
+# 1. initial, uninterrupted: the snapshot at 2/3 of the events.
+make_fixture "$RUN/initial" 0.66
+run_scenario initial "${PREFIX}a"
+topic="${PREFIX}a.source_db.dbo.test_table"
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/initial-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}a"
+"$BIN/sqltail" capture --config "$RUN/initial-capture.conf" --set capture.stop_when_idle_ms=1500 \
+  --set capture.snapshot_chunk_rows=100 > "$RUN/initial-capture.log" 2>&1 || fail "capture (initial) failed"
+grep -q "snapshot complete at LSN" "$RUN/initial-capture.log" || fail "no snapshot in the initial run"
+grep -q "rows (100%)" "$RUN/initial-capture.log" || fail "no progress line reaching 100%"
+check_topic "$RUN/initial" "$topic" exact || fail "initial: topic check"
+write_apply_config "$RUN/initial-apply.conf" "$BOOTSTRAP" "$topic" "$RUN/initial.db"
+"$BIN/sqltail" apply --config "$RUN/initial-apply.conf" --set apply.stop_when_idle_ms=2000 > "$RUN/initial-apply.log" 2>&1 ||
+  fail "apply failed"
+"$BIN/sqltail" verify --source-rows "$RUN/initial/source.jsonl" --sqlite "$RUN/initial.db" > "$RUN/initial-verify.log" ||
+  fail "initial: source and target differ"
+# A second run resumes from the checkpoint: no second snapshot, nothing emitted again.
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/initial-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}a"
+"$BIN/sqltail" capture --config "$RUN/initial-capture.conf" --set capture.stop_when_idle_ms=1000 \
+  > "$RUN/initial-capture2.log" 2>&1 || fail "second capture failed"
+grep -q "snapshot of" "$RUN/initial-capture2.log" && fail "the second run snapshotted again"
+check_topic "$RUN/initial" "$topic" exact || fail "initial: topic check after the second run"
+
+# 2. kill -9 during the snapshot (twice), restart: each restart snapshots at a later LSN.
+make_fixture "$RUN/killed" 0.5 0.6 0.7
+REPLAY_ARGS_EXTRA="--batch-delay-ms 15" run_scenario killed "${PREFIX}b"
+topic="${PREFIX}b.source_db.dbo.test_table"
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/killed-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}b"
+args=(capture --config "$RUN/killed-capture.conf" --set capture.stop_when_idle_ms=1500 --set capture.snapshot_chunk_rows=25)
+chunks() { grep -c 'CONVERT(varbinary(8000)' "$RUN/killed-batches.jsonl" 2> /dev/null || true; }
+for kill_no in 1 2; do
+  before=$(chunks)
+  "$BIN/sqltail" "${args[@]}" > "$RUN/killed-capture$kill_no.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 1000); do
+    (($(chunks) - before >= 4 + 3 * kill_no)) && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.01
+  done
+  kill -0 "$pid" 2> /dev/null || fail "capture $kill_no ended before the kill"
+  kill -9 "$pid"
+  wait "$pid" 2> /dev/null || true
+done
+"$BIN/sqltail" "${args[@]}" > "$RUN/killed-final.log" 2>&1 || fail "final capture failed"
+grep -q "resuming the snapshot at LSN" "$RUN/killed-final.log" || fail "the final run did not resume the snapshot"
+check_topic "$RUN/killed" "$topic" replay || fail "killed: topic check"
+write_apply_config "$RUN/killed-apply.conf" "$BOOTSTRAP" "$topic" "$RUN/killed.db"
+"$BIN/sqltail" apply --config "$RUN/killed-apply.conf" --set apply.stop_when_idle_ms=2000 > "$RUN/killed-apply.log" 2>&1 ||
+  fail "apply (killed) failed"
+"$BIN/sqltail" verify --source-rows "$RUN/killed/source.jsonl" --sqlite "$RUN/killed.db" > "$RUN/killed-verify.log" ||
+  fail "killed: source and target differ"
+
+# 3. never: only the log window.
+make_fixture "$RUN/never" 0.66
+run_scenario never "${PREFIX}c"
+topic="${PREFIX}c.source_db.dbo.test_table"
+"$BIN/sqltail" capture --config "$RUN/never-capture.conf" --set capture.stop_when_idle_ms=1500 \
+  --set capture.snapshot_mode=never > "$RUN/never-capture.log" 2>&1 || fail "capture (never) failed"
+grep -q 'CONVERT(varbinary' "$RUN/never-batches.jsonl" && fail "snapshot_mode=never sent snapshot queries"
+check_topic "$RUN/never" "$topic" never || fail "never: topic check"
+
+# 4. ALLOW_SNAPSHOT_ISOLATION OFF: the capture stops with an error naming it, before any event.
+make_fixture "$RUN/off" 0.66
+echo '{"snapshot_isolation_state": 0}' > "$RUN/off/snapshot.json"
+run_scenario off "${PREFIX}d"
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/off-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}d"
+"$BIN/sqltail" capture --config "$RUN/off-capture.conf" --set capture.stop_when_idle_ms=1000 > "$RUN/off-capture.log" 2>&1 &&
+  fail "capture succeeded without snapshot isolation"
+grep -q "ALLOW_SNAPSHOT_ISOLATION" "$RUN/off-capture.log" || fail "the error does not name ALLOW_SNAPSHOT_ISOLATION"
+grep -q 'CONVERT(varbinary' "$RUN/off-batches.jsonl" && fail "rows were read without snapshot isolation"
+
+# 5. A captured commit between the two end-of-log reads: the attempt is dropped and retried; the
+#    snapshot is exact at the retry's LSN.
+make_fixture "$RUN/retry" 0.5 0.66
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["per_query"]=True; json.dump(d,open(sys.argv[1],"w"))' \
+  "$RUN/retry/snapshot.json"
+run_scenario retry "${PREFIX}e"
+topic="${PREFIX}e.source_db.dbo.test_table"
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/retry-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}e"
+"$BIN/sqltail" capture --config "$RUN/retry-capture.conf" --set capture.stop_when_idle_ms=1500 \
+  > "$RUN/retry-capture.log" 2>&1 || fail "capture (retry) failed"
+(($(grep -c '"BEGIN TRANSACTION"' "$RUN/retry-batches.jsonl") == 2)) || fail "the snapshot was not established on a second attempt"
+second=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end_of_log"][1])' "$RUN/retry/snapshot.json")
+grep -q "snapshot complete at LSN $second" "$RUN/retry-capture.log" || fail "the snapshot is not at the retry's LSN $second"
+check_topic "$RUN/retry" "$topic" exact || fail "retry: topic check"
+echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry: ok"
