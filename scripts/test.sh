@@ -5,7 +5,9 @@
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export KAFKA_PORT=${KAFKA_PORT:-19192} KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19193}
-export KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-19194}  # a SASL_PLAINTEXT listener too (tests/eos/sasl_test.sh)
+# The shared broker also listens with SASL_PLAINTEXT (tests/eos/sasl_test.sh). Not exported: tests
+# that start a private broker (broker_faults_test) must not claim the same port.
+sasl_port=${KAFKA_SASL_PORT:-19194}
 export KAFKA_RUN_DIR=${KAFKA_RUN_DIR:-$repo/.run/test-kafka}
 export PG_PORT=${PG_PORT:-55432}
 
@@ -15,10 +17,10 @@ stop_services() {
 }
 trap stop_services EXIT
 
-"$repo/scripts/kafka/broker.sh" start || exit 1
+KAFKA_SASL_PORT=$sasl_port "$repo/scripts/kafka/broker.sh" start || exit 1
 "$repo/scripts/postgres.sh" start || exit 1
 export SQLTAIL_KAFKA_BOOTSTRAP=$("$repo/scripts/kafka/broker.sh" bootstrap)
-export SQLTAIL_KAFKA_SASL_BOOTSTRAP=$("$repo/scripts/kafka/broker.sh" sasl-bootstrap)
+export SQLTAIL_KAFKA_SASL_BOOTSTRAP=$(KAFKA_SASL_PORT=$sasl_port "$repo/scripts/kafka/broker.sh" sasl-bootstrap)
 export SQLTAIL_PG_DSN=$("$repo/scripts/postgres.sh" dsn)
 
 status=0
