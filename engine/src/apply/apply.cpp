@@ -160,7 +160,8 @@ class Applier {
       stats_.truncates = at_begin.truncates;
       in_transaction = false;
       batch_events = 0;
-      careful_until_ = batch_progress;
+      // Merged, not replaced: a stretch still pending from an earlier failure stays careful.
+      for (const auto& p : batch_progress) Note(careful_until_, p.topic, p.partition, p.next_offset);
       if (failed != nullptr) Note(careful_until_, failed->topic, failed->partition, failed->offset + 1);
       batch_progress.clear();
       at_boundary = true;
@@ -197,6 +198,14 @@ class Applier {
       bool rewound = false;
       for (const auto& message : messages) {
         if (Careful(message)) {
+          if (in_transaction) {
+            // Another partition's events opened a batch meanwhile: the careful event must get its
+            // own target transaction, so that batch is rolled back and re-read one at a time too.
+            error = "a batch opened before a re-applied event of " + std::string(message.topic);
+            if (!isolate(nullptr)) return false;
+            rewound = true;
+            break;
+          }
           if (!ApplyAlone(message, error)) {
             observer.OnError("sink");
             error = "apply: " + error;
