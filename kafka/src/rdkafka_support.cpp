@@ -3,13 +3,60 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <chrono>
+#include <cstring>
 #include <limits>
+#include <mutex>
 
 namespace sqltail::kafka::detail {
 namespace {
 
+// The newest broker connection failure librdkafka logged (TLS handshake, SASL, refused connection).
+// librdkafka reports these only as log lines and then times out, so the timeout error names this
+// cause instead of only "Timed out". Process-wide: one process talks to one cluster.
+struct ConnectionFailure {
+  std::mutex mutex;
+  std::string text;
+  std::chrono::steady_clock::time_point when;
+};
+ConnectionFailure& LastConnectionFailure() {
+  static ConnectionFailure failure;
+  return failure;
+}
+constexpr auto kConnectionFailureRelevance = std::chrono::minutes(2);
+
+bool IsConnectionFailureFacility(const char* facility) {
+  for (const char* name : {"FAIL", "SSL", "SASL", "AUTH", "SSLVERIFY"}) {
+    if (std::strcmp(facility, name) == 0) return true;
+  }
+  return false;
+}
+
+// Errors that mean "could not get an answer": the broker connection failure explains them.
+bool IsNoAnswerError(rd_kafka_resp_err_t code) {
+  return code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+         code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+         code == RD_KAFKA_RESP_ERR__SSL || code == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
+}
+
+std::string WithConnectionFailure(rd_kafka_resp_err_t code, std::string text) {
+  if (!IsNoAnswerError(code)) return text;
+  ConnectionFailure& failure = LastConnectionFailure();
+  std::lock_guard lock(failure.mutex);
+  if (failure.text.empty() || std::chrono::steady_clock::now() - failure.when > kConnectionFailureRelevance) {
+    return text;
+  }
+  return text + "; last broker connection failure: " + failure.text;
+}
+
 // librdkafka log levels are syslog levels.
 void LogToSpdlog(const rd_kafka_t* handle, int level, const char* facility, const char* message) {
+  if (level <= 3 && IsConnectionFailureFacility(facility)) {
+    ConnectionFailure& failure = LastConnectionFailure();
+    std::lock_guard lock(failure.mutex);
+    failure.text = message;
+    failure.when = std::chrono::steady_clock::now();
+  }
   spdlog::level::level_enum spd_level = spdlog::level::debug;
   if (level <= 3) {
     spd_level = spdlog::level::err;
@@ -82,14 +129,15 @@ std::string Where(std::string_view operation, const Config& config, std::string_
 KafkaError FromCode(rd_kafka_resp_err_t code, std::string_view where, std::string_view message) {
   if (code == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
   std::string text = message.empty() ? std::string(rd_kafka_err2str(code)) : std::string(message);
-  return KafkaError(code, rd_kafka_err2name(code), std::move(text), std::string(where));
+  return KafkaError(code, rd_kafka_err2name(code), WithConnectionFailure(code, std::move(text)), std::string(where));
 }
 
 KafkaError FromError(rd_kafka_error_t* raw_error, std::string_view where) {
   if (raw_error == nullptr) return {};
   ErrorPtr error(raw_error);
   KafkaError result(rd_kafka_error_code(error.get()), rd_kafka_error_name(error.get()),
-                    rd_kafka_error_string(error.get()), std::string(where));
+                    WithConnectionFailure(rd_kafka_error_code(error.get()), rd_kafka_error_string(error.get())),
+                    std::string(where));
   result.SetRetriable(rd_kafka_error_is_retriable(error.get()) != 0)
       .SetFatal(rd_kafka_error_is_fatal(error.get()) != 0)
       .SetTxnRequiresAbort(rd_kafka_error_txn_requires_abort(error.get()) != 0);
