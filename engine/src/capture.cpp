@@ -77,6 +77,38 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
 
   // Replaced after an abortable error (rewind): a new instance starts with clean idempotence state.
   auto producer = std::make_unique<kafka::TransactionalProducer>(options.kafka, transactional_id);
+  // Abort what is open, then replace the producer: librdkafka 2.0.2's idempotent producer does not
+  // recover a partition whose messages the broker rejected (the next transaction's messages to it
+  // time out, and their abort, needing an epoch bump, never completes). The new instance's
+  // InitTransactions also aborts the transaction on the broker if the abort here did not finish.
+  auto replace_producer = [&](bool abort_open) -> bool {
+    if (abort_open) {
+      auto e = producer->AbortTransaction(std::min(kKafkaTimeout, std::chrono::milliseconds(10000)));
+      if (e.Action() == kafka::ErrorAction::kFatal) {
+        error = "capture: aborting the Kafka transaction: " + e.ToString();
+        return false;
+      }
+    }
+    producer.reset();
+    producer = std::make_unique<kafka::TransactionalProducer>(options.kafka, transactional_id);
+    // The broker may still be completing the abort (CONCURRENT_TRANSACTIONS, retriable).
+    kafka::KafkaError init_error;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      init_error = producer->InitTransactions(kKafkaTimeout);
+      if (init_error.Action() != kafka::ErrorAction::kRetry) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (!init_error.ok()) {
+      error = "capture: re-initialising the transactional producer: " + init_error.ToString();
+      return false;
+    }
+    return true;
+  };
+  constexpr int kMaxRewindsInRow = 10;
+  // A condition that persists (a broker rejecting the messages) is retried more and more slowly.
+  auto rewind_pause = [](int rewinds_in_row) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(rewinds_in_row, 6))));
+  };
   // InitTransactions first: it aborts what a crashed predecessor left open, which would otherwise
   // hide the last checkpoint from the read_committed read below.
   if (auto e = producer->InitTransactions(kKafkaTimeout); !e.ok()) {
@@ -101,10 +133,25 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   } else {
     info("no checkpoint in " + offsets_topic + ": starting at the beginning of the log");
   }
-  // The initial snapshot (snapshot.cpp), run or resumed before the stream when needed.
-  if (!RunSnapshotPhase(options, catalog, encoder, *producer, offsets_topic, checkpoint_key, stored.value().has_value(),
-                        stop, observer, info, stats, committed, error))
-    return false;
+  // The initial snapshot (snapshot.cpp), run or resumed before the stream when needed. An abortable
+  // Kafka error resumes it after its last committed chunk, in process, as a restart would.
+  for (int snapshot_rewinds = 0;; ++snapshot_rewinds) {
+    bool abortable_snapshot_error = false;
+    if (RunSnapshotPhase(options, catalog, encoder, *producer, offsets_topic, checkpoint_key,
+                         stored.value().has_value(), stop, observer, info, stats, committed, error,
+                         abortable_snapshot_error))
+      break;
+    if (!abortable_snapshot_error) return false;
+    observer.OnError("kafka");
+    if (snapshot_rewinds >= kMaxRewindsInRow) {
+      error += " (" + std::to_string(kMaxRewindsInRow) + " aborted Kafka transactions in a row: giving up)";
+      return false;
+    }
+    info(error + ": the Kafka transaction was aborted; resuming the snapshot after its last committed chunk");
+    if (!replace_producer(false)) return false;  // the snapshot aborted its transaction
+    ++stats.rewinds;
+    rewind_pause(snapshot_rewinds + 1);
+  }
   if (committed.snapshot.running) return true;  // stopped mid-snapshot: a restart resumes it
   SnapshotStreamFilter snapshot_filter(committed.snapshot, catalog);
 
@@ -284,7 +331,6 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   // After an abortable Kafka error: abort the Kafka transaction, drop what the reader assembled and
   // re-read the log from the last committed checkpoint, as a restart would, without restarting.
   auto rewind = [&]() -> bool {
-    constexpr int kMaxRewindsInRow = 10;
     abortable = false;
     if (++rewinds_in_row > kMaxRewindsInRow) {
       error += " (" + std::to_string(kMaxRewindsInRow) + " aborted Kafka transactions in a row: giving up)";
@@ -292,38 +338,14 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     }
     info(error + ": aborting the Kafka transaction and re-reading the log from restart LSN " +
          committed.restart_lsn.ToString());
-    // Abort, then replace the producer: librdkafka 2.0.2's idempotent producer does not recover a
-    // partition whose messages the broker rejected (the next transaction's messages to it time out,
-    // and their abort, needing an epoch bump, never completes). The new instance's InitTransactions
-    // also aborts the transaction on the broker if the abort here did not finish.
-    if (in_transaction) {
-      auto e = producer->AbortTransaction(std::min(kKafkaTimeout, std::chrono::milliseconds(10000)));
-      if (e.Action() == kafka::ErrorAction::kFatal) {
-        error = "capture: aborting the Kafka transaction: " + e.ToString();
-        return false;
-      }
-    }
-    producer.reset();
-    producer = std::make_unique<kafka::TransactionalProducer>(options.kafka, transactional_id);
-    // The broker may still be completing the abort (CONCURRENT_TRANSACTIONS, retriable).
-    kafka::KafkaError init_error;
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      init_error = producer->InitTransactions(kKafkaTimeout);
-      if (init_error.Action() != kafka::ErrorAction::kRetry) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    if (!init_error.ok()) {
-      error = "capture: re-initialising the transactional producer: " + init_error.ToString();
-      return false;
-    }
+    if (!replace_producer(in_transaction)) return false;
     in_transaction = false;
     pending_events = 0;
     next = committed;
     reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
     reader->Resume(committed.restart_lsn, committed.commit_lsn);
     ++stats.rewinds;
-    // A condition that persists (a broker rejecting the messages) is retried more and more slowly.
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(rewinds_in_row, 6))));
+    rewind_pause(rewinds_in_row);
     return true;
   };
   observer.OnReady();

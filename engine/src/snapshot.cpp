@@ -468,7 +468,8 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
                       kafka::TransactionalProducer& producer, const std::string& offsets_topic,
                       const std::string& checkpoint_key, bool have_checkpoint, const std::atomic<bool>& stop,
                       ServiceObserver& observer, const std::function<void(const std::string&)>& info,
-                      CaptureStats& stats, Checkpoint& committed, std::string& error) {
+                      CaptureStats& stats, Checkpoint& committed, std::string& error, bool& abortable) {
+  abortable = false;
   const SnapshotOptions& so = options.snapshot;
   const bool resume = committed.snapshot.running;
   if (!resume && (have_checkpoint || so.mode == SnapshotMode::kNever)) return true;
@@ -580,6 +581,7 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
         if (chunk_last) headers = std::span<const kafka::MessageHeader>(&end, 1);
         if (auto e = producer.Produce(*event.topic, kafka::kUnassignedPartition, k, event.value, headers); !e.ok()) {
           error = "snapshot: " + e.ToString();
+          abortable = e.Action() == kafka::ErrorAction::kAbortTransaction;
           return false;
         }
         ++stats.events;
@@ -641,6 +643,7 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
       const std::string value = EncodeCheckpoint(next);
       if (auto e = producer.Produce(offsets_topic, 0, checkpoint_key, value); !e.ok()) {
         error = "snapshot: writing the checkpoint: " + e.ToString();
+        abortable = e.Action() == kafka::ErrorAction::kAbortTransaction;
         (void)producer.AbortTransaction(timeout);
         return false;
       }
@@ -651,6 +654,7 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
       }
       if (!e.ok()) {
         error = "snapshot: committing the Kafka transaction: " + e.ToString();
+        abortable = e.Action() == kafka::ErrorAction::kAbortTransaction;
         (void)producer.AbortTransaction(timeout);
         return false;
       }

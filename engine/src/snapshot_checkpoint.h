@@ -26,12 +26,14 @@ bool ParseSnapshotCheckpoint(simdjson::dom::element root, SnapshotCheckpoint& ou
 
 // Runs or resumes the initial snapshot when the mode and the checkpoint call for it; `committed`
 // follows every committed chunk. True when done, not needed, or stopped by `stop` (then
-// committed.snapshot.running is still true and the caller must not stream).
+// committed.snapshot.running is still true and the caller must not stream). On failure `abortable`
+// says whether the Kafka error was abortable: the caller may then replace the producer and call
+// again, which resumes after the last committed chunk.
 bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& catalog, DebeziumEncoder& encoder,
                       kafka::TransactionalProducer& producer, const std::string& offsets_topic,
                       const std::string& checkpoint_key, bool have_checkpoint, const std::atomic<bool>& stop,
                       ServiceObserver& observer, const std::function<void(const std::string&)>& info,
-                      CaptureStats& stats, Checkpoint& committed, std::string& error);
+                      CaptureStats& stats, Checkpoint& committed, std::string& error, bool& abortable);
 
 // After a snapshot resumed at a later LSN: which changes of a committed transaction the stream
 // still emits. Inactive (keeps everything) once the commit LSN passes the last epoch.

@@ -10,6 +10,7 @@
 #  3. never: no snapshot, only the changes of the log window.
 #  4. snapshot isolation not allowed: an error naming ALLOW_SNAPSHOT_ISOLATION, no rows read.
 #  5. a captured commit between the end-of-log reads: retried, exact at the second attempt's LSN.
+#  6. an abortable Kafka error mid-snapshot: resumed in process after the last committed chunk.
 source "$(dirname "$0")/common.sh"
 ROWS=900
 "$BIN/fixture-gen" --workload updates --rows $ROWS --seed 5 --rows-per-transaction 3 --updates 0 --deletes 60 \
@@ -205,4 +206,38 @@ SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/retry-capture.conf" "$p
 second=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end_of_log"][1])' "$RUN/retry/snapshot.json")
 grep -q "snapshot complete at LSN $second" "$RUN/retry-capture.log" || fail "the snapshot is not at the retry's LSN $second"
 check_topic "$RUN/retry" "$topic" exact || fail "retry: topic check"
-echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry: ok"
+
+# 6. The broker rejects the data topic's batches mid-snapshot (max.message.bytes=256: an abortable
+#    Kafka error): the capture aborts, replaces its producer and resumes the snapshot after its last
+#    committed chunk in the same process; once the limit is lifted it finishes, exactly once.
+make_fixture "$RUN/rewind" 0.5 0.6 0.7 0.8
+REPLAY_ARGS_EXTRA="--batch-delay-ms 15" run_scenario rewind "${PREFIX}f"
+topic="${PREFIX}f.source_db.dbo.test_table"
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/rewind-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}f"
+chunks() { grep -c 'CONVERT(varbinary(8000)' "$RUN/rewind-batches.jsonl" 2> /dev/null || true; }
+"$BIN/sqltail" capture --config "$RUN/rewind-capture.conf" --set capture.stop_when_idle_ms=1500 \
+  --set capture.snapshot_chunk_rows=25 --set kafka.property.message.timeout.ms=5000 \
+  > "$RUN/rewind-capture.log" 2>&1 &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 1 1000); do
+  (($(chunks) >= 4)) && break
+  kill -0 "$pid" 2> /dev/null || fail "capture ended before the broker was made to reject"
+  sleep 0.01
+done
+"$BIN/topic_config" "$BOOTSTRAP" "$topic" max.message.bytes=256 > "$RUN/rewind-topic.log" 2>&1 || fail "topic_config failed"
+for _ in $(seq 1 600); do
+  grep -q "resuming the snapshot after its last committed chunk" "$RUN/rewind-capture.log" && break
+  kill -0 "$pid" 2> /dev/null || fail "capture ended while the broker rejected its messages"
+  sleep 0.1
+done
+grep -q "resuming the snapshot after its last committed chunk" "$RUN/rewind-capture.log" ||
+  fail "no in-process snapshot rewind within 60 s"
+"$BIN/topic_config" "$BOOTSTRAP" "$topic" >> "$RUN/rewind-topic.log" 2>&1 || fail "topic_config (reset) failed"
+status=0
+wait "$pid" || status=$?
+((status == 0)) || fail "capture exited with $status after the limit was lifted"
+grep -q "snapshot complete at LSN" "$RUN/rewind-capture.log" || fail "the rewound snapshot did not complete"
+grep -q "MESSAGE_TOO_LARGE\|MSG_SIZE_TOO_LARGE" "$RUN/rewind-capture.log" || fail "the rewind was not caused by the rejected batches"
+check_topic "$RUN/rewind" "$topic" replay || fail "rewind: topic check"
+echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry, in-process rewind on an abortable Kafka error: ok"
