@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sqltail/fixtures/inserts_workload.h"
+#include "sqltail/fixtures/mixed_workload.h"
 
 namespace po = boost::program_options;
 
@@ -15,12 +16,15 @@ int main(int argc, char** argv) {
   std::string out_dir;
   uint64_t vlf_size_mb = sqltail::fixtures::kDefaultVlfSizeBytes >> 20;
   sqltail::fixtures::InsertsWorkloadOptions options;
+  sqltail::fixtures::MixedWorkloadOptions mixed;
 
   po::options_description described("fixture-gen: generate a SQL Server log fixture for a workload");
   described.add_options()("help,h", "show this help")(
       "workload", po::value(&workload)->required(),
-      "workload to generate: inserts | updates (inserts, then UPDATEs, DELETEs and rolled-back UPDATEs)")(
-      "rows", po::value(&options.rows)->required(), "number of rows to insert (ids 0..rows-1)")(
+      "workload to generate: inserts | updates (inserts, then UPDATEs, DELETEs and rolled-back UPDATEs) | mixed "
+      "(three tables of many types, overlapping transactions)")(
+      "rows", po::value(&options.rows), "inserts, updates: number of rows to insert (ids 0..rows-1)")(
+      "transactions", po::value(&mixed.transactions), "mixed: number of transactions")(
       "seed", po::value(&options.seed)->default_value(1), "seed: same seed, byte-identical files")(
       "rows-per-transaction", po::value(&options.rows_per_transaction)->default_value(1),
       "rows per transaction (1 = autocommit INSERTs)")("updates", po::value(&options.updates)->default_value(0),
@@ -41,17 +45,29 @@ int main(int argc, char** argv) {
       return 0;
     }
     po::notify(variables);
-    if (workload == "inserts") {
+    if (workload == "mixed") {
+      if (variables.count("rows") || !variables.count("transactions")) {
+        std::cerr << "fixture-gen: --workload mixed takes --transactions, not --rows\n";
+        return 2;
+      }
+    } else if (!variables.count("rows")) {
+      std::cerr << "fixture-gen: --workload " << workload << " needs --rows\n";
+      return 2;
+    }
+    if (workload == "mixed") {
+    } else if (workload == "inserts") {
       if (options.updates + options.deletes + options.savepoints > 0) {
         std::cerr << "fixture-gen: --updates, --deletes and --savepoints belong to --workload updates\n";
         return 2;
       }
       options.rollbacks = 0;
     } else if (workload != "updates") {
-      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts, updates)\n";
+      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts, updates, mixed)\n";
       return 2;
     }
     options.vlf_size_bytes = vlf_size_mb << 20;
+    mixed.seed = options.seed;
+    mixed.vlf_size_bytes = options.vlf_size_bytes;
   } catch (const po::error& error) {
     std::cerr << "fixture-gen: " << error.what() << "\n" << described << "\n";
     return 2;
@@ -59,7 +75,9 @@ int main(int argc, char** argv) {
 
   try {
     auto started = std::chrono::steady_clock::now();
-    sqltail::fixtures::FixtureSummary summary = sqltail::fixtures::WriteInsertsFixture(options, out_dir);
+    sqltail::fixtures::FixtureSummary summary = workload == "mixed"
+                                                    ? sqltail::fixtures::WriteMixedFixture(mixed, out_dir)
+                                                    : sqltail::fixtures::WriteInsertsFixture(options, out_dir);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::fprintf(stderr,
                  "fixture-gen: %llu rows, %llu updates, %llu deletes, %llu transactions, %llu log records (%s .. %s) "
