@@ -1,6 +1,12 @@
 #include "sqltail/engine/capture.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "snapshot_checkpoint.h"
@@ -26,6 +32,23 @@ int64_t NowUnixNanos() {
 constexpr std::string_view kTxnEndHeader = "sqltail.txn.end";
 // Header naming the columns of an update that the log does not determine (docs/events.md).
 constexpr std::string_view kUnavailableHeader = "sqltail.unavailable";
+
+// Spill files are created only when a transaction passes the budget, possibly hours into a run:
+// find out now whether the directory takes them.
+bool CheckSpillDirectory(const std::string& dir, std::string& error) {
+  std::error_code ec;
+  std::filesystem::path path = dir.empty() ? std::filesystem::temp_directory_path(ec) : std::filesystem::path(dir);
+  if (path.empty()) path = "/tmp";
+  std::string probe = (path / "sqltail-txn-XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) {
+    error = "capture: capture.spill_dir: cannot create a spill file in " + path.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  ::unlink(probe.c_str());
+  ::close(fd);
+  return true;
+}
 
 }  // namespace
 
@@ -222,15 +245,63 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     table_order.push_back({table, 1});
     return uint64_t{1};
   };
+  // One change event (and its tombstone) into the open Kafka transaction; `last` puts the end
+  // marker on it (on the tombstone when there is one).
+  auto produce_change = [&](const EncodedEvent& ev, const logreader::RowChange& change, bool last,
+                            std::string& out_error) -> bool {
+    const bool tombstone =
+        change.op == logreader::ChangeOp::kDelete && options.tombstones_on_delete && !change.table->key_columns.empty();
+    kafka::MessageHeader end_header{kTxnEndHeader, "1"};
+    // sqltail.unavailable (columns the log does not determine) first, then the end marker.
+    kafka::MessageHeader value_headers[2] = {{kUnavailableHeader, ev.unavailable}, end_header};
+    const size_t first_header = ev.unavailable.empty() ? 1 : 0;
+    const size_t header_count = last && !tombstone ? 2 : 1;
+    std::span<const kafka::MessageHeader> headers(value_headers + first_header, header_count - first_header);
+    std::optional<std::string_view> key;
+    if (!ev.key.empty()) key = ev.key;
+    if (auto e = producer->Produce(*ev.topic, kafka::kUnassignedPartition, key, ev.value, headers); !e.ok()) {
+      kafka_failed(e, "", out_error);
+      return false;
+    }
+    ++pending_events;
+    ++stats.events;
+    const char op = static_cast<char>(change.op);
+    observer.OnEvent(change.table->layout.schema, change.table->layout.table, std::string_view(&op, 1));
+    if (tombstone) {
+      if (last) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
+      if (auto e = producer->Produce(*ev.topic, kafka::kUnassignedPartition, key, std::nullopt, headers); !e.ok()) {
+        kafka_failed(e, "", out_error);
+        return false;
+      }
+    }
+    return true;
+  };
+  // A transaction spilled to disk arrives in parts (CommittedTransaction::first_change/last_part).
+  // Counters run across its parts, and the last event of a part that is not the last is held back:
+  // only the next part tells whether it is the transaction's last event (the snapshot filter may
+  // drop everything after it), which then carries the end marker.
+  uint64_t order = 0;  // events of the current source transaction so far (total_order)
+  struct HeldEvent {
+    bool present = false;
+    EncodedEvent event;
+    logreader::RowChange change;  // only op and table are read
+  } held;
+  auto release_held = [&](bool last, std::string& out_error) -> bool {
+    if (!held.present) return true;
+    held.present = false;
+    return produce_change(held.event, held.change, last, out_error);
+  };
   auto on_commit = [&](const logreader::CommittedTransaction& txn, std::string& txn_error) -> bool {
+    const size_t first = txn.first_change;  // number of txn.changes[0] in the whole transaction
+    const size_t end_number = first + txn.changes.size();
     // Events of this transaction that a committed chunk already holds (split transaction).
     size_t skip = 0;
     if (next.split_events > 0) {
-      if (txn.commit_lsn != next.split_commit_lsn || next.split_events >= txn.changes.size()) {
+      if (txn.commit_lsn != next.split_commit_lsn || (txn.last_part && next.split_events >= end_number)) {
         txn_error = "capture: the checkpoint says " + std::to_string(next.split_events) +
                     " events of the transaction committed at " + next.split_commit_lsn.ToString() +
                     " were emitted, but the log yields the transaction committed at " + txn.commit_lsn.ToString() +
-                    " with " + std::to_string(txn.changes.size()) + " events next";
+                    " with " + std::to_string(end_number) + " events next";
         return false;
       }
       skip = next.split_events;
@@ -240,77 +311,74 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
       return false;
     }
     if (!snapshot_filter.Prepare(txn, txn_error)) return false;
-    const size_t last_kept = snapshot_filter.LastKept(txn.changes.size());
+    const size_t last_kept = snapshot_filter.LastKept(txn.changes.size());  // in this part
     int64_t now = NowUnixNanos();
-    table_order.clear();
-    uint64_t order = 0;
-    // Transaction metadata goes into the same Kafka transaction as the data it describes.
-    auto produce_metadata = [&]() {
+    if (first == 0) {
+      table_order.clear();
+      order = 0;
+      held.present = false;
+    }
+    if (options.provide_transaction_metadata && first == 0 && skip == 0) {
+      // Transaction metadata goes into the same Kafka transaction as the data it describes.
+      encoder.EncodeTransactionBegin(txn, event);
       if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, event.key, event.value); !e.ok()) {
         kafka_failed(e, "", txn_error);
         return false;
       }
-      return true;
-    };
-    if (options.provide_transaction_metadata && skip == 0) {
-      encoder.EncodeTransactionBegin(txn, event);
-      if (!produce_metadata()) return false;
     }
-    for (size_t i = 0; i < skip; ++i) {  // emitted before: only the counters advance
-      ++order;
-      next_table_order(txn.changes[i].table);
-    }
-    for (size_t i = skip; i < txn.changes.size(); ++i) {
+    for (size_t i = 0; i < txn.changes.size(); ++i) {
       const auto& change = txn.changes[i];
+      const size_t number = first + i;
       if (!snapshot_filter.Keep(i)) continue;  // a later snapshot read holds it
+      if (number < skip) {                     // emitted before: only the counters advance
+        ++order;
+        next_table_order(change.table);
+        continue;
+      }
+      // An event follows the held one, so the held one is not the transaction's last.
+      if (!release_held(false, txn_error)) return false;
       // A full Kafka transaction in the middle of a source transaction: commit what is emitted
       // with the position inside it, and go on in the next Kafka transaction.
-      if (options.max_events_per_source_txn_chunk > 0 && i > 0 &&
+      if (options.max_events_per_source_txn_chunk > 0 && number > 0 &&
           pending_events >= options.max_events_per_source_txn_chunk) {
         next.split_commit_lsn = txn.commit_lsn;
-        next.split_events = i;
+        next.split_events = number;
         split_begin_lsn = txn.begin_lsn;
         if (!commit() || !begin()) {
           txn_error = error;
           return false;
         }
-        info("source transaction committed at " + txn.commit_lsn.ToString() + ": " + std::to_string(i) + " of " +
-             std::to_string(txn.changes.size()) + " events committed to Kafka");
+        info("source transaction committed at " + txn.commit_lsn.ToString() + ": " + std::to_string(number) +
+             (txn.last_part ? " of " + std::to_string(end_number) : std::string(" (spilled; total not known yet)")) +
+             " events committed to Kafka");
       }
       if (!encoder.Encode(txn, change, ++order, next_table_order(change.table), now, event, txn_error)) return false;
-      bool last = i == last_kept;
-      bool tombstone = change.op == logreader::ChangeOp::kDelete && options.tombstones_on_delete &&
-                       !change.table->key_columns.empty();
-      kafka::MessageHeader end_header{kTxnEndHeader, "1"};
-      // sqltail.unavailable (columns the log does not determine) first, then the end marker.
-      kafka::MessageHeader value_headers[2] = {{kUnavailableHeader, event.unavailable}, end_header};
-      const size_t first_header = event.unavailable.empty() ? 1 : 0;
-      const size_t header_count = last && !tombstone ? 2 : 1;
-      std::span<const kafka::MessageHeader> headers(value_headers + first_header, header_count - first_header);
-      std::optional<std::string_view> key;
-      if (!event.key.empty()) key = event.key;
-      if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, key, event.value, headers); !e.ok()) {
+      if (!txn.last_part && i == last_kept) {  // held back until the next part says whether it is the last
+        std::swap(held.event, event);
+        held.change.op = change.op;
+        held.change.table = change.table;
+        held.present = true;
+        continue;
+      }
+      if (!produce_change(event, change, txn.last_part && i == last_kept, txn_error)) return false;
+    }
+    if (!txn.last_part) return true;
+    // No event of the last part was kept: the held one is the transaction's last.
+    if (!release_held(true, txn_error)) return false;
+    if (options.provide_transaction_metadata) {
+      encoder.EncodeTransactionEnd(txn, table_order, event);
+      if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, event.key, event.value); !e.ok()) {
         kafka_failed(e, "", txn_error);
         return false;
       }
-      ++pending_events;
-      ++stats.events;
-      const char op = static_cast<char>(change.op);
-      observer.OnEvent(change.table->layout.schema, change.table->layout.table, std::string_view(&op, 1));
-      if (tombstone) {
-        if (last) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
-        if (auto e = producer->Produce(*event.topic, kafka::kUnassignedPartition, key, std::nullopt, headers);
-            !e.ok()) {
-          kafka_failed(e, "", txn_error);
-          return false;
-        }
-      }
-    }
-    if (options.provide_transaction_metadata) {
-      encoder.EncodeTransactionEnd(txn, table_order, event);
-      if (!produce_metadata()) return false;
     }
     ++stats.transactions;
+    if (first > 0) {
+      const auto& assembled = reader->assembler().stats();
+      info("source transaction committed at " + txn.commit_lsn.ToString() + ": " + std::to_string(end_number) +
+           " changes were spilled to disk and handed over in parts (" + std::to_string(assembled.bytes_spilled >> 20) +
+           " MB spilled so far)");
+    }
     next.commit_lsn = txn.commit_lsn;
     next.change_lsn = txn.changes.back().lsn;
     next.event_serial_no = 1;
@@ -326,8 +394,17 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     return true;
   };
 
-  reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
-  reader->Resume(committed.restart_lsn, committed.commit_lsn);
+  if (options.txn_memory_budget_mb > 0 && !CheckSpillDirectory(options.spill_dir, error)) return false;
+  // The reader, with spilling past the memory budget (capture.txn_memory_budget_mb).
+  auto make_reader = [&]() {
+    reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
+    logreader::SpillOptions spill;
+    spill.memory_budget_bytes = options.txn_memory_budget_mb << 20;
+    spill.dir = options.spill_dir;
+    reader->SetSpill(std::move(spill));
+    reader->Resume(committed.restart_lsn, committed.commit_lsn);
+  };
+  make_reader();
   // After an abortable Kafka error: abort the Kafka transaction, drop what the reader assembled and
   // re-read the log from the last committed checkpoint, as a restart would, without restarting.
   auto rewind = [&]() -> bool {
@@ -342,8 +419,8 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     in_transaction = false;
     pending_events = 0;
     next = committed;
-    reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
-    reader->Resume(committed.restart_lsn, committed.commit_lsn);
+    held.present = false;
+    make_reader();
     ++stats.rewinds;
     rewind_pause(rewinds_in_row);
     return true;

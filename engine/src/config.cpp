@@ -206,6 +206,10 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "when idle the poll interval doubles from 1 ms up to this");
   add("capture.stop_when_idle_ms", po::value(&capture.stop_when_idle_ms)->default_value(0),
       "exit after this idle time (0: never)");
+  add("capture.txn_memory_budget_mb", po::value(&capture.txn_memory_budget_mb)->default_value(256),
+      "open source transactions buffer at most this much; past it the largest spills to disk (0: never)");
+  add("capture.spill_dir", po::value(&capture.spill_dir)->default_value(""),
+      "directory of spill files (unlinked at creation; empty: the system temporary directory)");
   add("capture.schemas_enable", po::value(&capture.schemas_enable)->default_value(true),
       "JsonConverter schemas.enable: {schema, payload} envelopes");
   add("capture.tombstones_on_delete", po::value(&capture.tombstones_on_delete)->default_value(true),

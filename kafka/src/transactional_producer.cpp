@@ -85,6 +85,9 @@ TransactionalProducer::TransactionalProducer(const Config& config, std::string t
       {"batch.num.messages", "10000"},
       {"compression.type", "lz4"},
       {"queue.buffering.max.messages", "500000"},
+      // Bounds the memory of undelivered messages (librdkafka's default is 1 GB): a capture produces
+      // a large source transaction faster than the broker acknowledges it; Produce then waits.
+      {"queue.buffering.max.kbytes", "65536"},
   };
   const std::map<std::string, std::string> forced = {
       {"transactional.id", state_->transactional_id},

@@ -40,6 +40,10 @@ struct CaptureOptions {
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
   SnapshotOptions snapshot;  // the initial snapshot (engine/snapshot.h)
+  // Open source transactions may buffer this many bytes in memory; past it the largest goes to a
+  // temporary file in spill_dir and is handed over in parts at its commit (0: never spill).
+  size_t txn_memory_budget_mb = 256;
+  std::string spill_dir;  // empty: the system temporary directory
 };
 
 struct CaptureStats {
