@@ -5,10 +5,14 @@
 # commits (at seeded random delays) and restarted each time: a read_committed consumer must see
 # every insert exactly once, in order; only the last event carries sqltail.txn.end; and an applier
 # running all along applies the transaction atomically: no row while it is incomplete, all at the end.
+# With SPILL_BUDGET_MB (ctest spill_capture_test) the same transaction also exceeds the capture's
+# memory budget (capture.txn_memory_budget_mb): the reader spills it to disk and capture emits it
+# part by part; each run must log the spill, and every run's peak RSS (VmHWM) is reported.
 source "$(dirname "$0")/common.sh"
 ROWS=${SPLIT_ROWS:-50000}
 CHUNK=${SPLIT_CHUNK:-5000}
 KILLS=${KILLS:-4}
+SPILL_BUDGET_MB=${SPILL_BUDGET_MB:-}
 RANDOM=${KILL_SEED:-20261126}
 "$BIN/fixture-gen" --workload inserts --rows "$ROWS" --seed 5 --rows-per-transaction "$ROWS" --out "$RUN/fixture" \
   2> /dev/null
@@ -20,6 +24,12 @@ offsets="$PREFIX.offsets"
 write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
 capture_args=(capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500
   --set kafka.max_events_per_source_txn_chunk="$CHUNK" --set kafka.txn_max_ms=100000)
+if [[ -n "$SPILL_BUDGET_MB" ]]; then
+  mkdir -p "$RUN/spill"
+  capture_args+=(--set capture.txn_memory_budget_mb="$SPILL_BUDGET_MB" --set capture.spill_dir="$RUN/spill")
+fi
+peak_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo "?"; }
+spilled() { grep -c "spilled to disk\|spilled; total not known" "$1" 2>/dev/null || true; }
 event_count() { committed_keys "$topic" | grep -c . || true; }
 
 # The applier runs throughout (it waits for the topic): it must hold the partial transaction back.
@@ -43,10 +53,14 @@ for kill_no in $(seq 1 "$KILLS"); do
   done
   sleep "$(printf '0.%03d' "$extra_ms")"
   kill -0 "$pid" 2>/dev/null || fail "capture $kill_no ended before it was killed"
+  peak=$(peak_kb "$pid")
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   committed=$(event_count)
-  echo "kill $kill_no: $(chunks "$log") chunk commits, killed ${extra_ms} ms after the first: $committed events committed"
+  echo "kill $kill_no: $(chunks "$log") chunk commits, killed ${extra_ms} ms after the first: $committed events committed; peak RSS ${peak} kB"
+  if [[ -n "$SPILL_BUDGET_MB" ]]; then
+    (( $(spilled "$log") >= 1 )) || fail "capture $kill_no did not spill the transaction (budget $SPILL_BUDGET_MB MB)"
+  fi
   (( committed % CHUNK == 0 )) || fail "after kill $kill_no, $committed events are committed: not whole chunks"
   [[ $(sqlite_count "$RUN/target.db" test_table) -eq 0 ]] ||
     fail "the applier applied part of the split source transaction"
@@ -59,6 +73,10 @@ before_final=$(event_count)
 kcat -b "$BOOTSTRAP" -C -t "$offsets" -o beginning -e -q -X isolation.level=read_committed -f '%s\n' 2>/dev/null |
   tail -n 1 | grep -q "\"split_events\":$before_final[,}]" || fail "the last checkpoint before the final run holds no position inside the transaction"
 "$BIN/sqltail" "${capture_args[@]}" > "$RUN/capture_final.log" 2>&1 || fail "final capture failed"
+if [[ -n "$SPILL_BUDGET_MB" ]]; then
+  grep -q "changes were spilled to disk" "$RUN/capture_final.log" || fail "the final capture did not spill the transaction"
+  [[ -z "$(ls -A "$RUN/spill")" ]] || fail "spill files are left in capture.spill_dir: $(ls "$RUN/spill" | head -3)"
+fi
 grep -q "resuming after commit" "$RUN/capture_final.log" || fail "the final capture did not resume from a checkpoint"
 
 committed_keys "$topic" | sed 's/.*"id":\([0-9-]*\).*/\1/' > "$RUN/ids.txt"
