@@ -35,8 +35,10 @@ sink_dir="$plugin_dir/debezium-connector-jdbc"
 
 die() { echo "connect.sh: $*" >&2; exit 1; }
 
+# The fetch records the pom's checksum: a changed pom means a new fetch.
+pom_sum=$(sha256sum "$pom" | cut -d' ' -f1)
 jars_present() {
-  [[ -f "$worker_dir/connect-runtime-$connect_version.jar" && -f "$sink_dir/debezium-connector-jdbc-$debezium_version.jar" ]]
+  [[ "$(cat "$libs_dir/pom.sha256" 2>/dev/null)" == "$pom_sum" && -f "$worker_dir/connect-runtime-$connect_version.jar" && -f "$sink_dir/debezium-connector-jdbc-$debezium_version.jar" ]]
 }
 
 fetch_profile() {  # profile output_dir expected_jar
@@ -63,6 +65,7 @@ cmd_fetch() {
   rm -f "$sink_dir"/connect-api-*.jar "$sink_dir"/kafka-clients-*.jar "$sink_dir"/connect-json-*.jar \
         "$sink_dir"/slf4j-api-*.jar
   rm -rf "$script_dir/target"
+  echo "$pom_sum" > "$libs_dir/pom.sha256"
 }
 
 run_dir=${CONNECT_RUN_DIR:-}
@@ -123,8 +126,9 @@ logger.kafka.level=WARN
 logger.hibernate.name=org.hibernate
 logger.hibernate.level=WARN
 PROPS
+  local heap_opts=${CONNECT_HEAP_OPTS:--Xms128m -Xmx512m}
   # shellcheck disable=SC2206  # heap options word-split on purpose
-  local java_opts=(${CONNECT_HEAP_OPTS:-"-Xms128m -Xmx512m"} -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+  local java_opts=($heap_opts -XX:+UseSerialGC -XX:TieredStopAtLevel=1
     -Djava.awt.headless=true -Djava.io.tmpdir="$run_dir/tmp"
     -Dlog4j2.configurationFile="$run_dir/log4j2.properties" -cp "$worker_dir/*")
   setsid java "${java_opts[@]}" org.apache.kafka.connect.cli.ConnectStandalone \
