@@ -36,7 +36,7 @@ sink_dir="$plugin_dir/debezium-connector-jdbc"
 die() { echo "connect.sh: $*" >&2; exit 1; }
 
 # The fetch records the pom's checksum: a changed pom means a new fetch.
-pom_sum=$(sha256sum "$pom" | cut -d' ' -f1)
+pom_sum=$(cat "$pom" "${BASH_SOURCE[0]}" | sha256sum | cut -d" " -f1)  # re-fetch when the pom or the fetch steps change
 jars_present() {
   [[ "$(cat "$libs_dir/pom.sha256" 2>/dev/null)" == "$pom_sum" && -f "$worker_dir/connect-runtime-$connect_version.jar" && -f "$sink_dir/debezium-connector-jdbc-$debezium_version.jar" ]]
 }
@@ -62,8 +62,11 @@ cmd_fetch() {
   fetch_profile worker "$worker_dir" "connect-runtime-$connect_version.jar"
   fetch_profile jdbc-sink "$sink_dir" "debezium-connector-jdbc-$debezium_version.jar"
   # The connector's copies of the Connect API would shadow the worker's; the worker supplies them.
+  # Jackson too: with a second jackson-databind in the plugin's class loader, the worker's Jackson
+  # modules (Blackbird) are "not a subtype" of its Module class and the sink task dies at start.
   rm -f "$sink_dir"/connect-api-*.jar "$sink_dir"/kafka-clients-*.jar "$sink_dir"/connect-json-*.jar \
-        "$sink_dir"/slf4j-api-*.jar
+        "$sink_dir"/slf4j-api-*.jar "$sink_dir"/jackson-core-*.jar "$sink_dir"/jackson-databind-*.jar \
+        "$sink_dir"/jackson-annotations-*.jar
   rm -rf "$script_dir/target"
   echo "$pom_sum" > "$libs_dir/pom.sha256"
 }
