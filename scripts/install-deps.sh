@@ -30,3 +30,6 @@ fi
 
 # The Kafka broker jars (pinned in scripts/kafka/pom.xml), from Maven Central.
 "$(dirname "${BASH_SOURCE[0]}")/kafka/broker.sh" fetch
+# Kafka Connect and Debezium's JDBC sink connector (pinned in scripts/connect/pom.xml), for the
+# Connect compatibility test and the sink benchmark.
+"$(dirname "${BASH_SOURCE[0]}")/connect/connect.sh" fetch
