@@ -30,6 +30,8 @@ int64_t NowUnixNanos() {
 // Header on the last event of each source transaction: the applier commits only at these
 // boundaries, so a target transaction never holds part of a source transaction.
 constexpr std::string_view kTxnEndHeader = "sqltail.txn.end";
+// "<commit LSN> <total_order>" on every event of a streamed source transaction (docs/events.md).
+constexpr std::string_view kTxnHeader = "sqltail.txn";
 // Header naming the columns of an update that the log does not determine (docs/events.md).
 constexpr std::string_view kUnavailableHeader = "sqltail.unavailable";
 
@@ -251,12 +253,17 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
                             std::string& out_error) -> bool {
     const bool tombstone =
         change.op == logreader::ChangeOp::kDelete && options.tombstones_on_delete && !change.table->key_columns.empty();
-    kafka::MessageHeader end_header{kTxnEndHeader, "1"};
-    // sqltail.unavailable (columns the log does not determine) first, then the end marker.
-    kafka::MessageHeader value_headers[2] = {{kUnavailableHeader, ev.unavailable}, end_header};
-    const size_t first_header = ev.unavailable.empty() ? 1 : 0;
-    const size_t header_count = last && !tombstone ? 2 : 1;
-    std::span<const kafka::MessageHeader> headers(value_headers + first_header, header_count - first_header);
+    // sqltail.txn (commit order for the applier), sqltail.unavailable (columns the log does not
+    // determine) when there are any, then the end marker on the transaction's last message.
+    kafka::MessageHeader value_headers[3] = {
+        {kTxnHeader, ev.txn_header}, {kUnavailableHeader, ev.unavailable}, {kTxnEndHeader, "1"}};
+    kafka::MessageHeader tombstone_headers[2] = {{kTxnHeader, ev.txn_header}, {kTxnEndHeader, "1"}};
+    size_t count = 0;
+    kafka::MessageHeader chosen[3];
+    if (!ev.txn_header.empty()) chosen[count++] = value_headers[0];
+    if (!ev.unavailable.empty()) chosen[count++] = value_headers[1];
+    if (last && !tombstone) chosen[count++] = value_headers[2];
+    std::span<const kafka::MessageHeader> headers(chosen, count);
     std::optional<std::string_view> key;
     if (!ev.key.empty()) key = ev.key;
     if (auto e = producer->Produce(*ev.topic, kafka::kUnassignedPartition, key, ev.value, headers); !e.ok()) {
@@ -268,7 +275,8 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     const char op = static_cast<char>(change.op);
     observer.OnEvent(change.table->layout.schema, change.table->layout.table, std::string_view(&op, 1));
     if (tombstone) {
-      if (last) headers = std::span<const kafka::MessageHeader>(&end_header, 1);
+      const size_t first = ev.txn_header.empty() ? 1 : 0;
+      headers = std::span<const kafka::MessageHeader>(tombstone_headers + first, (last ? 2 : 1) - first);
       if (auto e = producer->Produce(*ev.topic, kafka::kUnassignedPartition, key, std::nullopt, headers); !e.ok()) {
         kafka_failed(e, "", out_error);
         return false;

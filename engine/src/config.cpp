@@ -221,7 +221,7 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "snapshot rows per keyset SELECT and per Kafka transaction");
   add("capture.snapshot_max_establish_attempts", po::value(&capture.snapshot.max_establish_attempts)->default_value(10),
       "snapshot: tries to find an end-of-log window without a captured commit");
-  add("capture.provide_transaction_metadata", po::value(&capture.provide_transaction_metadata)->default_value(false),
+  add("capture.provide_transaction_metadata", po::value(&capture.provide_transaction_metadata)->default_value(true),
       "BEGIN/END events on <prefix>.transaction");
   add("capture.time_precision_mode", po::value(&raw.time_precision_mode)->default_value("adaptive"),
       "adaptive | connect");
@@ -266,6 +266,10 @@ void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawVa
       "...or this long, at the next source-transaction boundary");
   add("apply.stop_when_idle_ms", po::value(&apply.stop_when_idle_ms)->default_value(0),
       "exit after this idle time (0: never)");
+  add("apply.transaction_topic", po::value(&apply.transaction_topic)->default_value("auto"),
+      "source commit order across topics: auto (<prefix>.transaction if it exists) | none | a topic name");
+  add("apply.max_buffered_events", po::value(&apply.max_buffered_events)->default_value(1000000),
+      "events held back for source commit order before stopping with an error");
   add("apply.on_error", po::value(&apply.on_error)->default_value("fail"),
       "bad event: fail (stop, naming it) | dead-letter (to apply.dead_letter_topic, then go on)");
   add("apply.dead_letter_topic", po::value(&apply.dead_letter_topic)->default_value(""),

@@ -546,6 +546,13 @@ bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const l
   out.key.clear();
   out.value.clear();
   out.unavailable.clear();
+  {
+    char lsn[22];
+    txn.commit_lsn.Format(lsn);
+    out.txn_header.assign(lsn, sizeof lsn);
+    out.txn_header.push_back(' ');
+    AppendInt(static_cast<int64_t>(total_order), out.txn_header);
+  }
   for (size_t i = 0; i < change.table->layout.columns.size(); ++i) {
     const auto& column = change.table->layout.columns[i];
     if (!column.IsRendered()) continue;

@@ -106,8 +106,32 @@ Consumer::~Consumer() {
 }
 
 void Consumer::ReleaseHeldMessages() {
-  for (rd_kafka_message_t* message : state_->held) rd_kafka_message_destroy(message);
+  for (rd_kafka_message_t* message : state_->held)
+    if (message != nullptr) rd_kafka_message_destroy(message);  // null: retained
   state_->held.clear();
+}
+
+RetainedMessage Consumer::Retain(const MessageView& message) {
+  auto& held = state_->held;
+  if (message.held_slot >= held.size() || held[message.held_slot] != message.native) {
+    return RetainedMessage(message);  // not of the last poll (or retained already): nothing to own
+  }
+  held[message.held_slot] = nullptr;
+  return RetainedMessage(message, const_cast<void*>(message.native));
+}
+
+RetainedMessage& RetainedMessage::operator=(RetainedMessage&& other) noexcept {
+  if (this != &other) {
+    if (owned_ != nullptr) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(owned_));
+    view_ = other.view_;
+    owned_ = other.owned_;
+    other.owned_ = nullptr;
+  }
+  return *this;
+}
+
+RetainedMessage::~RetainedMessage() {
+  if (owned_ != nullptr) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(owned_));
 }
 
 KafkaError Consumer::Assign(std::span<const PartitionStart> partitions) {
@@ -128,6 +152,7 @@ PollResult Consumer::Poll(std::chrono::milliseconds timeout) {
   if (message == nullptr) return result;
   state_->held.push_back(message);
   result.message = state_->View(*message);
+  result.message.held_slot = state_->held.size() - 1;
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     result.kind = PollResult::Kind::kMessage;
   } else if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -161,6 +186,7 @@ KafkaError Consumer::PollBatch(std::chrono::milliseconds timeout, std::size_t ma
     state_->held.push_back(message);
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       messages.push_back(state_->View(*message));
+      messages.back().held_slot = state_->held.size() - 1;
     } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       return state_->MessageError(*message);
     }

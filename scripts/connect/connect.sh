@@ -117,7 +117,7 @@ table.name.format=${CONNECT_TABLE_FORMAT:-\${source.table\}}
 batch.size=${CONNECT_BATCH_SIZE:-500}
 errors.tolerance=none
 PROPS
-  cat > "$run_dir/log4j2.properties" <<'PROPS'
+  cat > "$run_dir/log4j2.properties" <<PROPS
 rootLogger.level=INFO
 rootLogger.appenderRef.stdout.ref=STDOUT
 appender.stdout.type=Console
@@ -125,7 +125,7 @@ appender.stdout.name=STDOUT
 appender.stdout.layout.type=PatternLayout
 appender.stdout.layout.pattern=[%d] %p %m (%c)%n
 logger.kafka.name=org.apache.kafka
-logger.kafka.level=WARN
+logger.kafka.level=${CONNECT_KAFKA_LOG_LEVEL:-WARN}
 logger.hibernate.name=org.hibernate
 logger.hibernate.level=WARN
 PROPS

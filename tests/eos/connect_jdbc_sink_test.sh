@@ -10,7 +10,7 @@ CONNECT="$REPO/scripts/connect/connect.sh"
 "$CONNECT" jars-present || { echo "Kafka Connect jars absent (scripts/connect/connect.sh fetch): test skipped"; exit 77; }
 source "$REPO/scripts/connect/lib.sh"
 SCHEMA="sqltail_connect_$PREFIX"
-trap 'connect_stop; cleanup_pids; psql "$SQLTAIL_PG_DSN" -q -c "DROP SCHEMA IF EXISTS \"$SCHEMA\" CASCADE" > /dev/null 2>&1; [[ "${KEEP_RUN:-}" == 1 ]] || rm -rf "$RUN"' EXIT
+trap 'connect_cleanup; cleanup_pids; [[ "${KEEP_RUN:-}" == 1 ]] || rm -rf "$RUN"' EXIT
 
 "$BIN/fixture-gen" --workload updates --rows 2000 --updates 600 --deletes 300 --rollbacks 5 \
   --rows-per-transaction 8 --seed 29 --out "$RUN/fixture" > /dev/null
@@ -23,14 +23,14 @@ write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
 kill "$REPLAY_PID" 2>/dev/null || true
 
 matches() {
-  "$BIN/sqltail" verify --source-rows "$RUN/fixture/source.jsonl" --postgres "$SQLTAIL_PG_DSN" --schema "$SCHEMA" \
+  "$BIN/sqltail" verify --source-rows "$RUN/fixture/source.jsonl" --postgres "$CONNECT_PG_DSN" --schema "$SCHEMA" \
     > "$RUN/verify.log" 2>&1 && grep -q ": match" "$RUN/verify.log"
 }
 started=$SECONDS
 connect_start "$RUN/connect" "$BOOTSTRAP" "${PREFIX}\\.source_db\\.dbo\\..*" "$SQLTAIL_PG_DSN" "$SCHEMA"
 connect_wait 100 matches || { cat "$RUN/connect/connect.log" | grep -v "^\s*at " | tail -40; fail "the Debezium JDBC sink did not make the target equal the source ($CONNECT_ERROR): $(cat "$RUN/verify.log")"; }
 connect_stop
-"$BIN/sqltail" verify --source-rows "$RUN/fixture/source.jsonl" --postgres "$SQLTAIL_PG_DSN" --schema "$SCHEMA" \
+"$BIN/sqltail" verify --source-rows "$RUN/fixture/source.jsonl" --postgres "$CONNECT_PG_DSN" --schema "$SCHEMA" \
   > "$RUN/verify.log" 2>&1 || fail "PostgreSQL written by the Debezium JDBC sink differs from the source: $(cat "$RUN/verify.log")"
 grep -q ": match" "$RUN/verify.log" || fail "verify printed no match"
 echo "Debezium JDBC sink (Kafka Connect) read sqltail events into PostgreSQL in $((SECONDS - started)) s; tables equal the source"

@@ -15,6 +15,7 @@
 #include "sqltail/kafka/admin.h"
 #include "sqltail/kafka/consumer.h"
 #include "sqltail/kafka/transactional_producer.h"
+#include "transaction_order.h"
 
 namespace sqltail::engine {
 namespace {
@@ -126,6 +127,9 @@ class Applier {
         starts.push_back({topic, p, it == progress.end() ? kafka::kOffsetBeginning : it->second});
       }
     }
+    std::unique_ptr<TransactionOrder> order;
+    if (!OpenTransactionOrder(consumer, progress, starts, stop, order, error)) return false;
+    if (stop.load()) return true;
     if (auto e = consumer.Assign(starts); !e.ok()) {
       error = "apply: " + e.ToString();
       return false;
@@ -136,6 +140,15 @@ class Applier {
     ProgressSnapshot loop_progress;
 
     std::vector<kafka::MessageView> messages;
+    std::vector<OrderedMessage> ordered;  // released by `order`, in source commit order
+    struct Item {
+      const kafka::MessageView* message;
+      bool control;  // a transaction-topic event: progress only
+      bool ends;     // ordered: the last of a source transaction
+      const std::string* txn_id;
+    };
+    std::vector<Item> items;
+    std::string batch_txn_id, committed_txn_id;  // last source transaction in the open / last committed target txn
     bool in_transaction = false, at_boundary = true;
     size_t batch_events = 0;
     auto batch_started = Clock::now(), last_message = Clock::now();
@@ -165,6 +178,8 @@ class Applier {
       if (failed != nullptr) Note(careful_until_, failed->topic, failed->partition, failed->offset + 1);
       batch_progress.clear();
       at_boundary = true;
+      careful_pending_.clear();
+      if (order) order->Clear(committed_txn_id);
       if (auto e = consumer.Assign(starts); !e.ok()) {
         error = "apply: rewinding after a failed target transaction: " + e.ToString();
         return false;
@@ -179,6 +194,7 @@ class Applier {
       if (!target_->Commit(error)) return false;
       committed(batch_progress);
       batch_progress.clear();
+      if (!batch_txn_id.empty()) committed_txn_id = batch_txn_id;
       in_transaction = false;
       batch_events = 0;
       ++stats_.target_transactions;
@@ -196,7 +212,26 @@ class Applier {
       }
       auto now = Clock::now();
       bool rewound = false;
-      for (const auto& message : messages) {
+      items.clear();
+      if (order) {
+        ordered.clear();
+        for (const auto& message : messages) {
+          if (!order->Add(consumer.Retain(message), error)) {
+            error = "apply: " + error;
+            observer.OnError("kafka");
+            if (in_transaction) target_->Rollback();
+            return false;
+          }
+        }
+        order->Drain(ordered);
+        for (const auto& o : ordered) items.push_back({&o.message.view(), o.control, o.ends, &o.txn_id});
+      } else {
+        for (const auto& message : messages) items.push_back({&message, false, false, nullptr});
+      }
+      for (const auto& item : items) {
+        const kafka::MessageView& message = *item.message;
+        // Where source transactions end: released so by the order, or sqltail's end marker.
+        auto boundary_after = [&]() { return order ? item.ends : AtBoundaryAfter(message, at_boundary); };
         if (Careful(message)) {
           if (in_transaction) {
             // Another partition's events opened a batch meanwhile: the careful event must get its
@@ -206,14 +241,17 @@ class Applier {
             rewound = true;
             break;
           }
-          if (!ApplyAlone(message, error)) {
+          // Ordered, progress is saved only where a source transaction ends: a restart in the
+          // middle of one must read all of it again to see it complete.
+          if (!ApplyAlone(message, item.control, order ? item.ends : true, error)) {
             observer.OnError("sink");
             error = "apply: " + error;
             return false;
           }
           committed(one_);
-          at_boundary = AtBoundaryAfter(message, at_boundary);
-          ++stats_.events;
+          if (item.ends && item.txn_id != nullptr && !item.txn_id->empty()) committed_txn_id = *item.txn_id;
+          at_boundary = boundary_after();
+          if (!item.control) ++stats_.events;
           continue;
         }
         if (!in_transaction) {
@@ -222,8 +260,9 @@ class Applier {
           batch_started = now;
           at_begin = stats_;
           dead_in_transaction_.clear();
+          batch_txn_id.clear();
         }
-        if (!ApplyMessage(message, error)) {
+        if (!item.control && !ApplyMessage(message, error)) {
           observer.OnError("sink");
           if (target_error_) {
             if (!isolate(&message)) return false;
@@ -243,9 +282,12 @@ class Applier {
           dead_in_transaction_.push_back({std::string(message.topic), message.partition, message.offset});
         }
         note_progress(message);
-        ++batch_events;
-        ++stats_.events;
-        at_boundary = AtBoundaryAfter(message, at_boundary);
+        if (!item.control) {
+          ++batch_events;
+          ++stats_.events;
+        }
+        if (item.ends && item.txn_id != nullptr && !item.txn_id->empty()) batch_txn_id = *item.txn_id;
+        at_boundary = boundary_after();
         // A full batch commits at once, not at the end of the poll: batch_max_events bounds it.
         if (at_boundary && batch_events >= options_.batch_max_events && !commit()) {
           if (!isolate(nullptr)) return false;
@@ -310,6 +352,79 @@ class Applier {
     return at_boundary;
   }
 
+  // apply.transaction_topic: finds the transaction topic, adds its partitions to `starts` and makes the
+  // order stage. Without one (none; auto and no such topic) `order` stays null: each partition is
+  // applied as it arrives, whole source transactions only where one partition holds them.
+  bool OpenTransactionOrder(kafka::Consumer& consumer, const ProgressMap& progress,
+                            std::vector<kafka::PartitionStart>& starts, const std::atomic<bool>& stop,
+                            std::unique_ptr<TransactionOrder>& order, std::string& error) {
+    std::string topic = options_.transaction_topic;
+    if (topic == "none") return true;
+    const bool automatic = topic == "auto";
+    // One partition holds whole source transactions in commit order: its end markers suffice, unless
+    // a transaction's last event is in a topic not read (name the transaction topic then).
+    if (automatic && starts.size() <= 1) return true;
+    auto unordered = [&](const std::string& why) {
+      if (starts.size() > 1 && log_) {
+        log_(why +
+             ": each partition is applied as it arrives, so a source transaction spanning topics or "
+             "partitions is not applied atomically in commit order (see apply.transaction_topic)");
+      }
+      return true;
+    };
+    if (automatic) {
+      // Topics are named <prefix>.<db>.<schema>.<table>; the capture writes <prefix>.transaction.
+      std::string prefix;
+      for (const auto& name : options_.topics) {
+        const std::string p = name.substr(0, name.find('.'));
+        if (p == name || (!prefix.empty() && p != prefix)) return unordered("the topics share no <prefix>.");
+        prefix = p;
+      }
+      topic = prefix + ".transaction";
+    }
+    auto partitions = consumer.ListPartitions(topic, kKafkaTimeout);
+    if (automatic && !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART") {
+      return unordered("no transaction topic " + topic + " (capture.provide_transaction_metadata = false?)");
+    }
+    for (bool told = false; !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART" && !stop.load();
+         told = true) {
+      if (!told && log_) log_("waiting for transaction topic " + topic + " to be created");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      partitions = consumer.ListPartitions(topic, kKafkaTimeout);
+    }
+    if (stop.load()) return true;
+    if (!partitions.ok()) {
+      error = "apply: transaction topic " + topic + ": " + partitions.error().ToString();
+      return false;
+    }
+    for (int32_t p : partitions.value()) {
+      auto it = progress.find({topic, p});
+      starts.push_back({topic, p, it == progress.end() ? kafka::kOffsetBeginning : it->second});
+    }
+    order = std::make_unique<TransactionOrder>(topic, options_.topics, options_.max_buffered_events);
+    if (log_) log_("source transactions in commit order from " + topic);
+    // The stored progress ends right after the END of the last transaction applied: read it, so that
+    // events of transactions up to it (a topic added later, one applied alone) are known as late.
+    auto it = progress.find({topic, partitions.value().empty() ? 0 : partitions.value().front()});
+    if (it != progress.end() && it->second > 0) {
+      const kafka::PartitionStart last{topic, it->first.second, it->second - 1};
+      if (auto e = consumer.Assign(std::span(&last, 1)); !e.ok()) {
+        error = "apply: " + e.ToString();
+        return false;
+      }
+      for (auto deadline = Clock::now() + kKafkaTimeout; Clock::now() < deadline && !stop.load();) {
+        auto polled = consumer.Poll(std::chrono::milliseconds(200));
+        if (polled.kind == kafka::PollResult::Kind::kPartitionEnd) break;  // gone (retention): nothing known
+        if (polled.kind != kafka::PollResult::Kind::kMessage || polled.message.topic != topic) continue;
+        std::string id = order->IdOf(polled.message);
+        if (log_ && !id.empty()) log_("last source transaction applied: " + id);
+        order->Clear(std::move(id));
+        break;
+      }
+    }
+    return true;
+  }
+
   // A message of the stretch being re-applied one event at a time.
   bool Careful(const kafka::MessageView& m) const {
     for (const auto& p : careful_until_)
@@ -319,18 +434,26 @@ class Applier {
 
   // One event in its own target transaction, with its progress. A failure is the event's own: it
   // stops the run (on_error = fail) or goes to the dead-letter topic.
-  bool ApplyAlone(const kafka::MessageView& message, std::string& error) {
-    one_.assign(1, Progress{std::string(message.topic), message.partition, message.offset + 1});
+  // `save_progress` false: the event's progress is kept for the next call that saves (ordered apply
+  // saves at source-transaction ends only); a control event (transaction topic) applies nothing.
+  bool ApplyAlone(const kafka::MessageView& message, bool control, bool save_progress, std::string& error) {
+    Note(careful_pending_, message.topic, message.partition, message.offset + 1);
+    one_.clear();
+    if (save_progress) one_.swap(careful_pending_);
+    if (control && one_.empty()) return true;
     if (!target_->Begin(error)) return false;
     std::string reason;
-    if (ApplyMessage(message, reason) &&
-        target_->SaveProgress(one_[0].topic, one_[0].partition, one_[0].next_offset, reason) &&
-        target_->Commit(reason)) {
+    auto save = [&](std::string& out) {
+      for (const auto& p : one_)
+        if (!target_->SaveProgress(p.topic, p.partition, p.next_offset, out)) return false;
+      return true;
+    };
+    if ((control || ApplyMessage(message, reason)) && save(reason) && target_->Commit(reason)) {
       ++stats_.target_transactions;
       return true;
     }
     target_->Rollback();
-    if (!dead_letter_) {
+    if (!dead_letter_ || control) {
       error = reason;
       return false;
     }
@@ -338,9 +461,7 @@ class Applier {
     for (const auto& d : dead_in_transaction_)
       already |= d.partition == message.partition && d.next_offset == message.offset && d.topic == message.topic;
     if (!already && !DeadLetter(message, reason, error)) return false;
-    if (!target_->Begin(error) ||
-        !target_->SaveProgress(one_[0].topic, one_[0].partition, one_[0].next_offset, error) ||
-        !target_->Commit(error)) {
+    if (!target_->Begin(error) || !save(error) || !target_->Commit(error)) {
       target_->Rollback();
       return false;
     }
@@ -779,7 +900,8 @@ class Applier {
   bool dead_letter_ = false;
   std::unique_ptr<kafka::TransactionalProducer> dlq_;
   std::vector<Progress> careful_until_;        // per partition: apply events before this offset alone
-  std::vector<Progress> one_;                  // the progress of ApplyAlone's event
+  std::vector<Progress> one_;                  // the progress ApplyAlone saved
+  std::vector<Progress> careful_pending_;      // ApplyAlone's progress not saved yet (ordered apply)
   std::vector<Progress> dead_in_transaction_;  // dead-lettered in the open transaction (next_offset = offset)
 };
 

@@ -26,6 +26,11 @@ struct ApplyOptions {
   size_t batch_max_events = 20000;             // commit the target transaction after this many events...
   int batch_max_ms = 200;                      // ...or this long, at the next source-transaction boundary
   int stop_when_idle_ms = 0;                   // > 0: exit cleanly after this long without new events
+  // Source commit order across topics and partitions from Debezium's transaction metadata topic:
+  // "auto" = <prefix>.transaction of the topics' common prefix when that topic exists; "none" = off
+  // (each partition applied as it arrives); or the topic's name.
+  std::string transaction_topic = "auto";
+  size_t max_buffered_events = 1000000;  // events held for commit order before giving up (an error)
 
   // A bad event (unparsable, schema mismatch, constraint violation): "fail" stops naming it;
   // "dead-letter" writes it with the reason to dead_letter_topic and goes on.

@@ -35,7 +35,9 @@ struct CaptureOptions {
   int kafka_timeout_ms = 60000;       // Kafka calls (init, topic creation, commit) give up after this
   bool tombstones_on_delete = true;
   bool schemas_enable = true;
-  bool provide_transaction_metadata = false;  // BEGIN/END events on <prefix>.transaction (Debezium's default: off)
+  // BEGIN/END events on <prefix>.transaction. On by default (Debezium's default is off): sqltail apply
+  // takes source commit order across topics from them.
+  bool provide_transaction_metadata = true;
   TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;

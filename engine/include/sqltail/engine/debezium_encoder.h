@@ -56,6 +56,9 @@ struct EncodedEvent {
   // Comma-separated names of the columns the log does not determine (an update without a base
   // image): the Kafka header sqltail.unavailable; empty when every value is known.
   std::string unavailable;
+  // "<commit LSN> <total_order>": the Kafka header sqltail.txn, by which `sqltail apply` puts events of
+  // several topics back into commit order without parsing them; empty for snapshot events.
+  std::string txn_header;
 };
 
 class DebeziumEncoder {

@@ -41,6 +41,27 @@ struct MessageView {
   std::optional<std::string_view> value;  // nullopt = tombstone
   int64_t timestamp_ms = -1;              // -1 when the message has none
   const void* native = nullptr;           // the rd_kafka_message_t, for FindHeader
+  std::size_t held_slot = 0;              // the consumer's bookkeeping (Consumer::Retain)
+};
+
+// A message kept valid past the next poll (Consumer::Retain); frees it when destroyed. One made from a
+// bare view owns nothing (for tests and callers whose bytes live elsewhere).
+class RetainedMessage {
+ public:
+  RetainedMessage() = default;
+  explicit RetainedMessage(const MessageView& view, void* owned = nullptr) : view_(view), owned_(owned) {}
+  RetainedMessage(RetainedMessage&& other) noexcept : view_(other.view_), owned_(other.owned_) {
+    other.owned_ = nullptr;
+  }
+  RetainedMessage& operator=(RetainedMessage&& other) noexcept;
+  RetainedMessage(const RetainedMessage&) = delete;
+  RetainedMessage& operator=(const RetainedMessage&) = delete;
+  ~RetainedMessage();
+  const MessageView& view() const { return view_; }
+
+ private:
+  MessageView view_;
+  void* owned_ = nullptr;  // rd_kafka_message_t
 };
 
 // The value of the last header named `name` (nullopt when absent; an empty view for a null value).
@@ -84,6 +105,8 @@ class Consumer {
   // Views are valid until the next poll. Returns the first error met (messages before it are kept).
   [[nodiscard]] KafkaError PollBatch(std::chrono::milliseconds timeout, std::size_t max_messages,
                                      std::vector<MessageView>& messages);
+  // Takes over a message of the last poll: it stays valid until the returned handle is destroyed.
+  [[nodiscard]] RetainedMessage Retain(const MessageView& message);
 
   [[nodiscard]] Result<std::vector<int32_t>> ListPartitions(std::string_view topic, std::chrono::milliseconds timeout);
   [[nodiscard]] Result<Watermarks> QueryWatermarks(std::string_view topic, int32_t partition,

@@ -1,0 +1,221 @@
+// TransactionOrder: events of several topics back into source commit order by the transaction topic.
+// Messages are built as views (no librdkafka message, so no headers): transaction ids come from the
+// payload's `transaction` block, as Debezium's SQL Server connector writes them.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "transaction_order.h"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+using sqltail::engine::OrderedMessage;
+using sqltail::engine::TransactionOrder;
+using sqltail::kafka::MessageView;
+using sqltail::kafka::RetainedMessage;
+
+namespace {
+
+const std::string kTxnTopic = "p.transaction";
+const std::string kOrders = "p.db.dbo.orders";
+const std::string kAccounts = "p.db.dbo.accounts";
+
+// Keeps the bytes the views point at.
+struct Messages {
+  std::deque<std::string> texts;
+  int64_t next_offset = 0;
+
+  RetainedMessage Make(const std::string& topic, std::optional<std::string> value, int32_t partition = 0) {
+    MessageView view;
+    texts.push_back(topic);
+    view.topic = texts.back();
+    view.partition = partition;
+    view.offset = next_offset++;
+    if (value) {
+      texts.push_back(*value);
+      view.value = std::string_view(texts.back());
+    }
+    return RetainedMessage(view);
+  }
+  RetainedMessage Data(const std::string& topic, const std::string& txn, int order, const std::string& name,
+                       int32_t partition = 0) {
+    return Make(topic,
+                "{\"payload\":{\"op\":\"c\",\"after\":{\"name\":\"" + name + "\"},\"transaction\":{\"id\":\"" + txn +
+                    "\",\"total_order\":" + std::to_string(order) + ",\"data_collection_order\":1}}}",
+                partition);
+  }
+  RetainedMessage Standalone(const std::string& topic, const std::string& name, int32_t partition = 0) {
+    return Make(topic, "{\"op\":\"r\",\"after\":{\"name\":\"" + name + "\"},\"transaction\":null}", partition);
+  }
+  RetainedMessage Begin(const std::string& txn) {
+    return Make(kTxnTopic,
+                "{\"status\":\"BEGIN\",\"id\":\"" + txn + "\",\"event_count\":null,\"data_collections\":null}");
+  }
+  // counts: {data collection, events}
+  RetainedMessage End(const std::string& txn, const std::vector<std::pair<std::string, int>>& counts) {
+    std::string collections;
+    int total = 0;
+    for (const auto& [name, n] : counts) {
+      if (!collections.empty()) collections += ',';
+      collections += "{\"data_collection\":\"" + name + "\",\"event_count\":" + std::to_string(n) + "}";
+      total += n;
+    }
+    return Make(kTxnTopic, "{\"schema\":{},\"payload\":{\"status\":\"END\",\"id\":\"" + txn + "\",\"event_count\":" +
+                               std::to_string(total) + ",\"data_collections\":[" + collections + "]}}");
+  }
+};
+
+// What was released, one word each: B/E (BEGIN/END; "E." when it ends a transaction), the event's
+// name, "name." when it ends a unit.
+std::vector<std::string> Names(std::vector<OrderedMessage>& out) {
+  std::vector<std::string> names;
+  for (const auto& m : out) {
+    const auto& v = m.message.view();
+    std::string word;
+    if (m.control) {
+      word = v.value && v.value->find("BEGIN") != std::string_view::npos ? "B" : "E";
+    } else if (!v.value) {
+      word = "tomb";
+    } else {
+      auto at = v.value->find("\"name\":\"") + 8;
+      word = std::string(v.value->substr(at, v.value->find('"', at) - at));
+    }
+    if (m.ends) word += '.';
+    names.push_back(word);
+  }
+  out.clear();
+  return names;
+}
+
+void Add(TransactionOrder& order, RetainedMessage m) {
+  std::string error;
+  REQUIRE_MESSAGE(order.Add(std::move(m), error), error);
+}
+
+const std::string kT1 = "0000004c:00000010:0003";
+const std::string kT2 = "0000004c:00000020:0003";
+const std::string kT3 = "0000004c:00000030:0003";
+
+}  // namespace
+
+TEST_CASE("a transaction over two topics waits for both, then comes out in total_order") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders, kAccounts}, 1000);
+  std::vector<OrderedMessage> out;
+  // The accounts partition is fetched first: its events of T1 and T2, then the transaction topic.
+  Add(order, m.Data(kAccounts, kT1, 2, "a1"));
+  Add(order, m.Data(kAccounts, kT2, 1, "a2"));
+  Add(order, m.Begin(kT1));
+  Add(order, m.End(kT1, {{"db.dbo.orders", 2}, {"db.dbo.accounts", 1}}));
+  Add(order, m.Begin(kT2));
+  Add(order, m.End(kT2, {{"db.dbo.accounts", 1}}));
+  order.Drain(out);
+  CHECK(out.empty());  // T1 lacks its orders events; T2 must wait behind it
+  CHECK(order.Waiting().find("1 of its 3 events") != std::string::npos);
+  Add(order, m.Data(kOrders, kT1, 1, "o1"));
+  order.Drain(out);
+  CHECK(out.empty());
+  Add(order, m.Data(kOrders, kT1, 3, "o3"));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "o1", "a1", "o3", "E.", "B", "a2", "E."});
+  CHECK(order.buffered() == 0);
+  CHECK(order.last_released() == kT2);
+}
+
+TEST_CASE("tables of topics not read are not waited for; a transaction with none of ours releases its markers") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders}, 1000);
+  std::vector<OrderedMessage> out;
+  Add(order, m.Begin(kT1));
+  Add(order, m.End(kT1, {{"db.dbo.accounts", 5}}));
+  Add(order, m.Begin(kT2));
+  Add(order, m.End(kT2, {{"db.dbo.audit_log", 2}, {"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "E."});
+  Add(order, m.Data(kOrders, kT2, 2, "o"));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "o", "E."});
+}
+
+TEST_CASE("events of no transaction go at once, but never ahead of what their partition holds") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders, kAccounts}, 1000);
+  std::vector<OrderedMessage> out;
+  Add(order, m.Standalone(kOrders, "r1"));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"r1."});
+  Add(order, m.Data(kOrders, kT1, 1, "o1"));
+  Add(order, m.Standalone(kOrders, "r2"));     // behind T1's event in its partition
+  Add(order, m.Standalone(kOrders, "r3", 1));  // another partition: free
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"r3."});
+  Add(order, m.Begin(kT1));
+  Add(order, m.End(kT1, {{"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "o1", "E.", "r2."});
+}
+
+TEST_CASE("a tombstone follows its delete; one read after its transaction went is released on its own") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders, kAccounts}, 1000);
+  std::vector<OrderedMessage> out;
+  Add(order, m.Data(kOrders, kT1, 1, "d1"));
+  Add(order, m.Make(kOrders, std::nullopt));  // tombstone of d1
+  Add(order, m.Data(kOrders, kT1, 2, "d2"));
+  Add(order, m.Begin(kT1));
+  Add(order, m.End(kT1, {{"db.dbo.orders", 2}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "d1", "tomb", "d2", "E."});
+  // T2's delete completes T2 before its tombstone is read.
+  Add(order, m.Data(kOrders, kT2, 1, "d3"));
+  Add(order, m.Begin(kT2));
+  Add(order, m.End(kT2, {{"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "d3", "E."});
+  Add(order, m.Make(kOrders, std::nullopt));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"tomb."});
+}
+
+TEST_CASE("an event of a transaction the transaction topic never names goes before a later head") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders}, 1000);
+  std::vector<OrderedMessage> out;
+  Add(order, m.Data(kOrders, kT1, 1, "old"));  // T1's markers are before the stored progress
+  Add(order, m.Data(kOrders, kT2, 1, "o2"));
+  Add(order, m.Begin(kT2));
+  Add(order, m.End(kT2, {{"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"old.", "B", "o2", "E."});
+}
+
+TEST_CASE("after a rewind, ids up to the last committed one are late") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders}, 1000);
+  std::vector<OrderedMessage> out;
+  Add(order, m.Data(kOrders, kT2, 1, "o2"));
+  order.Clear(kT2);
+  CHECK(order.buffered() == 0);
+  Add(order, m.Data(kOrders, kT2, 1, "again"));    // read again below the committed progress? standalone
+  Add(order, m.End(kT1, {{"db.dbo.orders", 1}}));  // a marker of an applied transaction: progress only
+  Add(order, m.Data(kOrders, kT3, 1, "o3"));
+  Add(order, m.Begin(kT3));
+  Add(order, m.End(kT3, {{"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"E.", "again.", "B", "o3", "E."});
+}
+
+TEST_CASE("bad transaction events and an overfull buffer are errors that say why") {
+  Messages m;
+  std::string error;
+  TransactionOrder order(kTxnTopic, {kOrders}, 3);
+  CHECK_FALSE(order.Add(m.Make(kTxnTopic, std::string("{\"status\":\"MAYBE\",\"id\":\"x\"}")), error));
+  CHECK(error.find("unreadable transaction event at p.transaction partition 0 offset 0") != std::string::npos);
+  CHECK_FALSE(order.Add(m.Make(kTxnTopic, std::string("{\"status\":\"END\",\"id\":\"" + kT1 + "\"}")), error));
+  CHECK(error.find("without data_collections") != std::string::npos);
+  for (int i = 1; i <= 3; ++i) REQUIRE(order.Add(m.Data(kOrders, kT2, i, "x"), error));
+  CHECK_FALSE(order.Add(m.Data(kOrders, kT2, 4, "x"), error));
+  CHECK(error.find("more than 3 events held") != std::string::npos);
+  CHECK(error.find("apply.max_buffered_events") != std::string::npos);
+}
