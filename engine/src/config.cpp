@@ -222,7 +222,7 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
   add("capture.snapshot_max_establish_attempts", po::value(&capture.snapshot.max_establish_attempts)->default_value(10),
       "snapshot: tries to find an end-of-log window without a captured commit");
   add("capture.provide_transaction_metadata", po::value(&capture.provide_transaction_metadata)->default_value(true),
-      "BEGIN/END events on <prefix>.transaction");
+      "BEGIN/END events on <prefix>.transaction (sqltail apply takes commit order across topics from them)");
   add("capture.time_precision_mode", po::value(&raw.time_precision_mode)->default_value("adaptive"),
       "adaptive | connect");
   add("capture.decimal_handling_mode", po::value(&raw.decimal_handling_mode)->default_value("precise"),
