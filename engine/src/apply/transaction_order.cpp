@@ -34,18 +34,33 @@ TransactionOrder::TransactionOrder(std::string transaction_topic, const std::vec
 }
 
 TransactionOrder::Txn& TransactionOrder::TxnFor(std::string_view id) {
-  auto [it, inserted] = txns_.try_emplace(std::string(id));
-  if (inserted) {
-    it->second = std::make_unique<Txn>();
-    it->second->id = it->first;
-  }
-  return *it->second;
+  if (auto it = txns_.find(id); it != txns_.end()) return *it->second;
+  auto txn = std::make_unique<Txn>();
+  txn->id = id;
+  Txn& made = *txn;
+  txns_.emplace(made.id, std::move(txn));
+  return made;
+}
+
+TransactionOrder::Partition& TransactionOrder::PartitionFor(std::string_view topic, int32_t partition) {
+  for (auto& p : partitions_)
+    if (p.partition == partition && p.topic == topic) return p;
+  partitions_.push_back({std::string(topic), partition, {}, {}});
+  return partitions_.back();
+}
+
+std::unique_ptr<TransactionOrder::Entry> TransactionOrder::NewEntry() {
+  if (free_entries_.empty()) return std::make_unique<Entry>();
+  auto entry = std::move(free_entries_.back());
+  free_entries_.pop_back();
+  *entry = Entry();
+  return entry;
 }
 
 bool TransactionOrder::Add(kafka::RetainedMessage message, std::string& error) {
   const kafka::MessageView& view = message.view();
   if (view.topic == transaction_topic_) return AddControl(std::move(message), error);
-  PartitionKey key{std::string(view.topic), view.partition};
+  Partition& part = PartitionFor(view.topic, view.partition);
   const bool tombstone = !view.value.has_value();
   std::string_view id;
   uint64_t order = 0;
@@ -72,11 +87,11 @@ bool TransactionOrder::Add(kafka::RetainedMessage message, std::string& error) {
         has_order = true;
       }
     }
-  } else if (auto it = last_txn_.find(key); it != last_txn_.end()) {
-    id = it->second;  // a tombstone follows its delete
+  } else {
+    id = part.last_txn;  // a tombstone follows its delete
   }
 
-  auto entry = std::make_unique<Entry>();
+  auto entry = NewEntry();
   if (!id.empty() && !Late(id)) {
     Txn& txn = TxnFor(id);
     entry->txn = &txn;
@@ -85,10 +100,10 @@ bool TransactionOrder::Add(kafka::RetainedMessage message, std::string& error) {
     if (!tombstone) ++txn.received;
     ++txn.live;
     txn.entries.push_back(entry.get());
-    if (!tombstone) last_txn_[key] = txn.id;
+    if (!tombstone) part.last_txn = txn.id;
   }
   entry->message = std::move(message);
-  partitions_[key].push_back(std::move(entry));
+  part.entries.push_back(std::move(entry));
   if (++buffered_ > max_buffered_) {
     error = "more than " + std::to_string(max_buffered_) + " events held for source commit order (" + Waiting() +
             "); raise apply.max_buffered_events, or check that the transaction topic " + transaction_topic_ +
@@ -173,7 +188,8 @@ void TransactionOrder::Drain(std::vector<OrderedMessage>& out) {
   for (bool moved = true; moved;) {
     moved = false;
     // Fronts that belong to no transaction still to come go first.
-    for (auto& [key, entries] : partitions_) {
+    for (auto& part : partitions_) {
+      auto& entries = part.entries;
       while (!entries.empty() && (entries.front()->txn == nullptr || Late(entries.front()->txn->id))) {
         PopFront(entries, out);
         moved = true;
@@ -183,8 +199,8 @@ void TransactionOrder::Drain(std::vector<OrderedMessage>& out) {
     Txn& head = *queue_.front();
     if (!head.ended || head.received < head.needed) break;
     // Everything still held with a smaller id came before the head: released first, on its own.
-    for (auto& [key, entries] : partitions_) {
-      while (!entries.empty() && Before(*entries.front(), head)) PopFront(entries, out);
+    for (auto& part : partitions_) {
+      while (!part.entries.empty() && Before(*part.entries.front(), head)) PopFront(part.entries, out);
     }
     ReleaseTxn(head, out);
     moved = true;
@@ -203,9 +219,11 @@ void TransactionOrder::PopFront(std::deque<std::unique_ptr<Entry>>& entries, std
   std::unique_ptr<Entry> entry = std::move(entries.front());
   entries.pop_front();
   --buffered_;
-  if (entry->released) return;  // moved out with its transaction already
-  out.push_back({std::move(entry->message), false, true, {}});
-  Forget(entry->txn);
+  if (!entry->released) {  // else moved out with its transaction already
+    out.push_back({std::move(entry->message), false, true, {}});
+    Forget(entry->txn);
+  }
+  free_entries_.push_back(std::move(entry));
 }
 
 void TransactionOrder::Forget(Txn* txn) {
@@ -229,9 +247,10 @@ void TransactionOrder::ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out) {
   last_released_ = txn.id;
   queue_.pop_front();
   // Released entries leave their partitions' fronts (a partition's entries of the head lead it).
-  for (auto& [key, entries] : partitions_) {
-    while (!entries.empty() && entries.front()->released) {
-      entries.pop_front();
+  for (auto& part : partitions_) {
+    while (!part.entries.empty() && part.entries.front()->released) {
+      free_entries_.push_back(std::move(part.entries.front()));
+      part.entries.pop_front();
       --buffered_;
     }
   }
@@ -242,7 +261,6 @@ void TransactionOrder::Clear(std::string last_committed_id) {
   partitions_.clear();
   queue_.clear();
   txns_.clear();
-  last_txn_.clear();
   late_control_.clear();
   buffered_ = 0;
   last_released_ = std::move(last_committed_id);

@@ -22,7 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -81,14 +81,21 @@ class TransactionOrder {
     bool ended = false;
     bool queued = false;  // seen on the transaction topic: in queue_
   };
-  struct PartitionKey {
+  // Per partition: what it holds, in offset order, and the transaction of its last data event (a
+  // tombstone belongs to it). Few partitions: found by a linear search, no key built per message.
+  struct Partition {
     std::string topic;
-    int32_t partition;
-    bool operator<(const PartitionKey& o) const {
-      return partition != o.partition ? partition < o.partition : topic < o.topic;
-    }
+    int32_t partition = 0;
+    std::deque<std::unique_ptr<Entry>> entries;
+    std::string last_txn;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
   };
 
+  Partition& PartitionFor(std::string_view topic, int32_t partition);
+  std::unique_ptr<Entry> NewEntry();
   bool AddControl(kafka::RetainedMessage message, std::string& error);
   Txn& TxnFor(std::string_view id);
   bool Late(std::string_view id) const { return !last_released_.empty() && id <= last_released_; }
@@ -101,10 +108,10 @@ class TransactionOrder {
   std::unordered_set<std::string> data_topics_;
   size_t max_buffered_;
   size_t buffered_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<Txn>> txns_;
+  std::unordered_map<std::string, std::unique_ptr<Txn>, StringHash, std::equal_to<>> txns_;
   std::deque<Txn*> queue_;  // transaction-topic order
-  std::map<PartitionKey, std::deque<std::unique_ptr<Entry>>> partitions_;
-  std::map<PartitionKey, std::string> last_txn_;  // per partition: txn id of the last data event (tombstones)
+  std::deque<Partition> partitions_;  // a deque: references stay valid as partitions are added
+  std::vector<std::unique_ptr<Entry>> free_entries_;  // reused: no allocation per event in steady state
   std::string last_released_;
   std::vector<kafka::RetainedMessage> late_control_;  // transaction events of transactions already applied
   simdjson::dom::parser parser_;
