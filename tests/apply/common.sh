@@ -36,20 +36,43 @@ fail() {
   exit 1
 }
 
-# Generates a fixture and captures all of it into Kafka (topics $PREFIX.*); sets TOPIC.
-capture_fixture() {  # rows seed rows_per_transaction
-  "$BIN/fixture-gen" --workload inserts --rows "$1" --seed "$2" --rows-per-transaction "$3" --out "$RUN/fixture" \
-    > /dev/null
+# Generates a fixture (fixture-gen ARGS) and captures all of it into Kafka (topics $PREFIX.*).
+capture_generated() {  # fixture-gen args...
+  "$BIN/fixture-gen" "$@" --out "$RUN/fixture" > /dev/null 2>&1 || fail "fixture-gen $* failed"
   local port
   port=$(free_port)
   start_replay "$RUN/fixture" "$port" "$RUN/replay.log" || fail "tds-replay did not start"
   pids+=("$REPLAY_PID")
-  TOPIC="$PREFIX.source_db.dbo.test_table"
   write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
   "$CAPTURE_BIN" capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500 > "$RUN/capture.log" 2>&1 ||
     fail "capture failed"
-  grep -q "$1 events" "$RUN/capture.log" || fail "capture did not report $1 events"
   kill "$REPLAY_PID" 2>/dev/null || true
+}
+
+# The inserts workload, all captured; sets TOPIC.
+capture_fixture() {  # rows seed rows_per_transaction
+  capture_generated --workload inserts --rows "$1" --seed "$2" --rows-per-transaction "$3"
+  TOPIC="$PREFIX.source_db.dbo.test_table"
+  grep -q "$1 events" "$RUN/capture.log" || fail "capture did not report $1 events"
+}
+
+# Starts `sqltail apply ARGS...` (output appended to $RUN/apply-killed.log), waits until the command
+# `measure` prints at least `goal` (at most `wait_s` seconds), waits a random 0-40 ms more so the kill
+# falls anywhere in the commit cycle, and kills it with SIGKILL. The applier must not exit by itself.
+apply_and_kill() {  # kill_no measure goal wait_s args...
+  local kill_no=$1 measure=$2 goal=$3 wait_until=$((SECONDS + $4)) pid
+  shift 4
+  "$BIN/sqltail" apply "$@" >> "$RUN/apply-killed.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  while (( SECONDS < wait_until )) && (( $($measure) < goal )); do
+    kill -0 "$pid" 2>/dev/null || fail "apply exited before kill $kill_no"
+    sleep 0.01
+  done
+  sleep "0.0$((RANDOM % 5))"
+  kill -0 "$pid" 2>/dev/null || fail "apply exited before kill $kill_no"
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
 }
 
 write_pg_apply_config() {  # file topics

@@ -35,19 +35,7 @@ for ((i = 1; i <= KILLS; i++)); do
   (( SECONDS < deadline )) || fail "the kills took longer than 75 s"
   goal=$(($(count) + 50 + RANDOM % (ROWS / KILLS / 2)))
   (( goal < ROWS )) || goal=$ROWS
-  "$BIN/sqltail" apply "${apply_args[@]}" >> "$RUN/apply-killed.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  wait_until=$((SECONDS + 3))
-  while (( SECONDS < wait_until )); do
-    (( $(count) >= goal )) && break
-    kill -0 "$pid" 2>/dev/null || fail "apply exited before kill $i"
-    sleep 0.01
-  done
-  sleep "0.0$((RANDOM % 5))"
-  kill -0 "$pid" 2>/dev/null || fail "apply exited before kill $i"
-  kill -9 "$pid"
-  wait "$pid" 2>/dev/null || true
+  apply_and_kill "$i" count "$goal" 3 "${apply_args[@]}"
   rows=$(count)
   echo "kill $i at $rows rows (goal $goal)"
   (( rows > 0 && rows < ROWS )) && midway=$((midway + 1))

@@ -16,14 +16,7 @@ RANDOM=${CRASH_SEED:-20261204}
 TABLES=(orders accounts)
 echo "mixed crash test ($kind): $TRANSACTIONS source transactions, $KILLS kills, seed ${CRASH_SEED:-20261204}"
 
-"$BIN/fixture-gen" --workload mixed --transactions "$TRANSACTIONS" --seed 11 --out "$RUN/fixture" > /dev/null 2>&1
-port=$(free_port)
-start_replay "$RUN/fixture" "$port" "$RUN/replay.log" || fail "tds-replay did not start"
-pids+=("$REPLAY_PID")
-write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
-"$CAPTURE_BIN" capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500 > "$RUN/capture.log" 2>&1 ||
-  fail "capture failed"
-kill "$REPLAY_PID" 2>/dev/null || true
+capture_generated --workload mixed --transactions "$TRANSACTIONS" --seed 11
 topics=""
 for t in "${TABLES[@]}"; do topics+="${topics:+,}$PREFIX.source_db.dbo.$t"; done
 
@@ -67,24 +60,13 @@ apply_args=(--config "$RUN/main.conf" --set apply.batch_max_events=10 --set appl
 # The reference's stored offsets of the data topics are where the target under test ends too.
 total=$(query "SELECT coalesce(sum(next_offset), 0) FROM ref.sqltail_progress WHERE topic <> '$PREFIX.transaction'")
 # Each kill comes when the stored progress has grown by a random amount (the applier is too fast for
-# fixed delays to land inside it), plus a random 0-40 ms, so it falls anywhere in the commit cycle.
+# fixed delays to land inside it).
 kill_points=()
 deadline=$((SECONDS + 120))
 for ((i = 1; i <= KILLS; i++)); do
   (( SECONDS < deadline )) || fail "the kills took longer than 120 s"
   goal=$(($(progress) + 100 + RANDOM % (total / KILLS / 2)))
-  "$BIN/sqltail" apply "${apply_args[@]}" >> "$RUN/apply-killed.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  wait_until=$((SECONDS + 5))
-  while (( SECONDS < wait_until )) && (( $(progress) < goal )); do
-    kill -0 "$pid" 2>/dev/null || fail "apply exited before kill $i"
-    sleep 0.01
-  done
-  sleep "0.0$((RANDOM % 5))"
-  kill -0 "$pid" 2>/dev/null || fail "apply exited before kill $i"
-  kill -9 "$pid"
-  wait "$pid" 2>/dev/null || true
+  apply_and_kill "$i" progress "$goal" 5 "${apply_args[@]}"
   kill_points+=("$(progress)")
   echo "kill $i at $((${kill_points[-1]})) of $total stored offsets"
 done

@@ -109,23 +109,9 @@ class Applier {
     kafka::Consumer consumer(options_.kafka);
     std::vector<kafka::PartitionStart> starts;
     for (const auto& topic : options_.topics) {
-      // The capture creates its topics; an applier started first waits for them.
-      auto partitions = consumer.ListPartitions(topic, kKafkaTimeout);
-      for (bool told = false; !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART" && !stop.load();
-           told = true) {
-        if (!told && log) log("waiting for topic " + topic + " to be created");
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        partitions = consumer.ListPartitions(topic, kKafkaTimeout);
-      }
-      if (stop.load()) return true;
-      if (!partitions.ok()) {
-        error = "apply: topic " + topic + ": " + partitions.error().ToString();
-        return false;
-      }
-      for (int32_t p : partitions.value()) {
-        auto it = progress.find({topic, p});
-        starts.push_back({topic, p, it == progress.end() ? kafka::kOffsetBeginning : it->second});
-      }
+      const Found found = AddPartitions(consumer, "topic", topic, true, progress, starts, stop, error);
+      if (found == Found::kFailed) return false;
+      if (found == Found::kStopped) return true;
     }
     std::unique_ptr<TransactionOrder> order;
     if (!OpenTransactionOrder(consumer, progress, starts, stop, order, error)) return false;
@@ -352,6 +338,32 @@ class Applier {
     return at_boundary;
   }
 
+  enum class Found { kYes, kMissing, kStopped, kFailed };
+  // Adds the partitions of `topic` to `starts` at their stored progress. The capture creates its
+  // topics; an applier started first waits for them (`wait`), else a missing topic is kMissing.
+  Found AddPartitions(kafka::Consumer& consumer, std::string_view what, const std::string& topic, bool wait,
+                      const ProgressMap& progress, std::vector<kafka::PartitionStart>& starts,
+                      const std::atomic<bool>& stop, std::string& error) {
+    auto partitions = consumer.ListPartitions(topic, kKafkaTimeout);
+    auto missing = [&]() { return !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART"; };
+    if (!wait && missing()) return Found::kMissing;
+    for (bool told = false; missing() && !stop.load(); told = true) {
+      if (!told && log_) log_("waiting for " + std::string(what) + " " + topic + " to be created");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      partitions = consumer.ListPartitions(topic, kKafkaTimeout);
+    }
+    if (stop.load()) return Found::kStopped;
+    if (!partitions.ok()) {
+      error = "apply: " + std::string(what) + " " + topic + ": " + partitions.error().ToString();
+      return Found::kFailed;
+    }
+    for (int32_t p : partitions.value()) {
+      auto it = progress.find({topic, p});
+      starts.push_back({topic, p, it == progress.end() ? kafka::kOffsetBeginning : it->second});
+    }
+    return Found::kYes;
+  }
+
   // apply.transaction_topic: finds the transaction topic, adds its partitions to `starts` and makes the
   // order stage. Without one (none; auto and no such topic) `order` stays null: each partition is
   // applied as it arrives, whole source transactions only where one partition holds them.
@@ -382,32 +394,21 @@ class Applier {
       }
       topic = prefix + ".transaction";
     }
-    auto partitions = consumer.ListPartitions(topic, kKafkaTimeout);
-    if (automatic && !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART") {
+    const size_t first_added = starts.size();
+    // auto: a capture without transaction metadata never creates the topic, so do not wait for it.
+    const Found found = AddPartitions(consumer, "transaction topic", topic, !automatic, progress, starts, stop, error);
+    if (found == Found::kFailed) return false;
+    if (found == Found::kStopped) return true;
+    if (found == Found::kMissing) {
       return unordered("no transaction topic " + topic + " (capture.provide_transaction_metadata = false?)");
-    }
-    for (bool told = false; !partitions.ok() && partitions.error().name() == "UNKNOWN_TOPIC_OR_PART" && !stop.load();
-         told = true) {
-      if (!told && log_) log_("waiting for transaction topic " + topic + " to be created");
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      partitions = consumer.ListPartitions(topic, kKafkaTimeout);
-    }
-    if (stop.load()) return true;
-    if (!partitions.ok()) {
-      error = "apply: transaction topic " + topic + ": " + partitions.error().ToString();
-      return false;
-    }
-    for (int32_t p : partitions.value()) {
-      auto it = progress.find({topic, p});
-      starts.push_back({topic, p, it == progress.end() ? kafka::kOffsetBeginning : it->second});
     }
     order = std::make_unique<TransactionOrder>(topic, options_.topics, options_.max_buffered_events);
     if (log_) log_("source transactions in commit order from " + topic);
     // The stored progress ends right after the END of the last transaction applied: read it, so that
     // events of transactions up to it (a topic added later, one applied alone) are known as late.
-    auto it = progress.find({topic, partitions.value().empty() ? 0 : partitions.value().front()});
-    if (it != progress.end() && it->second > 0) {
-      const kafka::PartitionStart last{topic, it->first.second, it->second - 1};
+    // The capture creates the transaction topic with one partition.
+    if (starts.size() > first_added && starts[first_added].offset > 0) {
+      const kafka::PartitionStart last{topic, starts[first_added].partition, starts[first_added].offset - 1};
       if (auto e = consumer.Assign(std::span(&last, 1)); !e.ok()) {
         error = "apply: " + e.ToString();
         return false;
