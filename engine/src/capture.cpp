@@ -210,6 +210,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   // transaction is aborted and a restart resumes from the last committed checkpoint.
   auto commit = [&]() -> bool {
     next.restart_lsn = reader->RestartLsn();
+    next.read_lsn = reader->ReadThrough();
     // Inside a split transaction the assembler no longer holds it: re-read from its begin.
     if (next.split_events > 0 && split_begin_lsn < next.restart_lsn) next.restart_lsn = split_begin_lsn;
     std::string value = EncodeCheckpoint(next);
@@ -266,7 +267,10 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     std::span<const kafka::MessageHeader> headers(chosen, count);
     std::optional<std::string_view> key;
     if (!ev.key.empty()) key = ev.key;
-    if (auto e = producer->Produce(*ev.topic, kafka::kUnassignedPartition, key, ev.value, headers); !e.ok()) {
+    // Events without a key (a table without a primary key) all go to partition 0, so that their
+    // order is the table's order for every consumer; the partitioner would scatter them at random.
+    const int32_t partition = key ? kafka::kUnassignedPartition : 0;
+    if (auto e = producer->Produce(*ev.topic, partition, key, ev.value, headers); !e.ok()) {
       kafka_failed(e, "", out_error);
       return false;
     }
@@ -410,7 +414,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     spill.memory_budget_bytes = options.txn_memory_budget_mb << 20;
     spill.dir = options.spill_dir;
     reader->SetSpill(std::move(spill));
-    reader->Resume(committed.restart_lsn, committed.commit_lsn);
+    reader->Resume(committed.restart_lsn, committed.commit_lsn, committed.read_lsn);
   };
   make_reader();
   // After an abortable Kafka error: abort the Kafka transaction, drop what the reader assembled and

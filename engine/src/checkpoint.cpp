@@ -20,6 +20,7 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
   std::string value = "{\"commit_lsn\":\"" + c.commit_lsn.ToString() + "\",\"change_lsn\":\"" +
                       c.change_lsn.ToString() + "\",\"event_serial_no\":" + std::to_string(c.event_serial_no) +
                       ",\"restart_lsn\":\"" + c.restart_lsn.ToString() + "\"";
+  if (!c.read_lsn.IsZero()) value += ",\"read_lsn\":\"" + c.read_lsn.ToString() + "\"";
   if (c.split_events > 0) {
     value += ",\"split_commit_lsn\":\"" + c.split_commit_lsn.ToString() +
              "\",\"split_events\":" + std::to_string(c.split_events);
@@ -53,6 +54,10 @@ std::optional<Checkpoint> ParseCheckpoint(std::string_view json, std::string& er
     return std::nullopt;
   }
   c.event_serial_no = serial;
+  if (root["read_lsn"].error() != simdjson::NO_SUCH_FIELD && !lsn_field("read_lsn", c.read_lsn)) {
+    error = "checkpoint has an invalid read_lsn: " + std::string(json.substr(0, 200));
+    return std::nullopt;
+  }
   // Optional: present only while a split source transaction is partly emitted.
   uint64_t split_events = 0;
   auto split_error = root["split_events"].get(split_events);

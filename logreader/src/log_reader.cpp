@@ -1,5 +1,7 @@
 #include "sqltail/logreader/log_reader.h"
 
+#include <algorithm>
+
 namespace sqltail::logreader {
 
 LogReader::LogReader(LogSource& source, const Catalog& catalog, TransactionAssembler::CommitHandler on_commit)
@@ -9,9 +11,11 @@ LogReader::LogReader(LogSource& source, const Catalog& catalog, TransactionAssem
         return handler(txn, error);
       }) {}
 
-void LogReader::Resume(Lsn restart_lsn, Lsn emitted_through) {
+void LogReader::Resume(Lsn restart_lsn, Lsn emitted_through, Lsn read_through) {
   read_from_ = restart_lsn;
   emitted_through_ = emitted_through;
+  read_through_ = std::max(read_through, emitted_through);
+  assembler_.SkipUnknownThrough(read_through_);
   last_seen_ = Lsn();
   have_seen_ = false;
 }

@@ -173,6 +173,10 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
     return false;
 
   if (found == open_.end()) {
+    if (lsn <= skip_unknown_through_) {
+      ++stats_.records_of_ended_transactions;
+      return true;
+    }
     error = "log record " + lsn.ToString() + " (" + OperationName(record.operation) + ", " + table->QualifiedName() +
             ") belongs to transaction " + record.transaction_id.ToString() +
             ", which began before the first LSN read: its earlier changes are not in the log read";

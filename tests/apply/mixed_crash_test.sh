@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # kill -9 of the applier on the mixed workload: `fixture-gen --workload mixed` (overlapping source
 # transactions over several tables of many types: inserts, updates, deletes with tombstones, key
-# changes, rollbacks) is captured once; `sqltail apply` reads the keyed tables' topics, in source
+# changes, rollbacks) is captured once; `sqltail apply` reads the topics of the keyed tables and the
+# heap audit_log (rows without a key: matched by all their values), in source
 # commit order from the transaction topic, and is killed with SIGKILL at KILLS seeded random moments,
 # restarted each time, then run to the end. The target (sqlite or postgresql, the first argument)
 # must then hold the generator's final row count per table and equal, row for row, a reference
 # target made by applying each table's topic alone in one uninterrupted run.
-# (The heap table audit_log is left out: the applier matches rows by key, and a heap row has none.)
 kind=${1:?usage: mixed_crash_test.sh sqlite|postgresql}
 [[ "$kind" == postgresql ]] && NEEDS_PG=1
 source "$(dirname "$0")/common.sh"
 TRANSACTIONS=${MIXED_TRANSACTIONS:-16000}
 KILLS=${CRASH_KILLS:-20}
 RANDOM=${CRASH_SEED:-20261204}
-TABLES=(orders accounts)
+TABLES=(orders accounts audit_log)
 echo "mixed crash test ($kind): $TRANSACTIONS source transactions, $KILLS kills, seed ${CRASH_SEED:-20261204}"
 
 capture_generated --workload mixed --transactions "$TRANSACTIONS" --seed 11

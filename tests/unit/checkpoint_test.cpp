@@ -65,3 +65,24 @@ TEST_CASE("inconsistent split keys are rejected") {
   CHECK_FALSE(ParseCheckpoint(head + R"(,"split_commit_lsn":"00000027:00000758:0005","split_events":3})", error));
   CHECK(error.find("split_events") != std::string::npos);
 }
+
+TEST_CASE("read_lsn round-trips, is optional, and must be an LSN") {
+  Checkpoint c;
+  c.commit_lsn = L("00000027:00000758:0005");
+  c.change_lsn = L("00000027:00000750:0002");
+  c.event_serial_no = 1;
+  c.restart_lsn = L("00000027:00000700:0001");
+  c.read_lsn = L("00000027:00000790:0004");
+  const std::string value = EncodeCheckpoint(c);
+  CHECK(value.find(R"("read_lsn":"00000027:00000790:0004")") != std::string::npos);
+  std::string error;
+  auto parsed = ParseCheckpoint(value, error);
+  REQUIRE_MESSAGE(parsed.has_value(), error);
+  CHECK(parsed->read_lsn == c.read_lsn);
+  const std::string head =
+      R"({"commit_lsn":"00000027:00000758:0005","change_lsn":"00000027:00000750:0002","event_serial_no":1,)"
+      R"("restart_lsn":"00000027:00000700:0001")";
+  CHECK(ParseCheckpoint(head + "}", error)->read_lsn.IsZero());
+  CHECK_FALSE(ParseCheckpoint(head + R"(,"read_lsn":"later"})", error));
+  CHECK(error.find("read_lsn") != std::string::npos);
+}

@@ -845,12 +845,27 @@ class Applier {
         error = "op '" + std::string(op) + "' without an after image";
         return false;
       }
-      if (!ToRow(*table, after, false, error)) return false;
       // Columns the log did not determine (header sqltail.unavailable, docs/events.md) keep their
       // current values in the target.
       std::optional<std::string_view> unavailable;
       if (op == "u") unavailable = kafka::FindHeader(message, "sqltail.unavailable");
-      if (unavailable && !unavailable->empty()) {
+      const bool partial = unavailable && !unavailable->empty();
+      if (op == "u" && !table->has_key && !partial) {
+        // Without a key the row is found by its old values: one row equal to `before` goes, and
+        // `after` comes in its place (an upsert of a keyless table only inserts).
+        simdjson::dom::object before;
+        if (payload["before"].get(before)) {
+          error = "an update of a table without a key has no before image";
+          return false;
+        }
+        if (!ToRow(*table, before, true, error)) return false;
+        if (!target_->Delete(*table, row_, origin, error)) {
+          target_error_ = true;
+          return false;
+        }
+      }
+      if (!ToRow(*table, after, false, error)) return false;
+      if (partial) {
         if (!MarkUnavailable(*table, *unavailable, error)) return false;
         if (!target_->UpdateKnownColumns(*table, row_, unavailable_, origin, error)) {
           target_error_ = true;

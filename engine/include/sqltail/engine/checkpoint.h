@@ -16,6 +16,10 @@ struct Checkpoint {
   logreader::Lsn change_lsn;  // LSN of the last emitted change
   uint64_t event_serial_no = 0;
   logreader::Lsn restart_lsn;  // where a restart re-reads from: oldest open transaction's begin, or the position
+  // The last LSN read when the checkpoint was taken: a transaction that began before restart_lsn
+  // had ended there, so a restart skips its records up to it. JSON key "read_lsn"; a checkpoint
+  // without it (written before it existed) parses with zero, and the commit LSN bounds the skip.
+  logreader::Lsn read_lsn;
   // A source transaction larger than one Kafka transaction is emitted in chunks. After a chunk that
   // did not end it, split_events > 0 counts its events (changes, in log order) already emitted and
   // split_commit_lsn is its commit LSN; the fields above still describe the last transaction emitted

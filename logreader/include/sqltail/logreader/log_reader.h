@@ -17,13 +17,19 @@ class LogReader {
 
   // Resume after a checkpoint: re-read from `restart_lsn` (inclusive) and hand over only the
   // transactions that commit after `emitted_through` (the commit LSN of the last emitted one).
-  void Resume(Lsn restart_lsn, Lsn emitted_through);
+  // `read_through` is the position when the checkpoint was taken: a transaction that began before
+  // `restart_lsn` had ended by then, so its records up to there are skipped (zero: up to
+  // `emitted_through`, which is always at or before that position).
+  void Resume(Lsn restart_lsn, Lsn emitted_through, Lsn read_through = Lsn());
 
   // Reads up to max_rows rows after the current position. `rows` counts the rows that were new.
   bool Poll(size_t max_rows, size_t& rows, std::string& error);
 
   // The last LSN read (zero before the first row).
   Lsn position() const { return last_seen_; }
+  // The last LSN read, or before the first row the position given to Resume: what a checkpoint
+  // taken now records as its read_through.
+  Lsn ReadThrough() const { return have_seen_ ? last_seen_ : read_through_; }
   // Where a restart must begin reading: the begin LSN of the oldest open transaction, or the position.
   Lsn RestartLsn() const;
   const TransactionAssembler& assembler() const { return assembler_; }
@@ -37,6 +43,7 @@ class LogReader {
   Lsn last_seen_;
   bool have_seen_ = false;
   Lsn emitted_through_;
+  Lsn read_through_;
 };
 
 }  // namespace sqltail::logreader

@@ -69,11 +69,12 @@ struct AssemblerStats {
   uint64_t transactions_aborted = 0;
   uint64_t changes_emitted = 0;
   uint64_t updates_emitted = 0;
-  uint64_t partial_updates_emitted = 0;  // updates without a base image
-  uint64_t unavailable_values = 0;       // columns emitted as unavailable (one per column per event)
-  uint64_t changes_compensated = 0;      // buffered records cancelled by their CLRs
-  uint64_t transactions_spilled = 0;     // transactions that went to disk (SpillOptions)
-  uint64_t bytes_spilled = 0;            // row bytes written to spill files
+  uint64_t partial_updates_emitted = 0;        // updates without a base image
+  uint64_t unavailable_values = 0;             // columns emitted as unavailable (one per column per event)
+  uint64_t changes_compensated = 0;            // buffered records cancelled by their CLRs
+  uint64_t transactions_spilled = 0;           // transactions that went to disk (SpillOptions)
+  uint64_t bytes_spilled = 0;                  // row bytes written to spill files
+  uint64_t records_of_ended_transactions = 0;  // skipped after a resume (SkipUnknownThrough)
 };
 
 class TransactionAssembler {
@@ -89,6 +90,11 @@ class TransactionAssembler {
 
   // Spill transactions to disk past a memory budget (off by default).
   void SetSpill(SpillOptions options);
+
+  // After a resume from a checkpoint: a record up to `lsn` of a transaction whose begin was not
+  // read belongs to one that had ended when the checkpoint was taken (its restart LSN is the
+  // oldest begin still open then), and is skipped. Past `lsn` such a record stays an error.
+  void SkipUnknownThrough(Lsn lsn) { skip_unknown_through_ = lsn; }
 
   // The begin LSN of the oldest transaction still open, or nullopt when none is open.
   std::optional<Lsn> OldestOpenBegin() const;
@@ -122,6 +128,7 @@ class TransactionAssembler {
   AssemblerStats stats_;
   UpdateResolver resolver_;
   UpdateResult update_;  // reused per modify record
+  Lsn skip_unknown_through_;
   SpillOptions spill_;
   std::string spill_buffer_;  // reused: one change's spill bytes
   std::vector<uint8_t> spill_read_;
