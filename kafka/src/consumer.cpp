@@ -87,7 +87,15 @@ struct Consumer::State {
 Consumer::Consumer(const Config& config) : state_(std::make_unique<State>()) {
   state_->config = config;
   const std::string where = detail::Where("create consumer", config);
-  const std::map<std::string, std::string> defaults = {{"group.id", "sqltail-assign-only"}};
+  // librdkafka 2.0 stops fetching a partition whose local queue is over queued.max.messages.kbytes
+  // and looks again only about a second later (2.1 made that fetch.queue.backoff.ms). The applier
+  // drains 64 MB (about 23,000 events with schemas) in a fraction of that second, so with the
+  // library's default it sat idle most of a catch-up; 256 MB and 4 MiB fetches keep it fed.
+  const std::map<std::string, std::string> defaults = {
+      {"group.id", "sqltail-assign-only"},
+      {"queued.max.messages.kbytes", "262144"},
+      {"max.partition.fetch.bytes", "4194304"},
+  };
   const std::map<std::string, std::string> forced = {
       {"isolation.level", "read_committed"},
       {"enable.auto.commit", "false"},

@@ -1,45 +1,119 @@
-// Not a test: measures how fast a db-lib loop reads an fn_dblog result (e.g. from tds-replay).
-//   tds_replay_bench PORT [PACKET_SIZE]
+// Not a test: how fast the log is read from a TDS server (e.g. tds-replay), two ways over the same
+// batches (TOP (batch) of the reader's fn_dblog columns, each batch starting at the last LSN of the
+// one before, as LogReader asks):
+//   bare    a db-lib loop that only touches each row's LSN text and [Log Record] bytes: the physical
+//           limit of this path;
+//   reader  the capture's reader: the live source, ParseLogRecord and the TransactionAssembler
+//           (transactions assembled and committed, no Kafka).
+//   tds_replay_bench PORT bare|reader [BATCH_ROWS] [PACKET_SIZE]
+// Prints one line: mode, rows, seconds, rows/s (and transactions for reader).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
+#include "sqltail/logreader/live_source.h"
+#include "sqltail/logreader/log_reader.h"
 #include "sqltail/tds/connection.h"
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: tds_replay_bench PORT [PACKET_SIZE]\n");
-    return 2;
-  }
-  sqltail::tds::ConnectOptions o;
-  o.port = static_cast<uint16_t>(std::atoi(argv[1]));
-  o.user = "sqltail";
-  o.password = "x";
-  o.database = "source_db";
-  o.encryption = "off";
-  if (argc > 2) o.packet_size = std::atoi(argv[2]);
-  try {
-    auto c = sqltail::tds::Connection::Connect(o);
-    const auto start = std::chrono::steady_clock::now();
-    uint64_t rows = 0, bytes = 0;
-    auto err = c.Execute(
-        "SELECT [Current LSN], [Operation], [Context], [Transaction ID], [Log Record Length], [AllocUnitId], "
-        "[PartitionId], [Page ID], [Slot ID], [Log Record] FROM sys.fn_dblog(NULL, NULL)",
-        [&](const sqltail::tds::Row& row) {
-          ++rows;
-          bytes += row.Text(0).size() + row.Bytes(9).size();
-          return true;
-        });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (err) {
-      std::fprintf(stderr, "%s\n", err->ToString().c_str());
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The bare loop: the same queries as the reader, LSN text and record bytes touched, nothing parsed
+// but the LSN that starts the next batch.
+int RunBare(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
+  auto connection = sqltail::tds::Connection::Connect(options);
+  const auto start = Clock::now();
+  uint64_t rows = 0, bytes = 0;
+  sqltail::logreader::Lsn from;
+  std::string last_text;
+  bool first = true;
+  for (;;) {
+    size_t batch = 0;
+    auto error = connection.Execute(sqltail::logreader::FnDblogQuery(from, batch_rows + (first ? 0 : 1)),
+                                    [&](const sqltail::tds::Row& row) {
+                                      const std::string_view lsn = row.Text(0);
+                                      bytes += lsn.size() + row.Bytes(9).size();
+                                      last_text.assign(lsn);
+                                      ++batch;
+                                      return true;
+                                    });
+    if (error) {
+      std::fprintf(stderr, "%s\n", error->ToString().c_str());
       return 1;
     }
-    std::printf("%llu rows (%llu bytes of LSN + Log Record) in %.3f s = %.0f rows/s\n",
-                static_cast<unsigned long long>(rows), static_cast<unsigned long long>(bytes), s, rows / s);
+    rows += first ? batch : (batch > 0 ? batch - 1 : 0);  // the first row repeats the last one read
+    if (batch <= (first ? 0U : 1U)) break;
+    const auto next = sqltail::logreader::Lsn::Parse(last_text);
+    if (!next) {
+      std::fprintf(stderr, "bad LSN %s\n", last_text.c_str());
+      return 1;
+    }
+    from = *next;
+    first = false;
+  }
+  const double s = Seconds(start);
+  std::printf("bare: %llu rows (%llu bytes of LSN + Log Record) in %.3f s = %.0f rows/s\n",
+              static_cast<unsigned long long>(rows), static_cast<unsigned long long>(bytes), s, rows / s);
+  return 0;
+}
+
+int RunReader(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
+  auto source = sqltail::logreader::OpenLiveSource(options);
+  sqltail::logreader::Catalog catalog;
+  std::string error;
+  if (!source->ReadCatalog(catalog, error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  uint64_t transactions = 0, changes = 0;
+  sqltail::logreader::LogReader reader(*source, catalog,
+                                       [&](const sqltail::logreader::CommittedTransaction& txn, std::string&) {
+                                         ++transactions;
+                                         changes += txn.changes.size();
+                                         return true;
+                                       });
+  const auto start = Clock::now();
+  uint64_t rows = 0;
+  for (;;) {
+    size_t batch = 0;
+    if (!reader.Poll(batch_rows, batch, error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 1;
+    }
+    if (batch == 0) break;
+    rows += batch;
+  }
+  const double s = Seconds(start);
+  std::printf("reader: %llu rows (%llu transactions, %llu changes) in %.3f s = %.0f rows/s\n",
+              static_cast<unsigned long long>(rows), static_cast<unsigned long long>(transactions),
+              static_cast<unsigned long long>(changes), s, rows / s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3 || (std::strcmp(argv[2], "bare") != 0 && std::strcmp(argv[2], "reader") != 0)) {
+    std::fprintf(stderr, "usage: tds_replay_bench PORT bare|reader [BATCH_ROWS] [PACKET_SIZE]\n");
+    return 2;
+  }
+  sqltail::tds::ConnectOptions options;
+  options.port = static_cast<uint16_t>(std::atoi(argv[1]));
+  options.user = "sqltail";
+  options.password = "x";
+  options.database = "source_db";
+  options.encryption = "off";
+  const size_t batch_rows = argc > 3 ? static_cast<size_t>(std::atol(argv[3])) : 50000;
+  if (argc > 4) options.packet_size = std::atoi(argv[4]);
+  try {
+    return std::strcmp(argv[2], "bare") == 0 ? RunBare(options, batch_rows) : RunReader(options, batch_rows);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
-  return 0;
 }

@@ -2,7 +2,9 @@
 // (the applier keeps (topic, partition, offset) in the target database), so there is no group
 // membership and no offset commit. isolation.level=read_committed, enable.auto.commit=false and
 // enable.partition.eof=true are forced; group.id defaults to "sqltail-assign-only" (librdkafka's
-// consumer poll needs one; it never joins the group).
+// consumer poll needs one; it never joins the group). queued.max.messages.kbytes defaults to 262144
+// and max.partition.fetch.bytes to 4194304 (a fed applier during catch-up, at up to about 300 MB
+// more memory; see docs/benchmarks.md); both can be set with kafka.property.*.
 //
 // Offsets have gaps under read_committed (transaction markers and aborted records occupy offsets):
 // resume from last consumed offset + 1, never count messages.
