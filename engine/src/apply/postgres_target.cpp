@@ -149,6 +149,11 @@ struct PostgresTarget::Table : TargetTable {
   std::string qualified;                           // "schema"."table"
   std::string upsert_statement, delete_statement;  // prepared statement names
   std::vector<size_t> key_columns;                 // every column for a table without a key
+  // Takes part in a foreign key (either side), found when the table is defined. Its batch is then
+  // written before an event of another such table is added, so the key's checks see log order;
+  // self_referencing: also before switching between deletes and upserts of the table itself.
+  bool ordered = false;
+  bool self_referencing = false;
 
   // The pending batch: each row's values as array elements, in `data`.
   struct Field {
@@ -292,8 +297,10 @@ std::string PostgresTarget::Describe() const {
 bool PostgresTarget::Begin(std::string& error) { return Exec("BEGIN", error); }
 
 bool PostgresTarget::Commit(std::string& error) {
+  // At most one table with a foreign key holds a batch (KeepForeignKeyOrder): any order will do.
   for (auto& table : tables_)
     if (!Flush(*table, error)) return false;
+  ordered_pending_ = nullptr;
   Result r(PQexec(conn_, "COMMIT"));
   // COMMIT of a failed transaction "succeeds" with the tag ROLLBACK.
   if (r.status() != PGRES_COMMAND_OK || std::strcmp(PQcmdStatus(r.r), "COMMIT") != 0) {
@@ -308,10 +315,15 @@ void PostgresTarget::Rollback() {
   // A table created in the rolled-back transaction is gone: define every table again when used.
   // (Prepared statements outlive the transaction; new ones get new names.)
   tables_.clear();
+  ordered_pending_ = nullptr;
 }
 
 bool PostgresTarget::Truncate(const std::string& table, const RowOrigin& origin, std::string& error) {
-  if (TargetTable* defined = FindTable(table)) static_cast<Table*>(defined)->ClearBatch();  // would go anyway
+  if (TargetTable* defined = FindTable(table)) {
+    auto& t = static_cast<Table&>(*defined);
+    if (!KeepForeignKeyOrder(t, true, error)) return false;
+    t.ClearBatch();  // would go anyway
+  }
   const std::string qualified = PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(table);
   const char* name = qualified.c_str();
   Result exists(PQexecParams(conn_, "SELECT to_regclass($1) IS NOT NULL", 1, nullptr, &name, nullptr, nullptr, 0));
@@ -337,7 +349,7 @@ bool PostgresTarget::UpdateKnownColumns(TargetTable& table, const std::vector<Fi
     return false;
   }
   // Earlier events of this table are in its batch: write them first, so this update follows them.
-  if (!Flush(t, error)) return false;
+  if (!KeepForeignKeyOrder(t, false, error) || !Flush(t, error)) return false;
   // Rare (updates the log alone does not determine): a statement for this set of columns.
   std::string sets, where, type_buffer;
   std::vector<size_t> order;
@@ -457,6 +469,19 @@ TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<Ta
              keyless_match + " LIMIT 1)";
   }
   if (!Exec(create.c_str(), error)) return nullptr;
+  {
+    const char* qualified = table->qualified.c_str();
+    Result fk(PQexecParams(conn_,
+                           "SELECT count(*) > 0, coalesce(bool_or(conrelid = confrelid), false) FROM pg_constraint "
+                           "WHERE contype = 'f' AND (conrelid = $1::regclass OR confrelid = $1::regclass)",
+                           1, nullptr, &qualified, nullptr, nullptr, 0));
+    if (fk.status() != PGRES_TUPLES_OK) {
+      error = "table " + name + ": finding its foreign keys: " + PgError(conn_, fk.r);
+      return nullptr;
+    }
+    table->ordered = PQgetvalue(fk.r, 0, 0)[0] == 't';
+    table->self_referencing = PQgetvalue(fk.r, 0, 1)[0] == 't';
+  }
   const int key_params = static_cast<int>(table->has_key ? table->key_columns.size() : table->columns.size());
   Result u(PQprepare(conn_, table->upsert_statement.c_str(), upsert.c_str(), static_cast<int>(table->columns.size()),
                      nullptr));
@@ -481,8 +506,19 @@ bool PostgresTarget::Delete(TargetTable& table, const std::vector<FieldValue>& r
   return Add(t, row, origin, true, error);
 }
 
+bool PostgresTarget::KeepForeignKeyOrder(Table& t, bool is_delete, std::string& error) {
+  if (!t.ordered) return true;
+  Table* pending = ordered_pending_;
+  const bool switched = pending != &t || (t.self_referencing && ordered_pending_delete_ != is_delete);
+  ordered_pending_ = &t;
+  ordered_pending_delete_ = is_delete;
+  if (pending == nullptr || !switched || pending->rows.empty()) return true;
+  return Flush(*pending, error);
+}
+
 bool PostgresTarget::Add(Table& t, const std::vector<FieldValue>& row, const RowOrigin& origin, bool is_delete,
                          std::string& error) {
+  if (!KeepForeignKeyOrder(t, is_delete, error)) return false;
   const size_t index = t.rows.size();
   for (size_t i = 0; i < t.columns.size(); ++i) {
     size_t offset = t.data.size();
@@ -578,7 +614,7 @@ std::string PostgresTarget::DiagnoseBatch(Table& t, bool deletes, size_t first, 
 bool PostgresTarget::DeleteWithoutKey(Table& t, const std::vector<FieldValue>& row, const RowOrigin& origin,
                                       std::string& error) {
   // Earlier inserts of the batch may be the row this deletes: write them first.
-  if (!Flush(t, error)) return false;
+  if (!KeepForeignKeyOrder(t, true, error) || !Flush(t, error)) return false;
   param_buffers_.resize(std::max(param_buffers_.size(), t.columns.size()));
   param_values_.resize(t.columns.size());
   for (size_t i = 0; i < t.columns.size(); ++i) {

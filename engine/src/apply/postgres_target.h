@@ -61,10 +61,16 @@ class PostgresTarget final : public Target {
   // After a failed batch: finds the row that fails on its own, for the error message.
   std::string DiagnoseBatch(Table& table, bool deletes, size_t first, size_t last);
   bool DeleteWithoutKey(Table& table, const std::vector<FieldValue>& row, const RowOrigin& origin, std::string& error);
+  // Before an event of `table`: when it takes part in a foreign key, writes the pending batch of the
+  // last such table first (and, for a self-referencing key, of a delete/upsert switch), so that those
+  // tables see their events in log order.
+  bool KeepForeignKeyOrder(Table& table, bool is_delete, std::string& error);
 
   pg_conn* conn_ = nullptr;
   std::string schema_;
   std::vector<std::unique_ptr<Table>> tables_;
+  Table* ordered_pending_ = nullptr;  // the one table with a foreign key that may hold a batch
+  bool ordered_pending_delete_ = false;
   uint64_t next_statement_number_ = 0;      // names prepared statements: never reused
   std::vector<std::string> column_arrays_;  // one array literal per column, reused by every flush
   std::vector<const char*> param_values_;
