@@ -186,6 +186,12 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   Checkpoint next = committed;
   std::unique_ptr<logreader::LogReader> reader;
   logreader::Lsn split_begin_lsn;  // begin LSN of the source transaction being split (next.split_events > 0)
+  // The last source transaction emitted whole, as (begin, commit): for `next`, and for the
+  // committed checkpoint (what sp_repldone may mark; unknown after a restart until one is emitted).
+  struct Emitted {
+    logreader::Lsn begin, commit;
+    bool known = false;
+  } next_emitted, committed_emitted;
   // Set when the failure being reported is abortable: the main loop then aborts and rewinds.
   bool abortable = false;
   int rewinds_in_row = 0;
@@ -231,6 +237,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     }
     in_transaction = false;
     committed = next;
+    committed_emitted = next_emitted;
     pending_events = 0;
     rewinds_in_row = 0;
     ++stats.kafka_transactions;
@@ -392,6 +399,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
            " MB spilled so far)");
     }
     next.commit_lsn = txn.commit_lsn;
+    next_emitted = {txn.begin_lsn, txn.commit_lsn, true};
     next.change_lsn = txn.changes.back().lsn;
     next.event_serial_no = 1;
     next.split_commit_lsn = logreader::Lsn();
@@ -431,11 +439,33 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
     in_transaction = false;
     pending_events = 0;
     next = committed;
+    next_emitted = committed_emitted;
     held.present = false;
     make_reader();
     ++stats.rewinds;
     rewind_pause(rewinds_in_row);
     return true;
+  };
+  // capture.log_safeguard = repldone: between polls (never inside a result set of the log query),
+  // mark the last transaction of the durable checkpoint as distributed, at most every interval.
+  // A refusal does not stop the capture; it is warned and counted, as the log then grows.
+  logreader::Lsn marked_commit;
+  Clock::time_point last_mark_attempt;
+  auto mark_captured = [&](bool force) {
+    if (options.log_safeguard != LogSafeguard::kRepldone || !committed_emitted.known) return;
+    if (committed_emitted.commit == marked_commit) return;
+    const auto now = Clock::now();
+    if (!force && now - last_mark_attempt < std::chrono::milliseconds(options.safeguard_interval_ms)) return;
+    last_mark_attempt = now;
+    std::string mark_error;
+    if (source.MarkCaptured(committed_emitted.begin, committed_emitted.commit, mark_error)) {
+      marked_commit = committed_emitted.commit;
+      ++stats.safeguard_marks;
+    } else {
+      ++stats.safeguard_failures;
+      observer.OnError("safeguard");
+      info("capture.log_safeguard = repldone: " + mark_error + "; the log cannot be truncated past the last mark");
+    }
   };
   observer.OnReady();
   ProgressSnapshot progress;
@@ -462,6 +492,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
       if (abortable && rewind()) continue;
       return false;
     }
+    mark_captured(false);
     // The loop advanced: report it (this also feeds the systemd watchdog).
     progress.log_rows = stats.log_rows;
     progress.source_transactions = stats.transactions;
@@ -501,6 +532,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   }
   observer.OnStopping();
   if (in_transaction && !commit()) return false;
+  mark_captured(true);
   return true;
 }
 

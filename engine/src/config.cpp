@@ -162,6 +162,7 @@ struct CaptureRawValues {
   std::string password, password_file, include, exclude;
   std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
   std::string snapshot_mode;
+  std::string log_safeguard;
 };
 
 // One statement per key, grouped by section, so each key is easy to find and to add.
@@ -210,6 +211,11 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "open source transactions buffer at most this much; past it the largest spills to disk (0: never)");
   add("capture.spill_dir", po::value(&capture.spill_dir)->default_value(""),
       "directory of spill files (unlinked at creation; empty: the system temporary directory)");
+  add("capture.log_safeguard", po::value(&raw.log_safeguard)->default_value("none"),
+      "who lets the log be truncated: none (a Log Reader Agent, CDC, or no publication) | repldone "
+      "(sqltail alone: sp_repldone up to each durable checkpoint; see the operator guide)");
+  add("capture.safeguard_interval_ms", po::value(&capture.safeguard_interval_ms)->default_value(10000),
+      "log_safeguard = repldone: call sp_repldone at most this often");
   add("capture.schemas_enable", po::value(&capture.schemas_enable)->default_value(true),
       "JsonConverter schemas.enable: {schema, payload} envelopes");
   add("capture.tombstones_on_delete", po::value(&capture.tombstones_on_delete)->default_value(true),
@@ -357,6 +363,16 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
   }
   if (c.capture.poll_batch_rows == 0) {
     error = "config " + path + ": key 'capture.poll_batch_rows' must be positive";
+    return std::nullopt;
+  }
+  if (raw.log_safeguard == "none" || raw.log_safeguard == "repldone") {
+    c.capture.log_safeguard = raw.log_safeguard == "none" ? LogSafeguard::kNone : LogSafeguard::kRepldone;
+  } else {
+    error = "config " + path + ": key 'capture.log_safeguard': '" + raw.log_safeguard + "' is not none or repldone";
+    return std::nullopt;
+  }
+  if (c.capture.safeguard_interval_ms < 100) {
+    error = "config " + path + ": key 'capture.safeguard_interval_ms' must be at least 100";
     return std::nullopt;
   }
   if (!ParseSnapshotMode(raw.snapshot_mode, c.capture.snapshot.mode)) {

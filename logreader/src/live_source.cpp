@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 
 namespace sqltail::logreader {
@@ -58,6 +59,16 @@ std::string FnDblogQuery(Lsn from, size_t max_rows) {
   sql += StartArgument(from);
   sql += ", NULL)";
   return sql;
+}
+
+std::string RepldoneBatch(Lsn begin, Lsn commit) {
+  auto binary = [](Lsn lsn) {
+    char text[24];
+    std::snprintf(text, sizeof text, "0x%08X%08X%04X", lsn.vlf(), lsn.block(), static_cast<unsigned>(lsn.slot()));
+    return std::string(text);
+  };
+  return "EXEC sp_repldone @xactid = " + binary(begin) + ", @xact_seqno = " + binary(commit) +
+         ", @numtrans = 0, @time = 0, @reset = 0";
 }
 
 std::string FnDumpDblogQuery(Lsn from, size_t max_rows, const LogBackup& backup) {
@@ -192,6 +203,21 @@ class LiveSource final : public LogSource {
   }
 
   SourceHealth Health() const override { return health_; }
+
+  bool MarkCaptured(Lsn begin, Lsn commit, std::string& error) override {
+    const std::string batch = RepldoneBatch(begin, commit);
+    auto run = [&]() { return connection_.Execute(batch, [](const tds::Row&) { return true; }); };
+    auto tds_error = run();
+    while (tds_error && Reconnectable(*tds_error)) {
+      if (!Reconnect(*tds_error, error)) return false;
+      tds_error = run();
+    }
+    if (tds_error) {
+      error = "sp_repldone up to the transaction committed at " + commit.ToString() + ": " + tds_error->ToString();
+      return false;
+    }
+    return true;
+  }
 
  private:
   // Where the rows from a position come from: the active log (fn_dblog), or a log backup.

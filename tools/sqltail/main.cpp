@@ -113,6 +113,9 @@ int Capture(const std::string& config_path, const std::vector<std::string>& over
       runtime.observer());
   spdlog::info("capture: {} log rows, {} transactions, {} events in {} Kafka transactions", stats.log_rows,
                stats.transactions, stats.events, stats.kafka_transactions);
+  if (config->capture.log_safeguard == engine::LogSafeguard::kRepldone)
+    spdlog::info("capture: log safeguard: {} sp_repldone marks, {} refused", stats.safeguard_marks,
+                 stats.safeguard_failures);
   if (!ok) runtime.Failed(error);
   return ok ? 0 : Fail(error);
 }

@@ -16,6 +16,12 @@
 
 namespace sqltail::engine {
 
+// Who lets the log be truncated behind the capture (capture.log_safeguard).
+enum class LogSafeguard {
+  kNone,      // someone else: a Log Reader Agent, the CDC capture job, or no publication at all
+  kRepldone,  // sqltail, exclusively: sp_repldone up to the last transaction of a durable checkpoint
+};
+
 struct CaptureOptions {
   std::string topic_prefix = "sqltail";
   std::string database;  // source database (topic names, checkpoint key)
@@ -46,6 +52,8 @@ struct CaptureOptions {
   // temporary file in spill_dir and is handed over in parts at its commit (0: never spill).
   size_t txn_memory_budget_mb = 256;
   std::string spill_dir;  // empty: the system temporary directory
+  LogSafeguard log_safeguard = LogSafeguard::kNone;
+  int safeguard_interval_ms = 10000;  // kRepldone: mark at most this often
 };
 
 struct CaptureStats {
@@ -53,7 +61,9 @@ struct CaptureStats {
   uint64_t transactions = 0;
   uint64_t events = 0;
   uint64_t kafka_transactions = 0;
-  uint64_t rewinds = 0;  // abortable Kafka errors: transaction aborted, log re-read from the last checkpoint
+  uint64_t rewinds = 0;             // abortable Kafka errors: transaction aborted, log re-read from the last checkpoint
+  uint64_t safeguard_marks = 0;     // sp_repldone calls the server accepted
+  uint64_t safeguard_failures = 0;  // ... and refused (the log then is not truncated: warned each time)
 };
 
 // Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. An abortable Kafka

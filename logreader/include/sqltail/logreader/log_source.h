@@ -42,7 +42,17 @@ class LogSource {
   virtual bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) = 0;
 
   virtual SourceHealth Health() const { return {}; }
+
+  // capture.log_safeguard = repldone: tells the server that every transaction up to the one that
+  // began at `begin` and committed at `commit` has been captured (its checkpoint is durable), so the
+  // log before them may be truncated. False with `error` when the server refused. Sources without a
+  // server do nothing.
+  virtual bool MarkCaptured(Lsn /*begin*/, Lsn /*commit*/, std::string& /*error*/) { return true; }
 };
+
+// The sp_repldone batch that marks the transaction (begin, commit) as the last one distributed;
+// LSNs as binary(10) (4-byte VLF, 4-byte block, 2-byte slot, big-endian).
+std::string RepldoneBatch(Lsn begin, Lsn commit);
 
 // A fixture directory (catalog.json + log.jsonl), read once into memory.
 std::unique_ptr<LogSource> OpenFixtureSource(const std::string& directory, std::string& error);
