@@ -54,9 +54,13 @@ bool CheckSpillDirectory(const std::string& dir, std::string& error) {
 
 }  // namespace
 
-bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
-                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log,
-                ServiceObserver& observer) {
+namespace {
+
+// One run; `force_snapshot` takes a new snapshot whatever the checkpoint says. `position_lost` is
+// set when the run failed because the log at its position is gone (LogSource::Health).
+bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
+                    CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log,
+                    ServiceObserver& observer, bool force_snapshot, bool& position_lost) {
   const std::chrono::milliseconds kKafkaTimeout(options.kafka_timeout_ms);
   auto info = [&](const std::string& message) {
     if (log) log(message);
@@ -163,7 +167,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   for (int snapshot_rewinds = 0;; ++snapshot_rewinds) {
     bool abortable_snapshot_error = false;
     if (RunSnapshotPhase(options, catalog, encoder, *producer, offsets_topic, checkpoint_key,
-                         stored.value().has_value(), stop, observer, info, stats, committed, error,
+                         stored.value().has_value() && !force_snapshot, stop, observer, info, stats, committed, error,
                          abortable_snapshot_error))
       break;
     if (!abortable_snapshot_error) return false;
@@ -482,6 +486,7 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
       }
       observer.OnError("source");
       if (in_transaction) (void)producer->AbortTransaction(kKafkaTimeout);
+      position_lost = source.Health().position_lost;
       return false;
     }
     stats.log_rows += rows;
@@ -534,6 +539,22 @@ bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, con
   if (in_transaction && !commit()) return false;
   mark_captured(true);
   return true;
+}
+
+}  // namespace
+
+bool RunCapture(const CaptureOptions& options, logreader::LogSource& source, const std::atomic<bool>& stop,
+                CaptureStats& stats, std::string& error, const std::function<void(const std::string&)>& log,
+                ServiceObserver& observer) {
+  bool position_lost = false;
+  if (RunCaptureOnce(options, source, stop, stats, error, log, observer, false, position_lost)) return true;
+  if (!position_lost || options.snapshot.mode != SnapshotMode::kWhenNeeded || stop.load()) return false;
+  // The changes between the checkpoint and the oldest log still readable are gone: read the tables
+  // again and stream from there, as the first start did (Debezium's when_needed does the same).
+  if (log) log(error + ": capture.snapshot_mode = when_needed: taking a new snapshot");
+  error.clear();
+  position_lost = false;
+  return RunCaptureOnce(options, source, stop, stats, error, log, observer, true, position_lost);
 }
 
 }  // namespace sqltail::engine

@@ -222,7 +222,8 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "a tombstone (null value) after each delete event");
   // Debezium's event-format options, spelled as Debezium spells their values.
   add("capture.snapshot_mode", po::value(&raw.snapshot_mode)->default_value("initial"),
-      "initial (read the tables when there is no checkpoint) | never | when_needed (= initial for now)");
+      "initial (read the tables when there is no checkpoint) | never | when_needed (initial, and again "
+      "when the log at the checkpoint is gone)");
   add("capture.snapshot_chunk_rows", po::value(&capture.snapshot.chunk_rows)->default_value(10000),
       "snapshot rows per keyset SELECT and per Kafka transaction");
   add("capture.snapshot_max_establish_attempts", po::value(&capture.snapshot.max_establish_attempts)->default_value(10),

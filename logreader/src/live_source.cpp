@@ -331,6 +331,7 @@ class LiveSource final : public LogSource {
       if (!RefreshLogStats(error)) return false;
     }
     segment.kind = Segment::kActive;
+    health_.position_lost = false;
     if (position.IsZero() || !health_.log_bounds_known || position >= health_.log_min_lsn) {
       if (in_backups_) Info("continuing in the active log at " + position.ToString());
       in_backups_ = false;
@@ -340,6 +341,7 @@ class LiveSource final : public LogSource {
                             health_.log_min_lsn.ToString() + " (sys.dm_db_log_stats.log_min_lsn)";
     if (!options_.read_log_backups) {
       error = why + ", and source.read_log_backups is off";
+      health_.position_lost = true;
       return false;
     }
     const LogBackup* found = FindBackup(position);
@@ -355,6 +357,7 @@ class LiveSource final : public LogSource {
       error = "the log from LSN " + position.ToString() + " up to " + next.ToString() +
               " is missing: it is no longer in the active log (which begins at " + health_.log_min_lsn.ToString() +
               ") and no log backup in msdb.dbo.backupset holds it";
+      health_.position_lost = true;
       return false;
     }
     if (!in_backups_ || current_backup_file_ != found->files.front()) {

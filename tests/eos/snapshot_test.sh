@@ -61,6 +61,11 @@ for line in open(topic):
         continue  # tombstone
     p = json.loads(v)["payload"]
     events.append(p)
+if mode == "resnapshot":  # a new snapshot after a lost position: judge from its first r event on
+    first_r = next((i for i, e in enumerate(events) if e["op"] == "r"), None)
+    if first_r is None: die("no snapshot events")
+    if first_r == 0: die("no stream events before the new snapshot")
+    events, mode = events[first_r:], "exact"
 rs = [e for e in events if e["op"] == "r"]
 source = {}
 for line in open(fixture + "/source.jsonl"):
@@ -240,4 +245,27 @@ wait "$pid" || status=$?
 grep -q "snapshot complete at LSN" "$RUN/rewind-capture.log" || fail "the rewound snapshot did not complete"
 grep -q "MESSAGE_TOO_LARGE\|MSG_SIZE_TOO_LARGE" "$RUN/rewind-capture.log" || fail "the rewind was not caused by the rejected batches"
 check_topic "$RUN/rewind" "$topic" replay || fail "rewind: topic check"
-echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry, in-process rewind on an abortable Kafka error: ok"
+
+# 7. when_needed: a checkpoint early in the log, then the log is truncated past it with no backup.
+#    The capture takes a new snapshot (exact at its LSN) and streams on from there.
+make_fixture "$RUN/needed" 0.8
+lines=$(wc -l < "$RUN/needed/log.jsonl")
+mkdir -p "$RUN/needed-early"
+cp "$RUN/needed/catalog.json" "$RUN/needed/source.jsonl" "$RUN/needed-early/"
+head -n $((lines / 5)) "$RUN/needed/log.jsonl" > "$RUN/needed-early/log.jsonl"
+active=$(sed -n "$((lines * 2 / 5))p" "$RUN/needed/log.jsonl" | grep -o '"Current LSN": *"[^"]*"' | cut -d'"' -f4)
+[[ -n "$active" ]] || fail "when_needed: no LSN for the start of the active log"
+echo "{\"active_log_from\": \"$active\"}" > "$RUN/needed/log_backups.json"
+run_scenario needed-early "${PREFIX}g"
+"$BIN/sqltail" capture --config "$RUN/needed-early-capture.conf" --set capture.stop_when_idle_ms=1000 \
+  > "$RUN/needed-early-capture.log" 2>&1 || fail "capture (when_needed, early part) failed"
+kill "$REPLAY_PID"; wait "$REPLAY_PID" 2> /dev/null || true
+run_scenario needed "${PREFIX}g"
+topic="${PREFIX}g.source_db.dbo.test_table"
+"$BIN/sqltail" capture --config "$RUN/needed-capture.conf" --set capture.stop_when_idle_ms=1500 \
+  --set capture.snapshot_mode=when_needed > "$RUN/needed-capture.log" 2>&1 || fail "capture (when_needed) failed"
+grep -q "up to $active is missing.*when_needed: taking a new snapshot" "$RUN/needed-capture.log" ||
+  fail "when_needed: the lost position is not reported with the new snapshot"
+grep -q "snapshot complete at LSN" "$RUN/needed-capture.log" || fail "when_needed: no new snapshot"
+check_topic "$RUN/needed" "$topic" resnapshot || fail "when_needed: topic check"
+echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry, in-process rewind on an abortable Kafka error, when_needed after a lost position: ok"

@@ -18,7 +18,7 @@ namespace sqltail::engine {
 enum class SnapshotMode {
   kInitial,     // snapshot when there is no checkpoint (Debezium's default)
   kNever,       // stream from the start of the log (or the checkpoint), never read the tables
-  kWhenNeeded,  // as kInitial for now (docs/configuration.md): no re-snapshot on a lost restart LSN yet
+  kWhenNeeded,  // as kInitial, and again when the log at the checkpoint is gone (neither active nor backed up)
 };
 // "initial", "never", "when_needed"; false if unknown.
 bool ParseSnapshotMode(std::string_view text, SnapshotMode& out);

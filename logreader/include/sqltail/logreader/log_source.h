@@ -28,6 +28,9 @@ struct SourceHealth {
   bool log_bounds_known = false;  // sys.dm_db_log_stats answered with LSNs (see docs/operator-guide.md)
   Lsn log_min_lsn;                // the oldest LSN still in the active log
   Lsn log_end_lsn;                // the last LSN written
+  // The last ReadLog failed because its position is in neither the active log nor a readable log
+  // backup (capture.snapshot_mode = when_needed then takes a new snapshot).
+  bool position_lost = false;
 };
 
 class LogSource {
