@@ -214,8 +214,41 @@ TEST_CASE("bad transaction events and an overfull buffer are errors that say why
   CHECK(error.find("unreadable transaction event at p.transaction partition 0 offset 0") != std::string::npos);
   CHECK_FALSE(order.Add(m.Make(kTxnTopic, std::string("{\"status\":\"END\",\"id\":\"" + kT1 + "\"}")), error));
   CHECK(error.find("without data_collections") != std::string::npos);
-  for (int i = 1; i <= 3; ++i) REQUIRE(order.Add(m.Data(kOrders, kT2, i, "x"), error));
-  CHECK_FALSE(order.Add(m.Data(kOrders, kT2, 4, "x"), error));
-  CHECK(error.find("more than 3 events held") != std::string::npos);
+  // T2 is not on the transaction topic (no BEGIN), so it cannot stream: past twice the bound, an error.
+  for (int i = 1; i <= 6; ++i) REQUIRE(order.Add(m.Data(kOrders, kT2, i, "x"), error));
+  CHECK_FALSE(order.Add(m.Data(kOrders, kT2, 7, "x"), error));
+  CHECK(error.find("more than 6 events held") != std::string::npos);
   CHECK(error.find("apply.max_buffered_events") != std::string::npos);
+  CHECK(order.streamed_transactions() == 0);
+}
+
+TEST_CASE("a transaction larger than the buffer streams: what arrived goes out before its END, the END ends it") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders, kAccounts}, 4);
+  std::vector<OrderedMessage> out;
+  Add(order, m.Standalone(kAccounts, "s1", 1));  // before the head in its partition
+  Add(order, m.Begin(kT1));
+  Add(order, m.Data(kOrders, kT1, 2, "o2"));
+  Add(order, m.Data(kAccounts, kT1, 1, "a1", 1));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"s1."});  // 3 held: within the bound, T1 waits
+  Add(order, m.Data(kOrders, kT1, 3, "o3"));
+  Add(order, m.Data(kAccounts, kT1, 4, "a4", 1));
+  Add(order, m.Data(kOrders, kT2, 1, "later"));  // the next transaction, behind T1 in its partition
+  order.Drain(out);
+  // 6 held > 4: T1's BEGIN and its events so far, by total_order, none ending a transaction.
+  CHECK(Names(out) == std::vector<std::string>{"B", "a1", "o2", "o3", "a4"});
+  CHECK(order.streamed_transactions() == 1);
+  CHECK(order.buffered() == 1);  // "later"
+  Add(order, m.Data(kOrders, kT1, 5, "o5"));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"o5"});  // once streaming, as it arrives
+  Add(order, m.End(kT1, {{"db.dbo.orders", 4}, {"db.dbo.accounts", 2}}));
+  Add(order, m.Data(kAccounts, kT1, 6, "a6", 1));
+  Add(order, m.Begin(kT2));
+  Add(order, m.End(kT2, {{"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"a6", "E.", "B", "later", "E."});
+  CHECK(order.buffered() == 0);
+  CHECK(order.last_released() == kT2);
 }

@@ -134,6 +134,7 @@ class Applier {
       const std::string* txn_id;
     };
     std::vector<Item> items;
+    uint64_t streamed_seen = 0;                  // order->streamed_transactions() already logged
     std::string batch_txn_id, committed_txn_id;  // last source transaction in the open / last committed target txn
     bool in_transaction = false, at_boundary = true;
     size_t batch_events = 0;
@@ -208,8 +209,17 @@ class Applier {
             if (in_transaction) target_->Rollback();
             return false;
           }
+          // Past the bound a source transaction streams: release it now, not after the whole poll.
+          if (order->buffered() > options_.max_buffered_events) order->Drain(ordered);
         }
         order->Drain(ordered);
+        if (order->streamed_transactions() != streamed_seen) {
+          streamed_seen = order->streamed_transactions();
+          if (log_)
+            log_("a source transaction holds more than apply.max_buffered_events (" +
+                 std::to_string(options_.max_buffered_events) +
+                 ") events: applying it as it arrives, in one target transaction committed at its end");
+        }
         for (const auto& o : ordered) items.push_back({&o.message.view(), o.control, o.ends, &o.txn_id});
       } else {
         for (const auto& message : messages) items.push_back({&message, false, false, nullptr});

@@ -104,9 +104,10 @@ bool TransactionOrder::Add(kafka::RetainedMessage message, std::string& error) {
   }
   entry->message = std::move(message);
   part.entries.push_back(std::move(entry));
-  if (++buffered_ > max_buffered_) {
-    error = "more than " + std::to_string(max_buffered_) + " events held for source commit order (" + Waiting() +
-            "); raise apply.max_buffered_events, or check that the transaction topic " + transaction_topic_ +
+  // Past max_buffered_ the head streams (Drain); what is still held past twice that is not the head's.
+  if (++buffered_ > 2 * max_buffered_) {
+    error = "more than " + std::to_string(2 * max_buffered_) + " events held for source commit order (" + Waiting() +
+            "), twice apply.max_buffered_events; raise it, or check that the transaction topic " + transaction_topic_ +
             " is written (capture.provide_transaction_metadata)";
     return false;
   }
@@ -197,7 +198,11 @@ void TransactionOrder::Drain(std::vector<OrderedMessage>& out) {
     }
     if (queue_.empty()) break;
     Txn& head = *queue_.front();
-    if (!head.ended || head.received < head.needed) break;
+    if (!head.ended || head.received < head.needed) {
+      // A source transaction larger than the buffer: apply what has arrived, keep the rest coming.
+      if (head.streaming || buffered_ > max_buffered_) StreamHead(head, out);
+      break;
+    }
     // Everything still held with a smaller id came before the head: released first, on its own.
     for (auto& part : partitions_) {
       while (!part.entries.empty() && Before(*part.entries.front(), head)) PopFront(part.entries, out);
@@ -246,7 +251,12 @@ void TransactionOrder::ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out) {
   buffered_ -= txn.begin.size() + txn.end.size();
   last_released_ = txn.id;
   queue_.pop_front();
-  // Released entries leave their partitions' fronts (a partition's entries of the head lead it).
+  PopReleasedFronts();
+  txns_.erase(txn.id);
+}
+
+// Released entries leave their partitions' fronts (a partition's entries of the head lead it).
+void TransactionOrder::PopReleasedFronts() {
   for (auto& part : partitions_) {
     while (!part.entries.empty() && part.entries.front()->released) {
       free_entries_.push_back(std::move(part.entries.front()));
@@ -254,7 +264,31 @@ void TransactionOrder::ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out) {
       --buffered_;
     }
   }
-  txns_.erase(txn.id);
+}
+
+// The head's events that have arrived, after what comes before them, sorted by total_order. Events of
+// another partition with a smaller total_order may still arrive: across partitions a streamed
+// transaction is applied in arrival order (docs/operator-guide.md); per partition in log order.
+void TransactionOrder::StreamHead(Txn& head, std::vector<OrderedMessage>& out) {
+  for (auto& part : partitions_) {
+    while (!part.entries.empty() && Before(*part.entries.front(), head)) PopFront(part.entries, out);
+  }
+  if (!head.streaming) {
+    head.streaming = true;
+    ++streamed_transactions_;
+    for (auto& begin : head.begin) out.push_back({std::move(begin), true, false, {}});
+    buffered_ -= head.begin.size();
+    head.begin.clear();
+  }
+  std::stable_sort(head.entries.begin(), head.entries.end(),
+                   [](const Entry* a, const Entry* b) { return a->order < b->order; });
+  for (Entry* entry : head.entries) {
+    out.push_back({std::move(entry->message), false, false, {}});
+    entry->released = true;
+    entry->txn = nullptr;
+  }
+  head.entries.clear();
+  PopReleasedFronts();
 }
 
 void TransactionOrder::Clear(std::string last_committed_id) {

@@ -48,7 +48,7 @@ class TransactionOrder {
                    size_t max_buffered_events);
 
   // Takes one polled message. False with `error` for an unreadable transaction event or when more than
-  // max_buffered_events are held.
+  // twice max_buffered_events are held (past max_buffered_events the head transaction streams).
   bool Add(kafka::RetainedMessage message, std::string& error);
   // Moves every message that may be applied now, in order, to the end of `out`.
   void Drain(std::vector<OrderedMessage>& out);
@@ -58,6 +58,10 @@ class TransactionOrder {
   // The id of the last transaction released (what a target commit after it covers).
   const std::string& last_released() const { return last_released_; }
   size_t buffered() const { return buffered_; }
+  // Source transactions released as they arrived because they held more than max_buffered_events:
+  // their events come out before their END, in total_order of what has arrived, not marked `ends`
+  // (so the applier keeps one target transaction open), and the END then ends them.
+  uint64_t streamed_transactions() const { return streamed_transactions_; }
   // The id of a transaction-topic event; empty when unreadable.
   std::string IdOf(const kafka::MessageView& control);
   // What the oldest held transaction waits for (for errors and the log).
@@ -79,7 +83,8 @@ class TransactionOrder {
     uint64_t received = 0;  // non-tombstone events held
     size_t live = 0;        // entries still held
     bool ended = false;
-    bool queued = false;  // seen on the transaction topic: in queue_
+    bool queued = false;     // seen on the transaction topic: in queue_
+    bool streaming = false;  // the head, released as it arrives (StreamHead)
   };
   // Per partition: what it holds, in offset order, and the transaction of its last data event (a
   // tombstone belongs to it). Few partitions: found by a linear search, no key built per message.
@@ -100,6 +105,8 @@ class TransactionOrder {
   Txn& TxnFor(std::string_view id);
   bool Late(std::string_view id) const { return !last_released_.empty() && id <= last_released_; }
   void ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out);
+  void StreamHead(Txn& head, std::vector<OrderedMessage>& out);
+  void PopReleasedFronts();
   void PopFront(std::deque<std::unique_ptr<Entry>>& entries, std::vector<OrderedMessage>& out);
   void Forget(Txn* txn);
   static bool Before(const Entry& entry, const Txn& head);
@@ -109,10 +116,11 @@ class TransactionOrder {
   size_t max_buffered_;
   size_t buffered_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Txn>, StringHash, std::equal_to<>> txns_;
-  std::deque<Txn*> queue_;  // transaction-topic order
-  std::deque<Partition> partitions_;  // a deque: references stay valid as partitions are added
+  std::deque<Txn*> queue_;                            // transaction-topic order
+  std::deque<Partition> partitions_;                  // a deque: references stay valid as partitions are added
   std::vector<std::unique_ptr<Entry>> free_entries_;  // reused: no allocation per event in steady state
   std::string last_released_;
+  uint64_t streamed_transactions_ = 0;
   std::vector<kafka::RetainedMessage> late_control_;  // transaction events of transactions already applied
   simdjson::dom::parser parser_;
 };
