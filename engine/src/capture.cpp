@@ -452,7 +452,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   };
   // capture.log_safeguard = repldone: between polls (never inside a result set of the log query),
   // mark the last transaction of the durable checkpoint as distributed, at most every interval.
-  // A refusal does not stop the capture; it is warned and counted, as the log then grows.
+  // A refusal does not stop the capture; it is logged and counted, as the log then grows.
   logreader::Lsn marked_commit;
   Clock::time_point last_mark_attempt;
   auto mark_captured = [&](bool force) {

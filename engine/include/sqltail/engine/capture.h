@@ -63,7 +63,7 @@ struct CaptureStats {
   uint64_t kafka_transactions = 0;
   uint64_t rewinds = 0;             // abortable Kafka errors: transaction aborted, log re-read from the last checkpoint
   uint64_t safeguard_marks = 0;     // sp_repldone calls the server accepted
-  uint64_t safeguard_failures = 0;  // ... and refused (the log then is not truncated: warned each time)
+  uint64_t safeguard_failures = 0;  // ... and refused (logged each time; no truncation past the last mark)
 };
 
 // Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. An abortable Kafka
