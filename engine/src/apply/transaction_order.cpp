@@ -203,10 +203,7 @@ void TransactionOrder::Drain(std::vector<OrderedMessage>& out) {
       if (head.streaming || buffered_ > max_buffered_) StreamHead(head, out);
       break;
     }
-    // Everything still held with a smaller id came before the head: released first, on its own.
-    for (auto& part : partitions_) {
-      while (!part.entries.empty() && Before(*part.entries.front(), head)) PopFront(part.entries, out);
-    }
+    PopBefore(head, out);
     ReleaseTxn(head, out);
     moved = true;
   }
@@ -236,8 +233,15 @@ void TransactionOrder::Forget(Txn* txn) {
   txns_.erase(txn->id);  // a transaction the transaction topic never named, now empty
 }
 
-void TransactionOrder::ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out) {
-  for (auto& begin : txn.begin) out.push_back({std::move(begin), true, false, {}});
+// Everything still held with a smaller id came before the head: released first, on its own.
+void TransactionOrder::PopBefore(const Txn& head, std::vector<OrderedMessage>& out) {
+  for (auto& part : partitions_) {
+    while (!part.entries.empty() && Before(*part.entries.front(), head)) PopFront(part.entries, out);
+  }
+}
+
+// The transaction's held events, by total_order; they leave their partitions in PopReleasedFronts.
+void TransactionOrder::ReleaseEntries(Txn& txn, std::vector<OrderedMessage>& out) {
   std::stable_sort(txn.entries.begin(), txn.entries.end(),
                    [](const Entry* a, const Entry* b) { return a->order < b->order; });
   for (Entry* entry : txn.entries) {
@@ -245,6 +249,12 @@ void TransactionOrder::ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out) {
     entry->released = true;
     entry->txn = nullptr;
   }
+  txn.entries.clear();
+}
+
+void TransactionOrder::ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out) {
+  for (auto& begin : txn.begin) out.push_back({std::move(begin), true, false, {}});
+  ReleaseEntries(txn, out);
   for (auto& end : txn.end) out.push_back({std::move(end), true, false, {}});
   out.back().ends = true;
   out.back().txn_id = txn.id;
@@ -270,9 +280,7 @@ void TransactionOrder::PopReleasedFronts() {
 // another partition with a smaller total_order may still arrive: across partitions a streamed
 // transaction is applied in arrival order (docs/operator-guide.md); per partition in log order.
 void TransactionOrder::StreamHead(Txn& head, std::vector<OrderedMessage>& out) {
-  for (auto& part : partitions_) {
-    while (!part.entries.empty() && Before(*part.entries.front(), head)) PopFront(part.entries, out);
-  }
+  PopBefore(head, out);
   if (!head.streaming) {
     head.streaming = true;
     ++streamed_transactions_;
@@ -280,14 +288,7 @@ void TransactionOrder::StreamHead(Txn& head, std::vector<OrderedMessage>& out) {
     buffered_ -= head.begin.size();
     head.begin.clear();
   }
-  std::stable_sort(head.entries.begin(), head.entries.end(),
-                   [](const Entry* a, const Entry* b) { return a->order < b->order; });
-  for (Entry* entry : head.entries) {
-    out.push_back({std::move(entry->message), false, false, {}});
-    entry->released = true;
-    entry->txn = nullptr;
-  }
-  head.entries.clear();
+  ReleaseEntries(head, out);
   PopReleasedFronts();
 }
 

@@ -106,6 +106,8 @@ class TransactionOrder {
   bool Late(std::string_view id) const { return !last_released_.empty() && id <= last_released_; }
   void ReleaseTxn(Txn& txn, std::vector<OrderedMessage>& out);
   void StreamHead(Txn& head, std::vector<OrderedMessage>& out);
+  void PopBefore(const Txn& head, std::vector<OrderedMessage>& out);
+  void ReleaseEntries(Txn& txn, std::vector<OrderedMessage>& out);
   void PopReleasedFronts();
   void PopFront(std::deque<std::unique_ptr<Entry>>& entries, std::vector<OrderedMessage>& out);
   void Forget(Txn* txn);
