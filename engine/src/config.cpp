@@ -265,6 +265,11 @@ struct ApplyRawValues {
 void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawValues& raw) {
   auto add = d.add_options();
   add("apply.topics", po::value(&raw.topics)->required(), "change-event topics, comma separated");
+  add("apply.mode", po::value(&apply.mode)->default_value("transactional"),
+      "transactional (one instance per target: whole source transactions in commit order) | parallel (the "
+      "instances of apply.group_id share the partitions: per-key order; see docs/apply.md)");
+  add("apply.group_id", po::value(&apply.group_id)->default_value(""),
+      "parallel (required): the consumer group; every instance that shares the work uses the same id");
   add("apply.table_name_format", po::value(&apply.table_name_format)->default_value("${table}"),
       "target table name; ${db}, ${schema}, ${table} are replaced");
   add("apply.batch_max_events", po::value(&apply.batch_max_events)->default_value(20000),
@@ -273,6 +278,8 @@ void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawVa
       "...or this long, at the next source-transaction boundary");
   add("apply.stop_when_idle_ms", po::value(&apply.stop_when_idle_ms)->default_value(0),
       "exit after this idle time (0: never)");
+  add("apply.max_events_per_second", po::value(&apply.max_events_per_second)->default_value(0),
+      "apply at most this many events per second (0: no limit), so a busy target keeps its headroom");
   add("apply.transaction_topic", po::value(&apply.transaction_topic)->default_value("auto"),
       "source commit order across topics: auto (<prefix>.transaction if it exists) | none | a topic name");
   add("apply.max_buffered_events", po::value(&apply.max_buffered_events)->default_value(1000000),
@@ -468,6 +475,24 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
     a.sqlserver.app_name = "sqltail-apply";
   } else {
     error = "config " + path + ": key 'target.kind': '" + a.target_kind + "' is not sqlite, postgresql or sqlserver";
+    return std::nullopt;
+  }
+  if (a.mode != "transactional" && a.mode != "parallel") {
+    error = "config " + path + ": key 'apply.mode': '" + a.mode + "' is not transactional or parallel";
+    return std::nullopt;
+  }
+  if (a.mode == "parallel" && a.group_id.empty()) {
+    error = "config " + path + ": key 'apply.group_id' is required for apply.mode = parallel";
+    return std::nullopt;
+  }
+  if (a.mode == "parallel" && a.transaction_topic != "auto" && a.transaction_topic != "none") {
+    error = "config " + path +
+            ": key 'apply.transaction_topic': source commit order needs apply.mode = transactional (parallel "
+            "instances keep the order per key only)";
+    return std::nullopt;
+  }
+  if (a.max_events_per_second < 0) {
+    error = "config " + path + ": key 'apply.max_events_per_second': must be 0 (no limit) or more";
     return std::nullopt;
   }
   if (a.on_error != "fail" && a.on_error != "dead-letter") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "rdkafka_support.h"
 
@@ -52,6 +53,35 @@ struct Consumer::State {
   detail::HandlePtr handle;
   // Messages whose views the caller may still hold; destroyed at the next poll.
   std::vector<rd_kafka_message_t*> held;
+  RebalanceHandler on_rebalance;  // Subscribe's; empty: rebalances take librdkafka's offsets
+  uint64_t rebalances = 0;        // counted, so PollBatch sees one happen during a call
+  KafkaError rebalance_error;     // an assign that failed inside the callback, for the next poll
+
+  static void OnRebalance(rd_kafka_t* handle, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list,
+                          void* opaque) {
+    auto* state = static_cast<State*>(opaque);
+    ++state->rebalances;
+    const bool assigned = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    std::vector<PartitionStart> partitions;
+    partitions.reserve(static_cast<size_t>(list->cnt));
+    for (int i = 0; i < list->cnt; ++i) {
+      partitions.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+    }
+    if (state->on_rebalance) state->on_rebalance(assigned, partitions);
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (assigned) {
+      for (int i = 0; i < list->cnt && i < static_cast<int>(partitions.size()); ++i) {
+        list->elems[i].offset = partitions[static_cast<size_t>(i)].offset;
+      }
+      result = rd_kafka_assign(handle, list);
+    } else {
+      result = rd_kafka_assign(handle, nullptr);
+    }
+    if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      state->rebalance_error =
+          detail::FromCode(result, detail::Where(assigned ? "rebalance assign" : "rebalance revoke", state->config));
+    }
+  }
 
   MessageView View(const rd_kafka_message_t& message) const {
     MessageView view;
@@ -102,13 +132,18 @@ Consumer::Consumer(const Config& config) : state_(std::make_unique<State>()) {
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "true"},
   };
-  state_->handle = detail::CreateHandle(RD_KAFKA_CONSUMER, detail::BuildConf(config, defaults, forced, where), where);
+  detail::ConfPtr conf = detail::BuildConf(config, defaults, forced, where);
+  rd_kafka_conf_set_opaque(conf.get(), state_.get());
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &State::OnRebalance);
+  state_->handle = detail::CreateHandle(RD_KAFKA_CONSUMER, std::move(conf), where);
   // One queue for messages and events, served by rd_kafka_consumer_poll.
   rd_kafka_poll_set_consumer(state_->handle.get());
   state_->held.reserve(1024);
 }
 
 Consumer::~Consumer() {
+  // Closing leaves the group with a last revoke: the handler's owner may be gone by now.
+  state_->on_rebalance = nullptr;
   ReleaseHeldMessages();
   rd_kafka_consumer_close(state_->handle.get());
 }
@@ -153,6 +188,45 @@ KafkaError Consumer::Assign(std::span<const PartitionStart> partitions) {
                           detail::Where("assign", state_->config, "partitions=" + names));
 }
 
+KafkaError Consumer::Subscribe(std::span<const std::string> topics, RebalanceHandler handler) {
+  const std::string where = detail::Where("subscribe", state_->config);
+  auto strategy = state_->config.properties.find("partition.assignment.strategy");
+  if (strategy != state_->config.properties.end() && strategy->second.find("cooperative") != std::string::npos) {
+    return KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "_INVALID_ARG",
+                      "partition.assignment.strategy " + strategy->second +
+                          ": only eager strategies (range, roundrobin) are supported",
+                      where);
+  }
+  state_->on_rebalance = std::move(handler);
+  detail::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const std::string& topic : topics) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  return detail::FromCode(rd_kafka_subscribe(state_->handle.get(), list.get()), where);
+}
+
+KafkaError Consumer::Seek(std::span<const PartitionStart> partitions, std::chrono::milliseconds timeout) {
+  if (partitions.empty()) return {};
+  const std::string where = detail::Where("seek", state_->config);
+  detail::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const PartitionStart& start : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), start.topic.c_str(), start.partition)->offset = start.offset;
+  }
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(state_->handle.get(), list.get(), detail::TimeoutMs(timeout));
+  if (error != nullptr) {
+    KafkaError result = detail::FromCode(rd_kafka_error_code(error), where, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return result;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return detail::FromCode(list->elems[i].err, where,
+                              std::string(list->elems[i].topic) + "/" + std::to_string(list->elems[i].partition));
+    }
+  }
+  return {};
+}
+
 PollResult Consumer::Poll(std::chrono::milliseconds timeout) {
   ReleaseHeldMessages();
   PollResult result;
@@ -186,7 +260,14 @@ KafkaError Consumer::PollBatch(std::chrono::milliseconds timeout, std::size_t ma
       wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (wait.count() < 0) wait = std::chrono::milliseconds(0);
     }
+    const uint64_t rebalances = state_->rebalances;
     rd_kafka_message_t* message = rd_kafka_consumer_poll(state_->handle.get(), detail::TimeoutMs(wait));
+    if (!state_->rebalance_error.ok()) {
+      if (message != nullptr) state_->held.push_back(message);
+      return std::exchange(state_->rebalance_error, KafkaError());
+    }
+    // Fetched before the rebalance: their partitions restart where the handler said.
+    if (state_->rebalances != rebalances) messages.clear();
     if (message == nullptr) {
       if (!messages.empty() || Clock::now() >= deadline) break;
       continue;

@@ -129,6 +129,8 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=3
 group.initial.rebalance.delay.ms=0
+# Lets consumer-group tests see a killed member gone within seconds (the default floor is 6 s).
+group.min.session.timeout.ms=1000
 # Small segments keep compaction observable in tests; the cleaner is on by default.
 log.segment.bytes=16777216
 num.network.threads=2

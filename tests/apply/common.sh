@@ -36,7 +36,9 @@ fail() {
   exit 1
 }
 
-# Generates a fixture (fixture-gen ARGS) and captures all of it into Kafka (topics $PREFIX.*).
+# Generates a fixture (fixture-gen ARGS) and captures all of it into Kafka (topics $PREFIX.*), with
+# the capture options in CAPTURE_SET (--set KEY=VALUE ...) when set.
+CAPTURE_SET=()
 capture_generated() {  # fixture-gen args...
   "$BIN/fixture-gen" "$@" --out "$RUN/fixture" > /dev/null 2>&1 || fail "fixture-gen $* failed"
   local port
@@ -44,7 +46,8 @@ capture_generated() {  # fixture-gen args...
   start_replay "$RUN/fixture" "$port" "$RUN/replay.log" || fail "tds-replay did not start"
   pids+=("$REPLAY_PID")
   write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
-  "$CAPTURE_BIN" capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500 > "$RUN/capture.log" 2>&1 ||
+  "$CAPTURE_BIN" capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=1500 "${CAPTURE_SET[@]}" \
+    > "$RUN/capture.log" 2>&1 ||
     fail "capture failed"
   kill "$REPLAY_PID" 2>/dev/null || true
 }

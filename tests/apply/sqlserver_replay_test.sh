@@ -67,9 +67,20 @@ catalog = [b for b in batches if "sys.columns" in b]
 check(len(catalog) == 1 and "OBJECT_ID(N'[dbo].[test_table]')" in catalog[0], "one catalog query for the table")
 writes = [b for b in batches if b.startswith("BEGIN TRANSACTION;")]
 check(len(writes) >= 2, "several target transactions (batch_max_events = 100)")
+# Progress is a compare-and-set in the same transaction: the first one inserts where no row may be,
+# each later one updates from exactly the offset the one before stored.
+stored = None
 for b in writes:
     check(b.endswith("COMMIT TRANSACTION;\n"), "each transaction commits in its batch")
-    check("IF @@ROWCOUNT = 0 INSERT INTO [dbo].[sqltail_progress]" in b, "progress in the same transaction")
+    if stored is None:
+        check("WITH (UPDLOCK, HOLDLOCK) WHERE [topic] = N'%s' AND [partition] = 0) THROW 51000" % topic in b,
+              "the first progress save refuses an existing row")
+        saved = re.findall(r"INSERT INTO \[dbo\]\.\[sqltail_progress\] .* VALUES \(N'%s', 0, (\d+)\);" % re.escape(topic), b)
+    else:
+        saved = re.findall(r"SET \[next_offset\] = (\d+) WHERE \[topic\] = N'%s' AND \[partition\] = 0 AND "
+                           r"\[next_offset\] = %s;\nIF @@ROWCOUNT = 0 THROW 51000" % (re.escape(topic), stored), b)
+    check(len(saved) == 1, "progress in the same transaction, from %s" % stored)
+    stored = saved[0]
     check("CREATE TABLE [dbo].[test_table]" not in b, "the existing table is not created")
     check(b.count("SET IDENTITY_INSERT [dbo].[test_table] ON;") == b.count("MERGE [dbo].[test_table] WITH (UPDLOCK, HOLDLOCK)"),
           "IDENTITY_INSERT around every MERGE")
@@ -85,9 +96,7 @@ merged = len(re.findall(r"^\(\d+, N'", everything, re.M))
 check(merged == rows, "exactly %d rows merged, got %d" % (rows, merged))
 check("WHEN MATCHED THEN UPDATE SET t.[text] = s.[text]" in everything, "MERGE updates the non-key column")
 # The last progress written is the end of the partition.
-last = re.findall(r"VALUES \(N'%s', 0, (\d+)\);" % re.escape(topic), writes[-1])
-check(len(last) == 1, "the last transaction stores the progress of partition 0")
-open(sys.argv[1] + ".progress", "w").write(last[0])
+open(sys.argv[1] + ".progress", "w").write(stored)
 PY
 
 # Restart: the stored progress comes back from tds-replay; nothing is written again.
@@ -121,12 +130,12 @@ text = "".join(json.loads(line)["sql"] for line in open(sys.argv[1]))
 start = int(sys.argv[2])
 for want in ["DELETE t FROM [dbo].[test_table] AS t INNER JOIN (VALUES\n(0)\n) AS s ([id]) ON t.[id] = s.[id];",
              "IF OBJECT_ID(N'[dbo].[test_table]', N'U') IS NOT NULL DELETE FROM [dbo].[test_table];",
-             "IF @@ROWCOUNT = 0 INSERT INTO [dbo].[sqltail_progress]"]:
+             "AND [partition] = 0 AND [next_offset] = %d;\nIF @@ROWCOUNT = 0 THROW 51000" % start]:
     if want not in text:
         print("FAIL: missing", repr(want)); print(text[:3000]); sys.exit(1)
 # The progress moves past both events (offsets after the capture's commit marker).
 import re
-stored = [int(x) for x in re.findall(r"VALUES \(N'%s', 0, (\d+)\);" % re.escape(sys.argv[3]), text)]
+stored = [int(x) for x in re.findall(r"SET \[next_offset\] = (\d+) WHERE \[topic\] = N'%s'" % re.escape(sys.argv[3]), text)]
 if len(stored) != 1 or stored[0] < start + 2:
     print("FAIL: progress", stored, "after", start); sys.exit(1)
 PY

@@ -151,7 +151,7 @@ TEST_CASE("a new table: CREATE TABLE, one MERGE for consecutive upserts, one DEL
   REQUIRE(f.target.Upsert(*t, {Int(2), Null(), Real(0.5), Text(""), Bool(false)}, kOrigin, error));
   REQUIRE(f.target.Delete(*t, {Int(3), Null(), Null(), Null(), Null()}, kOrigin, error));
   REQUIRE(f.target.Delete(*t, {Int(4), Null(), Null(), Null(), Null()}, kOrigin, error));
-  REQUIRE(f.target.SaveProgress("p.db.dbo.t", 0, 8, error));
+  REQUIRE(f.target.SaveProgress("p.db.dbo.t", 0, -1, 8, error));
   REQUIRE(f.target.Commit(error));
   REQUIRE(f.session->batches.size() == 2);
   CHECK(f.session->batches[1] ==
@@ -172,10 +172,44 @@ TEST_CASE("a new table: CREATE TABLE, one MERGE for consecutive upserts, one DEL
         "(3),\n"
         "(4)\n"
         ") AS s ([id]) ON t.[id] = s.[id];\n"
-        "UPDATE [dbo].[sqltail_progress] SET [next_offset] = 8 WHERE [topic] = N'p.db.dbo.t' AND [partition] = 0;\n"
-        "IF @@ROWCOUNT = 0 INSERT INTO [dbo].[sqltail_progress] ([topic], [partition], [next_offset]) VALUES "
-        "(N'p.db.dbo.t', 0, 8);\n"
+        "IF EXISTS (SELECT 1 FROM [dbo].[sqltail_progress] WITH (UPDLOCK, HOLDLOCK) WHERE [topic] = N'p.db.dbo.t' AND "
+        "[partition] = 0) THROW 51000, N'topic p.db.dbo.t, partition 0: the stored progress is no longer absent: "
+        "another applier wrote it meanwhile (sqltail: progress moved)', 1;\n"
+        "INSERT INTO [dbo].[sqltail_progress] ([topic], [partition], [next_offset]) VALUES (N'p.db.dbo.t', 0, 8);\n"
         "COMMIT TRANSACTION;\n");
+  CHECK_FALSE(f.target.TakeProgressMoved());
+}
+
+TEST_CASE("progress is a compare-and-set: UPDATE only from the offset loaded, THROW when another applier moved it") {
+  Fixture f;
+  std::string error;
+  REQUIRE(f.target.Begin(error));
+  REQUIRE(f.target.SaveProgress("p.db.dbo.t", 2, 8, 11, error));
+  REQUIRE(f.target.Commit(error));
+  CHECK(f.session->batches.back() ==
+        "BEGIN TRANSACTION;\n"
+        "UPDATE [dbo].[sqltail_progress] SET [next_offset] = 11 WHERE [topic] = N'p.db.dbo.t' AND [partition] = 2 AND "
+        "[next_offset] = 8;\n"
+        "IF @@ROWCOUNT = 0 THROW 51000, N'topic p.db.dbo.t, partition 2: the stored progress is no longer 8: another "
+        "applier wrote it meanwhile (sqltail: progress moved)', 1;\n"
+        "COMMIT TRANSACTION;\n");
+  CHECK_FALSE(f.target.TakeProgressMoved());
+
+  // The server throws: Commit fails, and the target says the progress moved (not a bad event).
+  REQUIRE(f.target.Begin(error));
+  REQUIRE(f.target.SaveProgress("p.db.dbo.t", 2, 11, 12, error));
+  f.session->fail_with = "Msg 51000: topic p.db.dbo.t, partition 2: ... (sqltail: progress moved)";
+  CHECK_FALSE(f.target.Commit(error));
+  CHECK(f.target.TakeProgressMoved());
+  CHECK_FALSE(f.target.TakeProgressMoved());
+  f.target.Rollback();
+
+  // Any other failure of the batch is not a moved progress.
+  REQUIRE(f.target.Begin(error));
+  REQUIRE(f.target.SaveProgress("p.db.dbo.t", 2, 11, 12, error));
+  f.session->fail_with = "Msg 1205: deadlock victim";
+  CHECK_FALSE(f.target.Commit(error));
+  CHECK_FALSE(f.target.TakeProgressMoved());
 }
 
 TEST_CASE("a key twice in a row of upserts starts a new MERGE (a MERGE may touch a row only once)") {

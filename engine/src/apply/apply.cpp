@@ -1,7 +1,10 @@
 #include "sqltail/engine/apply.h"
 
 #include <simdjson.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -106,23 +109,33 @@ class Applier {
     dead_letter_ = options_.on_error == "dead-letter";
     if (dead_letter_ && !OpenDeadLetter(error)) return false;
 
-    kafka::Consumer consumer(options_.kafka);
-    std::vector<kafka::PartitionStart> starts;
-    for (const auto& topic : options_.topics) {
-      const Found found = AddPartitions(consumer, "topic", topic, true, progress, starts, stop, error);
-      if (found == Found::kFailed) return false;
-      if (found == Found::kStopped) return true;
+    const bool parallel = options_.mode == "parallel";
+    kafka::Config consumer_config = options_.kafka;
+    if (parallel) {
+      consumer_config.properties["group.id"] = options_.group_id;
+      // roundrobin spreads the partitions of many one-partition topics over the instances (range
+      // would give each whole topic to the first member).
+      consumer_config.properties.try_emplace("partition.assignment.strategy", "roundrobin");
     }
+    kafka::Consumer consumer(consumer_config);
+    // The partitions read, at the committed progress: a rewind starts them there again, and it is
+    // what each progress save expects to find stored.
+    std::vector<kafka::PartitionStart>& starts = starts_;
     std::unique_ptr<TransactionOrder> order;
-    if (!OpenTransactionOrder(consumer, progress, starts, stop, order, error)) return false;
-    if (stop.load()) return true;
-    if (auto e = consumer.Assign(starts); !e.ok()) {
-      error = "apply: " + e.ToString();
-      return false;
+    if (!parallel) {
+      for (const auto& topic : options_.topics) {
+        const Found found = AddPartitions(consumer, "topic", topic, true, progress, starts, stop, error);
+        if (found == Found::kFailed) return false;
+        if (found == Found::kStopped) return true;
+      }
+      if (!OpenTransactionOrder(consumer, progress, starts, stop, order, error)) return false;
+      if (stop.load()) return true;
+      if (auto e = consumer.Assign(starts); !e.ok()) {
+        error = "apply: " + e.ToString();
+        return false;
+      }
+      if (log) log("applying " + std::to_string(starts.size()) + " partition(s) into " + target_->Describe());
     }
-    // `starts` follows the committed progress from now on: a rewind assigns it again.
-    if (log) log("applying " + std::to_string(starts.size()) + " partition(s) into " + target_->Describe());
-    observer.OnReady();
     ProgressSnapshot loop_progress;
 
     std::vector<kafka::MessageView> messages;
@@ -153,31 +166,63 @@ class Applier {
     // an earlier row): roll back, re-read from the committed progress, and apply each event of the
     // failed stretch in its own target transaction, so the bad one is known exactly.
     ApplyStats at_begin;  // the counts when the open target transaction began
-    auto isolate = [&](const kafka::MessageView* failed) -> bool {
+    // Rolls the open target transaction back; its events are read (and counted) again.
+    auto abandon = [&]() {
       target_->Rollback();
-      // The rolled-back events are counted again when re-applied.
       stats_.events = at_begin.events, stats_.upserts = at_begin.upserts, stats_.deletes = at_begin.deletes,
       stats_.truncates = at_begin.truncates;
       in_transaction = false;
       batch_events = 0;
-      // Merged, not replaced: a stretch still pending from an earlier failure stays careful.
-      for (const auto& p : batch_progress) Note(careful_until_, p.topic, p.partition, p.next_offset);
-      if (failed != nullptr) Note(careful_until_, failed->topic, failed->partition, failed->offset + 1);
       batch_progress.clear();
       at_boundary = true;
       careful_pending_.clear();
       if (order) order->Clear(committed_txn_id);
-      if (auto e = consumer.Assign(starts); !e.ok()) {
-        error = "apply: rewinding after a failed target transaction: " + e.ToString();
+    };
+    // Reads the partitions again from `starts`. Assigned by the group (parallel), they are moved.
+    auto rewind = [&](std::string_view why) -> bool {
+      auto e = parallel ? consumer.Seek(starts, kKafkaTimeout) : consumer.Assign(starts);
+      if (!e.ok()) {
+        error = "apply: rewinding " + std::string(why) + ": " + e.ToString();
         return false;
       }
+      return true;
+    };
+    auto isolate = [&](const kafka::MessageView* failed) -> bool {
+      // Merged, not replaced: a stretch still pending from an earlier failure stays careful.
+      for (const auto& p : batch_progress) Note(careful_until_, p.topic, p.partition, p.next_offset);
+      if (failed != nullptr) Note(careful_until_, failed->topic, failed->partition, failed->offset + 1);
+      abandon();
+      if (!rewind("after a failed target transaction")) return false;
       if (log_) log_("the target transaction failed (" + error + "); re-applying its events one at a time");
       return true;
     };
+    // A progress save found another applier's progress. Transactional: two instances on one target,
+    // stop. Parallel: the group gave a partition to another instance while this one held it (a
+    // stall past the session timeout): its commit won, so read on from what it stored; the rebalance
+    // that follows takes the partition away.
+    auto progress_moved = [&]() -> bool {
+      abandon();
+      if (!parallel) {
+        error = "apply: " + error +
+                "; only one apply.mode = transactional instance may run per target (apply.mode = parallel shares)";
+        return false;
+      }
+      if (log_) log_(error + "; reading on from the stored progress");
+      ProgressMap stored;
+      if (!target_->LoadProgress(stored, error)) return false;
+      for (auto& s : starts) {
+        auto it = stored.find({s.topic, s.partition});
+        s.offset = it == stored.end() ? kafka::kOffsetBeginning : it->second;
+      }
+      return rewind("to the stored progress");
+    };
+    // After a failed commit: whose the failure is decides what follows.
+    auto commit_failed = [&]() { return target_->TakeProgressMoved() ? progress_moved() : isolate(nullptr); };
 
     auto commit = [&]() -> bool {
       for (const auto& p : batch_progress)
-        if (!target_->SaveProgress(p.topic, p.partition, p.next_offset, error)) return false;
+        if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, error))
+          return false;
       if (!target_->Commit(error)) return false;
       committed(batch_progress);
       batch_progress.clear();
@@ -188,9 +233,71 @@ class Applier {
       return true;
     };
 
+    bool rebalance_failed = false;
+    if (parallel) {
+      // Runs inside PollBatch, between two loop passes (no event of the batch is half applied).
+      auto on_rebalance = [&](bool assigned, std::vector<kafka::PartitionStart>& partitions) {
+        if (!assigned) {
+          // The partitions go: keep what is applied (whole source transactions), or leave it to the
+          // next owner, which reads from the stored progress.
+          if (in_transaction && !(at_boundary && commit())) {
+            abandon();
+            (void)target_->TakeProgressMoved();  // the next owner reads from what is stored either way
+          }
+          if (log_)
+            log_("group " + options_.group_id + " takes back " + std::to_string(starts.size()) + " partition(s)");
+          starts.clear();
+          return;
+        }
+        ProgressMap stored;
+        if (!target_->LoadProgress(stored, error)) {
+          rebalance_failed = true;
+          return;
+        }
+        for (auto& p : partitions) {
+          auto it = stored.find({p.topic, p.partition});
+          p.offset = it == stored.end() ? kafka::kOffsetBeginning : it->second;
+        }
+        starts = partitions;
+        if (log_) {
+          log_("group " + options_.group_id + " assigns " + std::to_string(starts.size()) +
+               " partition(s): " + DescribePartitions(starts));
+        }
+      };
+      if (auto e = consumer.Subscribe(options_.topics, on_rebalance); !e.ok()) {
+        error = "apply: " + e.ToString();
+        return false;
+      }
+      if (log) log("applying the partitions group " + options_.group_id + " assigns into " + target_->Describe());
+    }
+    observer.OnReady();
+
+    // apply.max_events_per_second: a poll takes at most a tenth of a second's worth, and the loop
+    // waits (in short steps, so a rebalance or a stop is not held up) until the rate allows more.
+    const int64_t rate = options_.max_events_per_second;
+    const size_t poll_max = rate > 0 ? static_cast<size_t>(std::clamp<int64_t>(rate / 10, 1, 5000)) : 5000;
+    const auto rate_started = Clock::now();
+    const uint64_t rate_base = stats_.events;
     while (!stop.load()) {
+      if (rate > 0) {
+        const int64_t applied = static_cast<int64_t>(stats_.events) - static_cast<int64_t>(rate_base);
+        const auto allowed_at =
+            rate_started + std::chrono::microseconds(std::max<int64_t>(applied, 0) * 1000000 / rate);
+        if (Clock::now() < allowed_at) {
+          std::this_thread::sleep_for(
+              std::min<Clock::duration>(allowed_at - Clock::now(), std::chrono::milliseconds(50)));
+          // What is applied is committed meanwhile, not held open while waiting.
+          if (in_transaction && at_boundary && !commit() && !commit_failed()) return false;
+          continue;
+        }
+      }
       messages.clear();
-      auto e = consumer.PollBatch(std::chrono::milliseconds(100), 5000, messages);
+      auto e = consumer.PollBatch(std::chrono::milliseconds(100), poll_max, messages);
+      if (rebalance_failed) {
+        error = "apply: reading the progress at a rebalance: " + error;
+        observer.OnError("sink");
+        return false;
+      }
       if (!e.ok() && e.fatal()) {
         error = "apply: " + e.ToString();
         observer.OnError("kafka");
@@ -226,8 +333,9 @@ class Applier {
       }
       for (const auto& item : items) {
         const kafka::MessageView& message = *item.message;
-        // Where source transactions end: released so by the order, or sqltail's end marker.
-        auto boundary_after = [&]() { return order ? item.ends : AtBoundaryAfter(message, at_boundary); };
+        // Where source transactions end: released so by the order, or sqltail's end marker. In
+        // parallel mode the marker may be on a partition another instance reads: every event is one.
+        auto boundary_after = [&]() { return order ? item.ends : parallel || AtBoundaryAfter(message, at_boundary); };
         if (Careful(message)) {
           if (in_transaction) {
             // Another partition's events opened a batch meanwhile: the careful event must get its
@@ -240,6 +348,11 @@ class Applier {
           // Ordered, progress is saved only where a source transaction ends: a restart in the
           // middle of one must read all of it again to see it complete.
           if (!ApplyAlone(message, item.control, order ? item.ends : true, error)) {
+            if (target_->TakeProgressMoved()) {
+              if (!progress_moved()) return false;
+              rewound = true;
+              break;
+            }
             observer.OnError("sink");
             error = "apply: " + error;
             return false;
@@ -286,7 +399,7 @@ class Applier {
         at_boundary = boundary_after();
         // A full batch commits at once, not at the end of the poll: batch_max_events bounds it.
         if (at_boundary && batch_events >= options_.batch_max_events && !commit()) {
-          if (!isolate(nullptr)) return false;
+          if (!commit_failed()) return false;
           rewound = true;
           break;
         }
@@ -295,7 +408,7 @@ class Applier {
       bool due = batch_events >= options_.batch_max_events ||
                  now - batch_started >= std::chrono::milliseconds(options_.batch_max_ms) || messages.empty();
       if (!rewound && in_transaction && at_boundary && due && !commit()) {
-        if (!isolate(nullptr)) return false;
+        if (!commit_failed()) return false;
       }
       // The loop advanced: report it (this also feeds the systemd watchdog).
       loop_progress.events = stats_.events;
@@ -436,6 +549,23 @@ class Applier {
     return true;
   }
 
+  // The committed progress of a partition read, as starts_ holds it (negative: none stored).
+  int64_t StoredOffset(std::string_view topic, int32_t partition) const {
+    for (const auto& s : starts_)
+      if (s.partition == partition && s.topic == topic) return s.offset;
+    return kafka::kOffsetBeginning;
+  }
+
+  static std::string DescribePartitions(const std::vector<kafka::PartitionStart>& partitions) {
+    std::string out;
+    for (const auto& p : partitions) {
+      if (out.size() > 300) return out + ", ...";
+      out += (out.empty() ? "" : ", ") + p.topic + "/" + std::to_string(p.partition) + "@" +
+             (p.offset < 0 ? std::string("start") : std::to_string(p.offset));
+    }
+    return out;
+  }
+
   // A message of the stretch being re-applied one event at a time.
   bool Careful(const kafka::MessageView& m) const {
     for (const auto& p : careful_until_)
@@ -456,7 +586,8 @@ class Applier {
     std::string reason;
     auto save = [&](std::string& out) {
       for (const auto& p : one_)
-        if (!target_->SaveProgress(p.topic, p.partition, p.next_offset, out)) return false;
+        if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, out))
+          return false;
       return true;
     };
     if ((control || ApplyMessage(message, reason)) && save(reason) && target_->Commit(reason)) {
@@ -464,7 +595,8 @@ class Applier {
       return true;
     }
     target_->Rollback();
-    if (!dead_letter_ || control) {
+    // Another applier's progress (the caller sees TakeProgressMoved): the event is not bad.
+    if (!dead_letter_ || control || target_->progress_moved()) {
       error = reason;
       return false;
     }
@@ -493,8 +625,15 @@ class Applier {
         return false;
       }
       // One transactional.id per dead-letter topic and target: a restarted applier fences the old one.
-      dlq_ = std::make_unique<kafka::TransactionalProducer>(
-          options_.kafka, "sqltail-apply-dlq-" + options_.dead_letter_topic + "-" + target_->Describe());
+      // Parallel instances share the target: each has its own id (a crashed one's open transaction
+      // is aborted by the broker's transaction timeout, and its events are dead-lettered again).
+      std::string id = "sqltail-apply-dlq-" + options_.dead_letter_topic + "-" + target_->Describe();
+      if (options_.mode == "parallel") {
+        std::array<char, 256> host{};
+        ::gethostname(host.data(), host.size() - 1);
+        id += "-" + std::string(host.data()) + "-" + std::to_string(::getpid());
+      }
+      dlq_ = std::make_unique<kafka::TransactionalProducer>(options_.kafka, id);
     } catch (const std::exception& e) {
       error = std::string("apply: dead-letter producer: ") + e.what();
       return false;
@@ -911,6 +1050,7 @@ class Applier {
   const ApplyOptions& options_;
   ApplyStats& stats_;
   std::unique_ptr<Target> target_;
+  std::vector<kafka::PartitionStart> starts_;  // see Run
   simdjson::dom::parser parser_, key_parser_;
   std::vector<FieldValue> row_;
   std::vector<bool> unavailable_;                              // per column of the current event's table

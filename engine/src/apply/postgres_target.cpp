@@ -12,6 +12,9 @@
 namespace sqltail::engine {
 namespace {
 
+// A transaction-scoped advisory lock that sqltail's DDL takes (the key spells "sqltail").
+constexpr const char* kDdlLock = "SELECT pg_advisory_xact_lock(32494332944673132)";
+
 // A batch is written when it holds this many rows or bytes (and at commit). Large enough that the
 // statement overhead vanishes, small enough to bound memory.
 constexpr size_t kFlushRows = 10000;
@@ -270,19 +273,23 @@ bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::
     return false;
   }
   std::string q = PgQuoteIdentifier(schema_);
+  // Under the DDL lock: appliers starting together (apply.mode = parallel) must not race.
+  if (!Exec("BEGIN", error) || !Exec(kDdlLock, error)) return false;
   if (PQntuples(exists.r) == 0 && !Exec(("CREATE SCHEMA IF NOT EXISTS " + q).c_str(), error)) return false;
   if (!Exec(("CREATE TABLE IF NOT EXISTS " + q +
              ".sqltail_progress (topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, "
              "PRIMARY KEY (topic, partition))")
                 .c_str(),
-            error))
+            error) ||
+      !Exec("COMMIT", error))
     return false;
   Result prepared(PQprepare(conn_, "sqltail_save_progress",
                             ("INSERT INTO " + q +
-                             ".sqltail_progress (topic, partition, next_offset) VALUES ($1, $2, $3) "
-                             "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset")
+                             ".sqltail_progress AS p (topic, partition, next_offset) VALUES ($1, $2, $3) "
+                             "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset "
+                             "WHERE p.next_offset = $4")
                                 .c_str(),
-                            3, nullptr));
+                            4, nullptr));
   if (prepared.status() != PGRES_COMMAND_OK) {
     error = PgError(conn_, prepared.r);
     return false;
@@ -401,15 +408,21 @@ bool PostgresTarget::LoadProgress(ProgressMap& out, std::string& error) {
   return true;
 }
 
-bool PostgresTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset,
+bool PostgresTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t expected, int64_t next_offset,
                                   std::string& error) {
-  char partition_text[16], offset_text[24];
+  char partition_text[16], offset_text[24], expected_text[24];
   *std::to_chars(partition_text, partition_text + 15, partition).ptr = '\0';
   *std::to_chars(offset_text, offset_text + 23, next_offset).ptr = '\0';
-  const char* values[3] = {topic.c_str(), partition_text, offset_text};
-  Result r(PQexecPrepared(conn_, "sqltail_save_progress", 3, values, nullptr, nullptr, 0));
+  *std::to_chars(expected_text, expected_text + 23, expected).ptr = '\0';
+  // No row expected: NULL, which no stored row equals, so an existing row is "moved".
+  const char* values[4] = {topic.c_str(), partition_text, offset_text, expected < 0 ? nullptr : expected_text};
+  Result r(PQexecPrepared(conn_, "sqltail_save_progress", 4, values, nullptr, nullptr, 0));
   if (r.status() != PGRES_COMMAND_OK) {
     error = "saving progress: " + PgError(conn_, r.r);
+    return false;
+  }
+  if (std::strcmp(PQcmdTuples(r.r), "0") == 0) {
+    error = ProgressMoved(topic, partition, expected);
     return false;
   }
   return true;
@@ -468,7 +481,9 @@ TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<Ta
     remove = "DELETE FROM " + table->qualified + " WHERE ctid = (SELECT ctid FROM " + table->qualified + " WHERE " +
              keyless_match + " LIMIT 1)";
   }
-  if (!Exec(create.c_str(), error)) return nullptr;
+  // Two appliers creating one table at once: without the lock the second fails on pg_type's unique
+  // index instead of finding the table (IF NOT EXISTS checks before it waits).
+  if (!Exec(kDdlLock, error) || !Exec(create.c_str(), error)) return nullptr;
   {
     const char* qualified = table->qualified.c_str();
     Result fk(PQexecParams(conn_,

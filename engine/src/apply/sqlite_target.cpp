@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include "sqltail/engine/row_checksum.h"
 
 namespace sqltail::engine {
@@ -44,14 +47,22 @@ bool SqliteTarget::Open(const std::string& path, std::string& error) {
   sqlite3_busy_timeout(db_, 10000);
   // WAL + NORMAL: a crash can lose the last commits, but rows and progress always go together, so
   // the applier re-reads exactly what was lost.
-  if (!Exec("PRAGMA journal_mode=WAL", error) || !Exec("PRAGMA synchronous=NORMAL", error) ||
+  // Switching a new file to WAL takes an exclusive lock without waiting on the busy timeout: a
+  // second applier opening the file at that moment (apply.mode = parallel) tries again.
+  bool wal = Exec("PRAGMA journal_mode=WAL", error);
+  for (int attempt = 0; !wal && attempt < 1000 && sqlite3_errcode(db_) == SQLITE_BUSY; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    wal = Exec("PRAGMA journal_mode=WAL", error);
+  }
+  if (!wal || !Exec("PRAGMA synchronous=NORMAL", error) ||
       !Exec("CREATE TABLE IF NOT EXISTS sqltail_progress (topic TEXT NOT NULL, partition INTEGER NOT NULL, "
             "next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition))",
             error))
     return false;
   if (sqlite3_prepare_v2(db_,
                          "INSERT INTO sqltail_progress (topic, partition, next_offset) VALUES (?1, ?2, ?3) "
-                         "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                         "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset "
+                         "WHERE sqltail_progress.next_offset = ?4",
                          -1, &save_progress_, nullptr) != SQLITE_OK) {
     error = std::string("sqlite: ") + sqlite3_errmsg(db_);
     return false;
@@ -59,7 +70,9 @@ bool SqliteTarget::Open(const std::string& path, std::string& error) {
   return true;
 }
 
-bool SqliteTarget::Begin(std::string& error) { return Exec("BEGIN", error); }
+// IMMEDIATE: the write lock at once, waited for by the busy timeout. A deferred transaction that
+// read first could not wait for another writer (parallel instances on one file): it would fail.
+bool SqliteTarget::Begin(std::string& error) { return Exec("BEGIN IMMEDIATE", error); }
 bool SqliteTarget::Commit(std::string& error) { return Exec("COMMIT", error); }
 void SqliteTarget::Rollback() {
   std::string ignored;
@@ -106,12 +119,24 @@ bool SqliteTarget::LoadProgress(ProgressMap& out, std::string& error) {
   return true;
 }
 
-bool SqliteTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error) {
+bool SqliteTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t expected, int64_t next_offset,
+                                std::string& error) {
   sqlite3_bind_text(save_progress_, 1, topic.data(), static_cast<int>(topic.size()), SQLITE_STATIC);
   sqlite3_bind_int(save_progress_, 2, partition);
   sqlite3_bind_int64(save_progress_, 3, next_offset);
+  // No row expected: NULL, which no stored row equals, so an existing row is "moved".
+  if (expected < 0) {
+    sqlite3_bind_null(save_progress_, 4);
+  } else {
+    sqlite3_bind_int64(save_progress_, 4, expected);
+  }
   bool ok = sqlite3_step(save_progress_) == SQLITE_DONE;
-  if (!ok) error = std::string("sqlite: saving progress: ") + sqlite3_errmsg(db_);
+  if (!ok) {
+    error = std::string("sqlite: saving progress: ") + sqlite3_errmsg(db_);
+  } else if (sqlite3_changes(db_) == 0) {
+    error = ProgressMoved(topic, partition, expected);
+    ok = false;
+  }
   sqlite3_reset(save_progress_);
   return ok;
 }

@@ -233,7 +233,10 @@ bool SqlServerTarget::Begin(std::string& error) {
 bool SqlServerTarget::Commit(std::string& error) {
   CloseRun();
   pending_ += "COMMIT TRANSACTION;\n";
-  if (!SendPending(error)) return false;  // Rollback() then ends what the server may still hold
+  if (!SendPending(error)) {
+    if (error.find(kProgressMovedMarker) != std::string::npos) progress_moved_ = true;
+    return false;  // Rollback() then ends what the server may still hold
+  }
   sent_in_transaction_ = false;
   return true;
 }
@@ -275,23 +278,34 @@ bool SqlServerTarget::LoadProgress(ProgressMap& out, std::string& error) {
   return true;
 }
 
-bool SqlServerTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset,
+bool SqlServerTarget::SaveProgress(const std::string& topic, int32_t partition, int64_t expected, int64_t next_offset,
                                    std::string& error) {
   CloseRun();
   std::string where = "[topic] = ";
   AppendSqlServerString(where, topic);
   where += " AND [partition] = ";
   AppendNumber(where, partition);
-  pending_ += "UPDATE " + progress_table_ + " SET [next_offset] = ";
-  AppendNumber(pending_, next_offset);
-  pending_ += " WHERE " + where + ";\nIF @@ROWCOUNT = 0 INSERT INTO " + progress_table_ +
-              " ([topic], [partition], [next_offset]) VALUES (";
-  AppendSqlServerString(pending_, topic);
-  pending_ += ", ";
-  AppendNumber(pending_, partition);
-  pending_ += ", ";
-  AppendNumber(pending_, next_offset);
-  pending_ += ");\n";
+  // The batch runs at Commit (or earlier); THROW there ends it and XACT_ABORT rolls it back.
+  std::string moved = " THROW 51000, ";
+  AppendSqlServerString(moved, ProgressMoved(topic, partition, expected));
+  progress_moved_ = false;  // only if the server throws it
+  moved += ", 1;\n";
+  if (expected < 0) {
+    pending_ += "IF EXISTS (SELECT 1 FROM " + progress_table_ + " WITH (UPDLOCK, HOLDLOCK) WHERE " + where + ")" +
+                moved + "INSERT INTO " + progress_table_ + " ([topic], [partition], [next_offset]) VALUES (";
+    AppendSqlServerString(pending_, topic);
+    pending_ += ", ";
+    AppendNumber(pending_, partition);
+    pending_ += ", ";
+    AppendNumber(pending_, next_offset);
+    pending_ += ");\n";
+  } else {
+    pending_ += "UPDATE " + progress_table_ + " SET [next_offset] = ";
+    AppendNumber(pending_, next_offset);
+    pending_ += " WHERE " + where + " AND [next_offset] = ";
+    AppendNumber(pending_, expected);
+    pending_ += ";\nIF @@ROWCOUNT = 0" + moved;
+  }
   (void)error;
   return true;
 }

@@ -56,7 +56,8 @@ class SqlServerTarget final : public Target {
   void Rollback() override;
 
   bool LoadProgress(ProgressMap& out, std::string& error) override;
-  bool SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error) override;
+  bool SaveProgress(const std::string& topic, int32_t partition, int64_t expected, int64_t next_offset,
+                    std::string& error) override;
 
   TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) override;
   TargetTable* FindTable(const std::string& name) override;

@@ -7,6 +7,13 @@ std::string DescribeOrigin(const RowOrigin& origin) {
          std::to_string(origin.offset);
 }
 
+std::string Target::ProgressMoved(const std::string& topic, int32_t partition, int64_t expected) {
+  progress_moved_ = true;
+  return "topic " + topic + ", partition " + std::to_string(partition) + ": the stored progress is no longer " +
+         (expected < 0 ? std::string("absent") : std::to_string(expected)) + ": another applier wrote it meanwhile (" +
+         std::string(kProgressMovedMarker) + ")";
+}
+
 std::string DescribeKey(const TargetTable& table, const std::vector<FieldValue>& row) {
   std::string names, values;
   for (size_t i = 0; i < table.columns.size() && i < row.size(); ++i) {

@@ -65,7 +65,15 @@ class Target {
   virtual void Rollback() = 0;
 
   virtual bool LoadProgress(ProgressMap& out, std::string& error) = 0;
-  virtual bool SaveProgress(const std::string& topic, int32_t partition, int64_t next_offset, std::string& error) = 0;
+  // Compare and set: the stored progress must still be `expected` (negative: no row yet), else the
+  // save fails with TakeProgressMoved() true, now or at Commit (a target may defer the write). So
+  // of two appliers that read the same progress (a zombie past its group membership, two
+  // instances on one target by mistake) only the first to commit applies those events.
+  virtual bool SaveProgress(const std::string& topic, int32_t partition, int64_t expected, int64_t next_offset,
+                            std::string& error) = 0;
+  // True once after a save (or the commit holding it) failed because the progress had moved.
+  bool TakeProgressMoved() { return std::exchange(progress_moved_, false); }
+  bool progress_moved() const { return progress_moved_; }
 
   // Creates the table when missing and prepares its statements.
   virtual TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) = 0;
@@ -96,7 +104,15 @@ class Target {
 
   // For logs: "SQLite file X", "PostgreSQL host:port/db schema s".
   virtual std::string Describe() const = 0;
+
+ protected:
+  // "topic T, partition P: the stored progress is no longer E ..." and progress_moved_ set.
+  std::string ProgressMoved(const std::string& topic, int32_t partition, int64_t expected);
+  bool progress_moved_ = false;
 };
+
+// In the text of every progress-moved error (the SQL Server target finds it in the server's message).
+inline constexpr std::string_view kProgressMovedMarker = "sqltail: progress moved";
 
 // "topic T, partition P, offset O"
 std::string DescribeOrigin(const RowOrigin& origin);

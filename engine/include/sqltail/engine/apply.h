@@ -16,7 +16,12 @@ namespace sqltail::engine {
 
 struct ApplyOptions {
   kafka::Config kafka;
-  std::vector<std::string> topics;             // the change-event topics to apply
+  std::vector<std::string> topics;  // the change-event topics to apply
+  // "transactional": this instance reads every partition (manual assignment) and applies whole
+  // source transactions in commit order. "parallel": the instances of consumer group `group_id`
+  // share the partitions; order holds per partition (so per key), progress is per partition.
+  std::string mode = "transactional";
+  std::string group_id;
   std::string target_kind = "sqlite";          // "sqlite" (the embedded default), "postgresql" or "sqlserver"
   std::string sqlite_path;                     // sqlite: the database file
   std::vector<std::string> postgres_conninfo;  // postgresql: libpq connection strings, merged (later wins)
@@ -26,6 +31,7 @@ struct ApplyOptions {
   size_t batch_max_events = 20000;             // commit the target transaction after this many events...
   int batch_max_ms = 200;                      // ...or this long, at the next source-transaction boundary
   int stop_when_idle_ms = 0;                   // > 0: exit cleanly after this long without new events
+  int64_t max_events_per_second = 0;           // > 0: read no faster (headroom for a busy target)
   // Source commit order across topics and partitions from Debezium's transaction metadata topic:
   // "auto" = <prefix>.transaction of the topics' common prefix when that topic exists; "none" = off
   // (each partition applied as it arrives); or the topic's name.

@@ -1,8 +1,9 @@
-// A read_committed consumer with manual assignment: the application stores its own progress
-// (the applier keeps (topic, partition, offset) in the target database), so there is no group
-// membership and no offset commit. isolation.level=read_committed, enable.auto.commit=false and
-// enable.partition.eof=true are forced; group.id defaults to "sqltail-assign-only" (librdkafka's
-// consumer poll needs one; it never joins the group). queued.max.messages.kbytes defaults to 262144
+// A read_committed consumer. The application stores its own progress (the applier keeps (topic,
+// partition, offset) in the target database), so offsets are never committed to Kafka. Partitions
+// come from Assign (no group membership; group.id defaults to "sqltail-assign-only", which
+// librdkafka's consumer poll needs and never joins) or from Subscribe (the group named by group.id
+// shares them). isolation.level=read_committed, enable.auto.commit=false and
+// enable.partition.eof=true are forced. queued.max.messages.kbytes defaults to 262144
 // and max.partition.fetch.bytes to 4194304 (a fed applier during catch-up, at up to about 300 MB
 // more memory; see docs/benchmarks.md); both can be set with kafka.property.*.
 //
@@ -93,6 +94,11 @@ struct Watermarks {
   int64_t high = -1;  // offset the next produced record gets (includes uncommitted and markers)
 };
 
+// A rebalance of a subscribed consumer (Consumer::Subscribe), seen inside Poll/PollBatch. Revoked:
+// `partitions` go away once the handler returns (finish what uses them). Assigned: the handler sets
+// each partition's start offset (kOffsetBeginning for a partition without stored progress).
+using RebalanceHandler = std::function<void(bool assigned, std::vector<PartitionStart>& partitions)>;
+
 class Consumer {
  public:
   explicit Consumer(const Config& config);  // throws KafkaException on invalid configuration
@@ -102,6 +108,14 @@ class Consumer {
 
   // Replaces the whole assignment.
   [[nodiscard]] KafkaError Assign(std::span<const PartitionStart> partitions);
+  // Joins the consumer group (group.id) for `topics`; `handler` runs at each rebalance. Eager
+  // rebalancing only (each rebalance revokes every partition, then assigns): a cooperative
+  // partition.assignment.strategy is refused. Messages a PollBatch fetched before a rebalance in the
+  // same call are dropped (their partitions restart where the handler says).
+  [[nodiscard]] KafkaError Subscribe(std::span<const std::string> topics, RebalanceHandler handler);
+  // Moves assigned partitions to the given offsets (messages fetched from the old position are
+  // discarded); for a subscribed consumer, whose assignment belongs to the group.
+  [[nodiscard]] KafkaError Seek(std::span<const PartitionStart> partitions, std::chrono::milliseconds timeout);
   [[nodiscard]] PollResult Poll(std::chrono::milliseconds timeout);
   // Up to max_messages messages (fewer when timeout passes); partition-end events are skipped.
   // Views are valid until the next poll. Returns the first error met (messages before it are kept).
