@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -274,4 +277,103 @@ TEST_CASE("config_errors_name_the_property_mock") {
   } catch (const KafkaException& exception) {
     CHECK(std::string(exception.what()).find("no.such.property") != std::string::npos);
   }
+}
+
+// Subscribe: the group shares the partitions; the handler's offsets are where reading starts; a
+// second member makes the group revoke and re-assign (eager: all revoked, then a disjoint split);
+// Seek moves an assigned partition; a cooperative strategy is refused.
+TEST_CASE("group_subscribe_rebalance_seek_mock") {
+  MockCluster cluster;
+  cluster.CreateTopic("shared", 4);
+  Config config = MockConfig(cluster);
+  {
+    TransactionalProducer producer(config, "group-test");
+    RequireOk(producer.InitTransactions(10s));
+    RequireOk(producer.BeginTransaction());
+    for (int32_t p = 0; p < 4; ++p)
+      for (int i = 0; i < 10; ++i) RequireOk(producer.Produce("shared", p, "k", std::to_string(i)));
+    RequireOk(producer.CommitTransaction(10s));
+  }
+  Config group = config;
+  group.properties["group.id"] = "members";
+  group.properties["session.timeout.ms"] = "6000";
+  group.properties["heartbeat.interval.ms"] = "200";
+  const std::vector<std::string> topics = {"shared"};
+
+  struct Member {
+    std::unique_ptr<Consumer> consumer;
+    std::vector<int32_t> assigned;
+    int revokes = 0, assigns = 0;
+    std::map<int32_t, int64_t> first_offset;  // per partition, since the last assignment
+    std::map<int32_t, int64_t> next_offset;
+  };
+  auto join = [&](Member& m) {
+    m.consumer = std::make_unique<Consumer>(group);
+    RequireOk(m.consumer->Subscribe(topics, [&m](bool assigned, std::vector<PartitionStart>& partitions) {
+      if (!assigned) {
+        ++m.revokes;
+        m.assigned.clear();
+        return;
+      }
+      ++m.assigns;
+      for (auto& p : partitions) {
+        p.offset = 3 + p.partition;  // as if the target had stored this progress
+        m.assigned.push_back(p.partition);
+      }
+      m.first_offset.clear();
+    }));
+  };
+  std::vector<MessageView> batch;
+  auto poll = [&](Member& m) {
+    RequireOk(m.consumer->PollBatch(50ms, 100, batch));
+    for (const MessageView& message : batch) {
+      m.first_offset.try_emplace(message.partition, message.offset);
+      m.next_offset[message.partition] = message.offset + 1;
+    }
+  };
+
+  Member a, b;
+  join(a);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (a.first_offset.size() < 4 && std::chrono::steady_clock::now() < deadline) poll(a);
+  REQUIRE(a.assigned.size() == 4);
+  for (int32_t p = 0; p < 4; ++p) CHECK(a.first_offset[p] == 3 + p);
+
+  join(b);
+  deadline = std::chrono::steady_clock::now() + 30s;
+  while ((b.assigned.empty() || a.assigned.size() + b.assigned.size() != 4) &&
+         std::chrono::steady_clock::now() < deadline) {
+    poll(a);
+    poll(b);
+  }
+  CHECK(a.revokes >= 1);
+  CHECK(a.assigns >= 2);
+  REQUIRE_FALSE(a.assigned.empty());
+  REQUIRE_FALSE(b.assigned.empty());
+  std::vector<int32_t> all = a.assigned;
+  all.insert(all.end(), b.assigned.begin(), b.assigned.end());
+  std::sort(all.begin(), all.end());
+  CHECK(all == std::vector<int32_t>{0, 1, 2, 3});
+  // Each member reads its partitions from the handler's offsets again.
+  deadline = std::chrono::steady_clock::now() + 20s;
+  while ((b.first_offset.size() < b.assigned.size()) && std::chrono::steady_clock::now() < deadline) poll(b);
+  for (int32_t p : b.assigned) CHECK(b.first_offset[p] == 3 + p);
+
+  // Seek one of b's partitions back to 0: reading restarts there.
+  const int32_t moved = b.assigned.front();
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (b.next_offset[moved] < 10 && std::chrono::steady_clock::now() < deadline) poll(b);
+  const PartitionStart back{"shared", moved, 0};
+  RequireOk(b.consumer->Seek({&back, 1}, 5s));
+  b.first_offset.clear();
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (!b.first_offset.count(moved) && std::chrono::steady_clock::now() < deadline) poll(b);
+  CHECK(b.first_offset[moved] == 0);
+
+  Config cooperative = group;
+  cooperative.properties["partition.assignment.strategy"] = "cooperative-sticky";
+  Consumer refused(cooperative);
+  KafkaError error = refused.Subscribe(topics, [](bool, std::vector<PartitionStart>&) {});
+  CHECK_FALSE(error.ok());
+  CHECK(error.ToString().find("only eager strategies") != std::string::npos);
 }
