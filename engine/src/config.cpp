@@ -267,7 +267,7 @@ void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawVa
   add("apply.topics", po::value(&raw.topics)->required(), "change-event topics, comma separated");
   add("apply.mode", po::value(&apply.mode)->default_value("transactional"),
       "transactional (one instance per target: whole source transactions in commit order) | parallel (the "
-      "instances of apply.group_id share the partitions: per-key order; see docs/apply.md)");
+      "instances of apply.group_id share the partitions: per-key order; see docs/operator-guide.md)");
   add("apply.group_id", po::value(&apply.group_id)->default_value(""),
       "parallel (required): the consumer group; every instance that shares the work uses the same id");
   add("apply.table_name_format", po::value(&apply.table_name_format)->default_value("${table}"),
