@@ -284,7 +284,7 @@ void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawVa
       "source commit order across topics: auto (<prefix>.transaction if it exists) | none | a topic name");
   add("apply.max_buffered_events", po::value(&apply.max_buffered_events)->default_value(1000000),
       "events held back for source commit order; past it the head source transaction streams (applied as it "
-      "arrives, committed at its end), past twice it the applier stops with an error");
+      "arrives, committed at its end) and reading pauses on the partitions that cannot help");
   add("apply.on_error", po::value(&apply.on_error)->default_value("fail"),
       "bad event: fail (stop, naming it) | dead-letter (to apply.dead_letter_topic, then go on)");
   add("apply.dead_letter_topic", po::value(&apply.dead_letter_topic)->default_value(""),

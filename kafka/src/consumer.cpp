@@ -227,6 +227,35 @@ KafkaError Consumer::Seek(std::span<const PartitionStart> partitions, std::chron
   return {};
 }
 
+namespace {
+KafkaError PauseOrResume(rd_kafka_t* handle, const Config& config, std::span<const TopicPartition> partitions,
+                         bool pause) {
+  if (partitions.empty()) return {};
+  const std::string where = detail::Where(pause ? "pause" : "resume", config);
+  detail::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const TopicPartition& p : partitions)
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition);
+  const rd_kafka_resp_err_t code =
+      pause ? rd_kafka_pause_partitions(handle, list.get()) : rd_kafka_resume_partitions(handle, list.get());
+  if (code != RD_KAFKA_RESP_ERR_NO_ERROR) return detail::FromCode(code, where);
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return detail::FromCode(list->elems[i].err, where,
+                              std::string(list->elems[i].topic) + "/" + std::to_string(list->elems[i].partition));
+    }
+  }
+  return {};
+}
+}  // namespace
+
+KafkaError Consumer::Pause(std::span<const TopicPartition> partitions) {
+  return PauseOrResume(state_->handle.get(), state_->config, partitions, true);
+}
+
+KafkaError Consumer::Resume(std::span<const TopicPartition> partitions) {
+  return PauseOrResume(state_->handle.get(), state_->config, partitions, false);
+}
+
 PollResult Consumer::Poll(std::chrono::milliseconds timeout) {
   ReleaseHeldMessages();
   PollResult result;

@@ -3,7 +3,9 @@
 # three INSERT transactions of 10,000 rows, applied with max_buffered_events = 2,000. Each streams (is
 # applied as it arrives, in one target transaction committed at its END). Kill -9 at random moments
 # never leaves part of one in the target (the row count is always a multiple of 10,000), and the
-# final run ends with the target equal to the source.
+# final run ends with the target equal to the source. Then the transaction topic is read far behind
+# the data (written only after the applier has read what it can): reading pauses at the bound instead
+# of holding everything, and goes on once the transaction topic arrives.
 kind=${1:?usage: large_txn_test.sh sqlite|postgresql}
 [[ "$kind" == postgresql ]] && NEEDS_PG=1
 source "$(dirname "$0")/common.sh"
@@ -22,9 +24,9 @@ else
 fi
 # Small fetches: the applier sees each transaction arrive over many polls.
 # The transaction topic named: with one partition "auto" would not need it (and hold nothing).
-args=(--config "$RUN/apply.conf" --set apply.transaction_topic="$PREFIX.transaction"
-  --set apply.max_buffered_events=2000 --set apply.batch_max_events=300
+common_args=(--config "$RUN/apply.conf" --set apply.max_buffered_events=2000 --set apply.batch_max_events=300
   --set kafka.property.max.partition.fetch.bytes=8192)
+args=("${common_args[@]}" --set apply.transaction_topic="$PREFIX.transaction")
 reset_target() {
   if [[ "$kind" == sqlite ]]; then
     rm -f "$RUN/target.db"
@@ -58,4 +60,31 @@ done
   fail "apply after the kills failed"
 [[ "$(count)" == 30000 ]] || fail "the target holds $(count) rows, not 30000"
 verify > "$RUN/verify.log" || fail "source and target differ after the kills: $(cat "$RUN/verify.log")"
+
+# 3. The transaction topic behind the data. The same fixture captured again under a second prefix
+# without transaction metadata (the data carry the same commit LSNs in their sqltail.txn header),
+# then a copy of the first capture's transaction topic written there once the applier has stood still.
+command -v kcat > /dev/null || { echo "kcat is not installed: the late transaction topic is not tested"; exit 0; }
+FIRST_PREFIX=$PREFIX
+PREFIX="${FIRST_PREFIX}late"
+CAPTURE_SET=(--set capture.provide_transaction_metadata=false)
+capture_fixture 30000 29 10000
+LATE="$PREFIX.transaction"
+create_topics "$LATE"
+reset_target
+"$BIN/sqltail" apply "${common_args[@]}" --set apply.topics="$TOPIC" --set apply.transaction_topic="$LATE" \
+  --set apply.stop_when_idle_ms=8000 > "$RUN/apply-late.log" 2>&1 &
+late_pid=$!
+pids+=("$late_pid")
+sleep 4
+[[ "$(count)" == 0 ]] || fail "rows applied before their transaction events were written"
+kcat -b "$BOOTSTRAP" -C -t "$FIRST_PREFIX.transaction" -X isolation.level=read_committed -o beginning -e -q \
+  > "$RUN/transactions.txt" 2> /dev/null || fail "reading $FIRST_PREFIX.transaction"
+[[ "$(wc -l < "$RUN/transactions.txt")" == 6 ]] || fail "not 3 BEGIN and 3 END: $(wc -l < "$RUN/transactions.txt")"
+kcat -b "$BOOTSTRAP" -P -t "$LATE" -l "$RUN/transactions.txt" || fail "producing $LATE"
+wait "$late_pid" || fail "apply with the late transaction topic failed: $(tail -3 "$RUN/apply-late.log")"
+grep -q "partition(s) paused" "$RUN/apply-late.log" || fail "reading did not pause while the transaction topic was behind"
+grep -q "30000 events .* in 3 target transactions" "$RUN/apply-late.log" ||
+  fail "late transaction topic: not one target transaction per source transaction: $(tail -1 "$RUN/apply-late.log")"
+verify > "$RUN/verify.log" || fail "source and target differ (late transaction topic): $(cat "$RUN/verify.log")"
 echo "PASS: source transactions larger than the buffer stream, atomically ($kind)"

@@ -377,3 +377,46 @@ TEST_CASE("group_subscribe_rebalance_seek_mock") {
   CHECK_FALSE(error.ok());
   CHECK(error.ToString().find("only eager strategies") != std::string::npos);
 }
+
+TEST_CASE("pause_resume_loses_and_repeats_nothing_mock") {
+  MockCluster cluster;
+  cluster.CreateTopic("paused", 2);
+  Config config = MockConfig(cluster);
+  {
+    TransactionalProducer producer(config, "pause-test");
+    RequireOk(producer.InitTransactions(10s));
+    RequireOk(producer.BeginTransaction());
+    for (int32_t p = 0; p < 2; ++p)
+      for (int i = 0; i < 300; ++i) RequireOk(producer.Produce("paused", p, "k", std::string(100, 'x')));
+    RequireOk(producer.CommitTransaction(10s));
+  }
+  Config small = config;
+  small.properties["max.partition.fetch.bytes"] = "2048";  // many fetches: some are queued when paused
+  Consumer consumer(small);
+  const std::vector<PartitionStart> starts = {{"paused", 0, kOffsetBeginning}, {"paused", 1, kOffsetBeginning}};
+  RequireOk(consumer.Assign(starts));
+  std::map<int32_t, std::vector<int64_t>> offsets;
+  std::vector<MessageView> batch;
+  auto poll = [&]() {
+    RequireOk(consumer.PollBatch(50ms, 7, batch));
+    for (const MessageView& message : batch) offsets[message.partition].push_back(message.offset);
+  };
+  const std::vector<TopicPartition> zero = {{"paused", 0}};
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (int round = 0; round < 5; ++round) {
+    while (offsets[0].size() < static_cast<size_t>(40 * (round + 1)) && std::chrono::steady_clock::now() < deadline)
+      poll();
+    RequireOk(consumer.Pause(zero));
+    const size_t at_pause = offsets[0].size();
+    for (int i = 0; i < 10; ++i) poll();
+    CHECK(offsets[0].size() == at_pause);  // nothing of a paused partition, not even what was fetched
+    RequireOk(consumer.Resume(zero));
+  }
+  deadline = std::chrono::steady_clock::now() + 20s;
+  while ((offsets[0].size() < 300 || offsets[1].size() < 300) && std::chrono::steady_clock::now() < deadline) poll();
+  for (int32_t p = 0; p < 2; ++p) {
+    std::vector<int64_t> expected(300);
+    for (int64_t i = 0; i < 300; ++i) expected[static_cast<size_t>(i)] = i;
+    CHECK(offsets[p] == expected);  // every offset once, in order
+  }
+}

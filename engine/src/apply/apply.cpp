@@ -179,7 +179,65 @@ class Applier {
       if (order) order->Clear(committed_txn_id);
     };
     // Reads the partitions again from `starts`. Assigned by the group (parallel), they are moved.
+    // Partitions paused while too much is held for commit order (see TransactionOrder::PartitionsToPause).
+    std::vector<kafka::TopicPartition> paused, to_pause, changed;
+    auto paused_since = Clock::now(), paused_told = Clock::now();
+    auto resume_all = [&]() -> bool {
+      if (paused.empty()) return true;
+      if (auto e = consumer.Resume(paused); !e.ok()) {
+        error = "apply: " + e.ToString();
+        return false;
+      }
+      paused.clear();
+      return true;
+    };
+    // Pauses what the order says cannot help, resumes what can again; warns while it lasts.
+    auto update_paused = [&]() -> bool {
+      order->PartitionsToPause(starts, to_pause);
+      auto in = [](const std::vector<kafka::TopicPartition>& list, const kafka::TopicPartition& p) {
+        for (const auto& q : list)
+          if (q.partition == p.partition && q.topic == p.topic) return true;
+        return false;
+      };
+      changed.clear();
+      for (const auto& p : paused)
+        if (!in(to_pause, p)) changed.push_back(p);
+      if (auto e = consumer.Resume(changed); !e.ok()) {
+        error = "apply: " + e.ToString();
+        return false;
+      }
+      const bool was_paused = !paused.empty();
+      changed.clear();
+      for (const auto& p : to_pause)
+        if (!in(paused, p)) changed.push_back(p);
+      if (auto e = consumer.Pause(changed); !e.ok()) {
+        error = "apply: " + e.ToString();
+        return false;
+      }
+      paused.swap(to_pause);
+      const auto now = Clock::now();
+      if (!was_paused) paused_since = now;
+      if (was_paused && paused.empty() && log_) {
+        log_("reading resumed after " +
+             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - paused_since).count()) +
+             " s paused");
+      }
+      // Told when it starts and every 30 s while it lasts.
+      if (!paused.empty() && (!was_paused || now - paused_told >= std::chrono::seconds(30))) {
+        paused_told = now;
+        if (log_) {
+          log_("reading " + std::to_string(paused.size()) + " partition(s) paused for " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - paused_since).count()) +
+               " s: " + std::to_string(order->buffered()) + " events held for source commit order, past " +
+               "apply.max_buffered_events (" + order->Waiting() + "); check that " + order->transaction_topic() +
+               " is written (capture.provide_transaction_metadata)");
+        }
+      }
+      return true;
+    };
     auto rewind = [&](std::string_view why) -> bool {
+      // What was paused reads again from `starts` (a resume after the move would reset it).
+      if (!resume_all()) return false;
       auto e = parallel ? consumer.Seek(starts, kKafkaTimeout) : consumer.Assign(starts);
       if (!e.ok()) {
         error = "apply: rewinding " + std::string(why) + ": " + e.ToString();
@@ -275,7 +333,9 @@ class Applier {
     // apply.max_events_per_second: a poll takes at most a tenth of a second's worth, and the loop
     // waits (in short steps, so a rebalance or a stop is not held up) until the rate allows more.
     const int64_t rate = options_.max_events_per_second;
-    const size_t poll_max = rate > 0 ? static_cast<size_t>(std::clamp<int64_t>(rate / 10, 1, 5000)) : 5000;
+    size_t poll_max = rate > 0 ? static_cast<size_t>(std::clamp<int64_t>(rate / 10, 1, 5000)) : 5000;
+    // Ordered, a poll adds at most the bound to what is held before reading pauses.
+    if (order) poll_max = std::min(poll_max, std::max<size_t>(options_.max_buffered_events, 1));
     const auto rate_started = Clock::now();
     const uint64_t rate_base = stats_.events;
     while (!stop.load()) {
@@ -320,6 +380,11 @@ class Applier {
           if (order->buffered() > options_.max_buffered_events) order->Drain(ordered);
         }
         order->Drain(ordered);
+        if (!update_paused()) {
+          observer.OnError("kafka");
+          if (in_transaction) target_->Rollback();
+          return false;
+        }
         if (order->streamed_transactions() != streamed_seen) {
           streamed_seen = order->streamed_transactions();
           if (log_)

@@ -104,13 +104,7 @@ bool TransactionOrder::Add(kafka::RetainedMessage message, std::string& error) {
   }
   entry->message = std::move(message);
   part.entries.push_back(std::move(entry));
-  // Past max_buffered_ the head streams (Drain); what is still held past twice that is not the head's.
-  if (++buffered_ > 2 * max_buffered_) {
-    error = "more than " + std::to_string(2 * max_buffered_) + " events held for source commit order (" + Waiting() +
-            "), twice apply.max_buffered_events; raise it, or check that the transaction topic " + transaction_topic_ +
-            " is written (capture.provide_transaction_metadata)";
-    return false;
-  }
+  ++buffered_;  // past max_buffered_ the head streams (Drain) and reading pauses (PartitionsToPause)
   return true;
 }
 
@@ -299,6 +293,27 @@ void TransactionOrder::Clear(std::string last_committed_id) {
   late_control_.clear();
   buffered_ = 0;
   last_released_ = std::move(last_committed_id);
+}
+
+void TransactionOrder::PartitionsToPause(std::span<const kafka::PartitionStart> assigned,
+                                         std::vector<kafka::TopicPartition>& out) const {
+  out.clear();
+  if (buffered_ <= max_buffered_) return;
+  const Txn* head = queue_.empty() ? nullptr : queue_.front();
+  for (const auto& a : assigned) {
+    if (a.topic == transaction_topic_) {
+      // Needed until the head's END is known; after it, it only names later transactions.
+      if (head != nullptr && head->ended) out.push_back({a.topic, a.partition});
+      continue;
+    }
+    // No head yet: everything held waits for the transaction topic, so no data partition helps.
+    // Else the head streams (Drain), and a partition that still holds events holds later
+    // transactions' (a partition is in commit order): the head's missing events are not behind them.
+    bool holds = head == nullptr;
+    for (const auto& p : partitions_)
+      if (p.partition == a.partition && p.topic == a.topic) holds = holds || !p.entries.empty();
+    if (holds) out.push_back({a.topic, a.partition});
+  }
 }
 
 std::string TransactionOrder::Waiting() const {

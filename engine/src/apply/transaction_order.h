@@ -24,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,8 +48,7 @@ class TransactionOrder {
   TransactionOrder(std::string transaction_topic, const std::vector<std::string>& data_topics,
                    size_t max_buffered_events);
 
-  // Takes one polled message. False with `error` for an unreadable transaction event or when more than
-  // twice max_buffered_events are held (past max_buffered_events the head transaction streams).
+  // Takes one polled message. False with `error` for an unreadable transaction event.
   bool Add(kafka::RetainedMessage message, std::string& error);
   // Moves every message that may be applied now, in order, to the end of `out`.
   void Drain(std::vector<OrderedMessage>& out);
@@ -58,6 +58,14 @@ class TransactionOrder {
   // The id of the last transaction released (what a target commit after it covers).
   const std::string& last_released() const { return last_released_; }
   size_t buffered() const { return buffered_; }
+  const std::string& transaction_topic() const { return transaction_topic_; }
+  // While more than max_buffered_events are held, the assigned partitions whose reading cannot
+  // release anything (call after Drain): their events would only be held too. Pausing them bounds
+  // what is held to about max_buffered_events plus a poll per partition; empty within the bound.
+  // A data partition runs on while it holds nothing (the head's missing events may be in it), the
+  // transaction topic while the head's END is unknown.
+  void PartitionsToPause(std::span<const kafka::PartitionStart> assigned,
+                         std::vector<kafka::TopicPartition>& out) const;
   // Source transactions released as they arrived because they held more than max_buffered_events:
   // their events come out before their END, in total_order of what has arrived, not marked `ends`
   // (so the applier keeps one target transaction open), and the END then ends them.

@@ -35,6 +35,11 @@ struct PartitionStart {
   int64_t offset = kOffsetBeginning;  // the next offset to read, or kOffsetBeginning / kOffsetEnd
 };
 
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+};
+
 // Points into librdkafka's message; valid until the next Poll/PollBatch or the consumer's destruction.
 struct MessageView {
   std::string_view topic;
@@ -116,6 +121,12 @@ class Consumer {
   // Moves assigned partitions to the given offsets (messages fetched from the old position are
   // discarded); for a subscribed consumer, whose assignment belongs to the group.
   [[nodiscard]] KafkaError Seek(std::span<const PartitionStart> partitions, std::chrono::milliseconds timeout);
+  // Stops fetching these partitions until Resume. Messages fetched but not yet polled are dropped:
+  // after Resume, reading goes on with the message after the last one polled, so nothing is lost or
+  // read twice. Resume only what is paused (a resume resets the fetch position). A new Assign
+  // starts from its own offsets (resume what was paused before it).
+  [[nodiscard]] KafkaError Pause(std::span<const TopicPartition> partitions);
+  [[nodiscard]] KafkaError Resume(std::span<const TopicPartition> partitions);
   [[nodiscard]] PollResult Poll(std::chrono::milliseconds timeout);
   // Up to max_messages messages (fewer when timeout passes); partition-end events are skipped.
   // Views are valid until the next poll. Returns the first error met (messages before it are kept).
