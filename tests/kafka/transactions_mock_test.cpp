@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,17 @@ std::vector<std::pair<std::string, std::string>> ReadAll(const Config& config, c
 void RequireOk(const KafkaError& error) {
   INFO(error.ToString());
   REQUIRE(error.ok());
+}
+
+// `per_partition` messages in each of `partitions` partitions of `topic`, in one committed transaction.
+void ProduceCommitted(const Config& config, const std::string& topic, int32_t partitions, int per_partition,
+                      const std::function<std::string(int)>& value_of) {
+  TransactionalProducer producer(config, topic + "-producer");
+  RequireOk(producer.InitTransactions(10s));
+  RequireOk(producer.BeginTransaction());
+  for (int32_t p = 0; p < partitions; ++p)
+    for (int i = 0; i < per_partition; ++i) RequireOk(producer.Produce(topic, p, "k", value_of(i)));
+  RequireOk(producer.CommitTransaction(10s));
 }
 
 }  // namespace
@@ -286,14 +298,7 @@ TEST_CASE("group_subscribe_rebalance_seek_mock") {
   MockCluster cluster;
   cluster.CreateTopic("shared", 4);
   Config config = MockConfig(cluster);
-  {
-    TransactionalProducer producer(config, "group-test");
-    RequireOk(producer.InitTransactions(10s));
-    RequireOk(producer.BeginTransaction());
-    for (int32_t p = 0; p < 4; ++p)
-      for (int i = 0; i < 10; ++i) RequireOk(producer.Produce("shared", p, "k", std::to_string(i)));
-    RequireOk(producer.CommitTransaction(10s));
-  }
+  ProduceCommitted(config, "shared", 4, 10, [](int i) { return std::to_string(i); });
   Config group = config;
   group.properties["group.id"] = "members";
   group.properties["session.timeout.ms"] = "6000";
@@ -382,14 +387,7 @@ TEST_CASE("pause_resume_loses_and_repeats_nothing_mock") {
   MockCluster cluster;
   cluster.CreateTopic("paused", 2);
   Config config = MockConfig(cluster);
-  {
-    TransactionalProducer producer(config, "pause-test");
-    RequireOk(producer.InitTransactions(10s));
-    RequireOk(producer.BeginTransaction());
-    for (int32_t p = 0; p < 2; ++p)
-      for (int i = 0; i < 300; ++i) RequireOk(producer.Produce("paused", p, "k", std::string(100, 'x')));
-    RequireOk(producer.CommitTransaction(10s));
-  }
+  ProduceCommitted(config, "paused", 2, 300, [](int) { return std::string(100, 'x'); });
   Config small = config;
   small.properties["max.partition.fetch.bytes"] = "2048";  // many fetches: some are queued when paused
   Consumer consumer(small);

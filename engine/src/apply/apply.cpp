@@ -194,40 +194,32 @@ class Applier {
     // Pauses what the order says cannot help, resumes what can again; warns while it lasts.
     auto update_paused = [&]() -> bool {
       order->PartitionsToPause(starts, to_pause);
-      auto in = [](const std::vector<kafka::TopicPartition>& list, const kafka::TopicPartition& p) {
-        for (const auto& q : list)
-          if (q.partition == p.partition && q.topic == p.topic) return true;
-        return false;
+      // What `from` has and `other` has not (a handful of partitions: a linear search).
+      auto minus = [&](const std::vector<kafka::TopicPartition>& from,
+                       const std::vector<kafka::TopicPartition>& other) -> const std::vector<kafka::TopicPartition>& {
+        changed.clear();
+        for (const auto& p : from)
+          if (std::find(other.begin(), other.end(), p) == other.end()) changed.push_back(p);
+        return changed;
       };
-      changed.clear();
-      for (const auto& p : paused)
-        if (!in(to_pause, p)) changed.push_back(p);
-      if (auto e = consumer.Resume(changed); !e.ok()) {
+      auto e = consumer.Resume(minus(paused, to_pause));
+      if (e.ok()) e = consumer.Pause(minus(to_pause, paused));
+      if (!e.ok()) {
         error = "apply: " + e.ToString();
         return false;
       }
       const bool was_paused = !paused.empty();
-      changed.clear();
-      for (const auto& p : to_pause)
-        if (!in(paused, p)) changed.push_back(p);
-      if (auto e = consumer.Pause(changed); !e.ok()) {
-        error = "apply: " + e.ToString();
-        return false;
-      }
       paused.swap(to_pause);
       const auto now = Clock::now();
       if (!was_paused) paused_since = now;
-      if (was_paused && paused.empty() && log_) {
-        log_("reading resumed after " +
-             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - paused_since).count()) +
-             " s paused");
-      }
+      const std::string seconds_paused =
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - paused_since).count());
+      if (was_paused && paused.empty() && log_) log_("reading resumed after " + seconds_paused + " s paused");
       // Told when it starts and every 30 s while it lasts.
       if (!paused.empty() && (!was_paused || now - paused_told >= std::chrono::seconds(30))) {
         paused_told = now;
         if (log_) {
-          log_("reading " + std::to_string(paused.size()) + " partition(s) paused for " +
-               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - paused_since).count()) +
+          log_("reading " + std::to_string(paused.size()) + " partition(s) paused for " + seconds_paused +
                " s: " + std::to_string(order->buffered()) + " events held for source commit order, past " +
                "apply.max_buffered_events (" + order->Waiting() + "); check that " + order->transaction_topic() +
                " is written (capture.provide_transaction_metadata)");

@@ -38,6 +38,7 @@ struct PartitionStart {
 struct TopicPartition {
   std::string topic;
   int32_t partition = 0;
+  bool operator==(const TopicPartition&) const = default;
 };
 
 // Points into librdkafka's message; valid until the next Poll/PollBatch or the consumer's destruction.
