@@ -180,7 +180,12 @@ bool ParseColumn(simdjson::dom::element element, size_t index, ColumnLayout& col
 
   column.type = SqlTypeFromName(column.type_name);
   if (column.max_length < -1) return reader.Fail("max_length", "must be -1 or more");
-  if (column.precision < 0 || column.precision > 38) return reader.Fail("precision", "must be 0..38");
+  // sys.columns gives float its mantissa bits (53 for float(53)); every other type, decimal included,
+  // stays within 38.
+  const int max_precision = column.type == SqlType::kFloat || column.type == SqlType::kReal ? 53 : 38;
+  if (column.precision < 0 || column.precision > max_precision) {
+    return reader.Fail("precision", max_precision == 53 ? "must be 0..53 for float/real" : "must be 0..38");
+  }
   if (column.scale < 0 || column.scale > 38) return reader.Fail("scale", "must be 0..38");
   if (column.leaf_bit_position < 0 || column.leaf_bit_position > 7) {
     return reader.Fail("leaf_bit_position", "must be 0..7");

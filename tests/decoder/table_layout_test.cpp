@@ -44,6 +44,27 @@ TEST_CASE("layout JSON: errors name the key and column") {
   CHECK(error.find("leaf_bit_position") != std::string::npos);
 }
 
+TEST_CASE("layout JSON: precision bounds per type (float carries 53 mantissa bits)") {
+  std::string error;
+  auto layout = ParseTableLayout(
+      R"({"columns":[{"name":"f","type":"float","max_length":8,"leaf_offset":4,"leaf_null_bit":1,"precision":53},
+                     {"name":"r","type":"real","max_length":4,"leaf_offset":12,"leaf_null_bit":2,"precision":24},
+                     {"name":"d","type":"decimal","max_length":17,"leaf_offset":16,"leaf_null_bit":3,
+                      "precision":38,"scale":38}]})",
+      error);
+  INFO(error);
+  REQUIRE(layout);
+  CHECK(layout->columns[0].precision == 53);
+  CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"f","type":"float","max_length":8,"leaf_offset":4,
+                                   "leaf_null_bit":1,"precision":54}]})",
+                               error));
+  CHECK(error.find("precision") != std::string::npos);
+  CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"d","type":"decimal","max_length":17,"leaf_offset":4,
+                                   "leaf_null_bit":1,"precision":39}]})",
+                               error));
+  CHECK(error.find("precision") != std::string::npos);
+}
+
 TEST_CASE("sys.types names map both ways") {
   CHECK(SqlTypeFromName("datetimeoffset") == SqlType::kDateTimeOffset);
   CHECK(SqlTypeFromName("rowversion") == SqlType::kTimestamp);

@@ -167,6 +167,83 @@ TEST_CASE("sql_variant base types") {
   CHECK(Render(Typed("sql_variant", 8016), "F101") == "<refused>");
 }
 
+TEST_CASE("money and smallmoney limits, float extremes") {
+  CHECK(Render(Typed("money", 8), "FFFFFFFFFFFFFF7F") == "\"922337203685477.5807\"");
+  CHECK(Render(Typed("smallmoney", 4), "00000080") == "\"-214748.3648\"");
+  CHECK(Render(Typed("smallmoney", 4), "FFFFFF7F") == "\"214748.3647\"");
+  CHECK(Render(Typed("smallmoney", 4), "000000") == "<refused>");
+  CHECK(Render(Typed("float", 8), "FFFFFFFFFFFFEF7F") == "1.7976931348623157e+308");
+  CHECK(Render(Typed("float", 8), "0100000000000000") == "5e-324");
+  CHECK(Render(Typed("real", 4), "FFFF7F7F") == "3.4028235e+38");
+  CHECK(Render(Typed("float", 8), "000000000000F87F") == "<refused>");  // NaN
+  CHECK(Render(Typed("real", 4), "0000C07F") == "<refused>");
+}
+
+TEST_CASE("time(0-7): the last unit of the day, and one past it") {
+  // Storage is 3/4/5 bytes for scale 0-2/3-4/5-7 (reference 3.2).
+  const char* last[8] = {"7F5101", "FF2E0D", "FFD583", "FF5B2605", "FF977F33", "FFEFFB0202", "FF5FD71D14", "FFBF692AC9"};
+  const char* past[8] = {"805101", "002F0D", "00D683", "005C2605", "00987F33", "00F0FB0202", "0060D71D14", "00C0692AC9"};
+  const char* text[8] = {"23:59:59",        "23:59:59.9",        "23:59:59.99",        "23:59:59.999",
+                         "23:59:59.9999",   "23:59:59.99999",    "23:59:59.999999",    "23:59:59.9999999"};
+  for (int scale = 0; scale <= 7; ++scale) {
+    const int size = scale <= 2 ? 3 : (scale <= 4 ? 4 : 5);
+    INFO("time(" << scale << ")");
+    CHECK(Render(Typed("time", size, 8 + scale + (scale > 0), scale), last[scale]) ==
+          std::string("\"") + text[scale] + "\"");
+    CHECK(Render(Typed("time", size, 8, scale), past[scale]) == "<refused>");
+    // datetime2(n) is the time bytes then the 3-byte date.
+    CHECK(Render(Typed("datetime2", size + 3, 19, scale), std::string(last[scale]) + "DAB937") ==
+          std::string("\"9999-12-31T") + text[scale] + "\"");
+  }
+}
+
+TEST_CASE("datetimeoffset: +-14:00 at both ends of the range") {
+  // Stored UTC 9999-12-31 09:59:59.9999999 with +14:00 is the largest local value.
+  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "FF0FACD153DAB9374803") ==
+        "\"9999-12-31T23:59:59.9999999+14:00\"");
+  // Stored UTC 0001-01-01 14:00 with -14:00 is the smallest.
+  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "00B0BD5875000000B8FC") ==
+        "\"0001-01-01T00:00:00.0000000-14:00\"");
+  // 9999-12-31 23:00 UTC at +01:00 is past 9999-12-31 locally; 14:01 is not an offset.
+  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "0058A5C8C0DAB9373C00") == "<refused>");
+  CHECK(Render(Typed("datetimeoffset", 8, 26, 0), "000000E803004903") == "<refused>");
+  CHECK(Render(Typed("datetimeoffset", 9, 34, 7), "FF0FACD153DAB93748") == "<refused>");  // short
+}
+
+TEST_CASE("datetime and smalldatetime limits") {
+  CHECK(Render(Typed("datetime", 8, 23, 3), "00000000462EFFFF") == "\"1753-01-01T00:00:00.000\"");
+  CHECK(Render(Typed("datetime", 8, 23, 3), "00000000452EFFFF") == "<refused>");  // 1752-12-31
+  CHECK(Render(Typed("datetime", 8, 23, 3), "0000000080242D00") == "<refused>");  // 10000-01-01
+  CHECK(Render(Typed("datetime", 8, 23, 3), "2B01000000000000") == "\"1900-01-01T00:00:00.997\"");  // 299 ticks
+  CHECK(Render(Typed("datetime", 8, 23, 3), "2C01000000000000") == "\"1900-01-01T00:00:01.000\"");  // 300 ticks
+  CHECK(Render(Typed("smalldatetime", 4), "00000000") == "\"1900-01-01T00:00:00\"");
+  CHECK(Render(Typed("smalldatetime", 4), "9F05FFFF") == "\"2079-06-06T23:59:00\"");
+  CHECK(Render(Typed("smalldatetime", 4), "A0050000") == "<refused>");  // minute 1440
+}
+
+TEST_CASE("sql_variant: the other base types") {
+  const int v = 8016;
+  CHECK(Render(Typed("sql_variant", v), "3001FF") == "255");
+  CHECK(Render(Typed("sql_variant", v), "34010080") == "-32768");
+  CHECK(Render(Typed("sql_variant", v), "7F010000000000000080") == "-9223372036854775808");
+  CHECK(Render(Typed("sql_variant", v), "680101") == "true");
+  CHECK(Render(Typed("sql_variant", v), "3C01DC0C030000000000") == "\"19.9900\"");
+  CHECK(Render(Typed("sql_variant", v), "7A0124F3FCFF") == "\"-19.9900\"");
+  CHECK(Render(Typed("sql_variant", v), "3E019A9999999999B93F") == "0.1");
+  CHECK(Render(Typed("sql_variant", v), "3B01CDCCCC3D") == "0.1");
+  CHECK(Render(Typed("sql_variant", v), "3A0167023595") == "\"2004-07-31T10:15:00\"");
+  CHECK(Render(Typed("sql_variant", v), "280142240B") == "\"2000-02-29\"");
+  CHECK(Render(Typed("sql_variant", v), "290103FF5B2605") == "\"23:59:59.999\"");
+  CHECK(Render(Typed("sql_variant", v), "2B0100A39F0040460B4A01") == "\"2023-12-27T16:51:07+05:30\"");
+  CHECK(Render(Typed("sql_variant", v), "6C01050200E2040000") == "\"-12.50\"");
+  CHECK(Render(Typed("sql_variant", v), "AF0104000904D0003461622020") == "\"ab  \"");
+  CHECK(Render(Typed("sql_variant", v), "EF0104000904D0003461006200") == "\"ab\"");
+  CHECK(Render(Typed("sql_variant", v), "AD01030000FF10") == "\"0x00FF10\"");
+  CHECK(Render(Typed("sql_variant", v), "AD01020000FF10") == "<refused>");  // value longer than its max length
+  CHECK(Render(Typed("sql_variant", v), "2901") == "<refused>");            // scale property missing
+  CHECK(Render(Typed("sql_variant", v), "300100FF") == "<refused>");        // tinyint of two bytes
+}
+
 TEST_CASE("field states: NULL, unavailable, off-row") {
   ColumnLayout column = Text("varchar", -1, "SQL_Latin1_General_CP1_CI_AS");
   std::string out;
