@@ -10,7 +10,7 @@ packages=(
   libpq-dev postgresql
   openjdk-17-jdk-headless maven kcat
   python3 python3-tds procps openssl
-  systemd man-db curl dpkg-dev
+  systemd man-db curl dpkg-dev clang-format
 )
 
 missing=()

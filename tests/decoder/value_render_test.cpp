@@ -181,10 +181,12 @@ TEST_CASE("money and smallmoney limits, float extremes") {
 
 TEST_CASE("time(0-7): the last unit of the day, and one past it") {
   // Storage is 3/4/5 bytes for scale 0-2/3-4/5-7 (reference 3.2).
-  const char* last[8] = {"7F5101", "FF2E0D", "FFD583", "FF5B2605", "FF977F33", "FFEFFB0202", "FF5FD71D14", "FFBF692AC9"};
-  const char* past[8] = {"805101", "002F0D", "00D683", "005C2605", "00987F33", "00F0FB0202", "0060D71D14", "00C0692AC9"};
-  const char* text[8] = {"23:59:59",        "23:59:59.9",        "23:59:59.99",        "23:59:59.999",
-                         "23:59:59.9999",   "23:59:59.99999",    "23:59:59.999999",    "23:59:59.9999999"};
+  const char* last[8] = {"7F5101",   "FF2E0D",     "FFD583",     "FF5B2605",
+                         "FF977F33", "FFEFFB0202", "FF5FD71D14", "FFBF692AC9"};
+  const char* past[8] = {"805101",   "002F0D",     "00D683",     "005C2605",
+                         "00987F33", "00F0FB0202", "0060D71D14", "00C0692AC9"};
+  const char* text[8] = {"23:59:59",      "23:59:59.9",     "23:59:59.99",     "23:59:59.999",
+                         "23:59:59.9999", "23:59:59.99999", "23:59:59.999999", "23:59:59.9999999"};
   for (int scale = 0; scale <= 7; ++scale) {
     const int size = scale <= 2 ? 3 : (scale <= 4 ? 4 : 5);
     INFO("time(" << scale << ")");
@@ -199,11 +201,9 @@ TEST_CASE("time(0-7): the last unit of the day, and one past it") {
 
 TEST_CASE("datetimeoffset: +-14:00 at both ends of the range") {
   // Stored UTC 9999-12-31 09:59:59.9999999 with +14:00 is the largest local value.
-  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "FF0FACD153DAB9374803") ==
-        "\"9999-12-31T23:59:59.9999999+14:00\"");
+  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "FF0FACD153DAB9374803") == "\"9999-12-31T23:59:59.9999999+14:00\"");
   // Stored UTC 0001-01-01 14:00 with -14:00 is the smallest.
-  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "00B0BD5875000000B8FC") ==
-        "\"0001-01-01T00:00:00.0000000-14:00\"");
+  CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "00B0BD5875000000B8FC") == "\"0001-01-01T00:00:00.0000000-14:00\"");
   // 9999-12-31 23:00 UTC at +01:00 is past 9999-12-31 locally; 14:01 is not an offset.
   CHECK(Render(Typed("datetimeoffset", 10, 34, 7), "0058A5C8C0DAB9373C00") == "<refused>");
   CHECK(Render(Typed("datetimeoffset", 8, 26, 0), "000000E803004903") == "<refused>");
@@ -212,8 +212,8 @@ TEST_CASE("datetimeoffset: +-14:00 at both ends of the range") {
 
 TEST_CASE("datetime and smalldatetime limits") {
   CHECK(Render(Typed("datetime", 8, 23, 3), "00000000462EFFFF") == "\"1753-01-01T00:00:00.000\"");
-  CHECK(Render(Typed("datetime", 8, 23, 3), "00000000452EFFFF") == "<refused>");  // 1752-12-31
-  CHECK(Render(Typed("datetime", 8, 23, 3), "0000000080242D00") == "<refused>");  // 10000-01-01
+  CHECK(Render(Typed("datetime", 8, 23, 3), "00000000452EFFFF") == "<refused>");                    // 1752-12-31
+  CHECK(Render(Typed("datetime", 8, 23, 3), "0000000080242D00") == "<refused>");                    // 10000-01-01
   CHECK(Render(Typed("datetime", 8, 23, 3), "2B01000000000000") == "\"1900-01-01T00:00:00.997\"");  // 299 ticks
   CHECK(Render(Typed("datetime", 8, 23, 3), "2C01000000000000") == "\"1900-01-01T00:00:01.000\"");  // 300 ticks
   CHECK(Render(Typed("smalldatetime", 4), "00000000") == "\"1900-01-01T00:00:00\"");
