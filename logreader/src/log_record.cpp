@@ -186,6 +186,12 @@ bool ModifyRegions(const LogRecordView& record, std::vector<ModifyRegion>& out, 
       return false;
     }
     auto offsets = record.elements[0];
+    if (offsets.size() % 4 != 0) {
+      // A stray half pair would mean the layout is not the one we know: refuse rather than guess.
+      error = "LOP_MODIFY_COLUMNS: element 0 has " + std::to_string(offsets.size()) +
+              " bytes, not whole (before, after) offset pairs";
+      return false;
+    }
     size_t regions = offsets.size() / 4;
     if (record.elements.size() < 4 + 2 * regions) {
       error = "LOP_MODIFY_COLUMNS: " + std::to_string(regions) + " regions but only " +

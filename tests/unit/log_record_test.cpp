@@ -133,6 +133,110 @@ TEST_CASE("corrupt log records give errors that name the byte, never a crash") {
   CHECK_FALSE(ParseLogRecord(bad, r, error));
 }
 
+namespace {
+
+// A row-operation record (fixed length 62, log-internals 2.1) with the given elements, each padded to 4.
+std::vector<uint8_t> RowOperationRecord(uint8_t operation, uint16_t offset_in_row,
+                                        const std::vector<std::vector<uint8_t>>& elements) {
+  std::vector<uint8_t> out(62, 0);
+  out[2] = 62;
+  out[14] = 0x02;
+  out[22] = operation;
+  out[23] = 2;  // LCX_CLUSTERED
+  out[56] = static_cast<uint8_t>(offset_in_row);
+  out[57] = static_cast<uint8_t>(offset_in_row >> 8);
+  auto put16 = [&](size_t v) {
+    out.push_back(static_cast<uint8_t>(v));
+    out.push_back(static_cast<uint8_t>(v >> 8));
+  };
+  put16(elements.size());
+  for (const auto& element : elements) put16(element.size());
+  while (out.size() % 4) out.push_back(0);
+  for (const auto& element : elements) {
+    out.insert(out.end(), element.begin(), element.end());
+    while (out.size() % 4) out.push_back(0);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("LOP_MODIFY_COLUMNS: every region, including those past RowLog Contents 5") {
+  // Three regions at before offsets 4, 10 and 20: el0 = (before, after) offset word pairs, el1 =
+  // before lengths, el2 key, el3 lock info, then (before, after) per region in elements 4..9.
+  const std::vector<std::vector<uint8_t>> elements = {
+      {4, 0, 4, 0, 10, 0, 10, 0, 20, 0, 21, 0},
+      {1, 0, 2, 0, 3, 0},
+      {0x16, 1, 0, 0, 0},
+      {1, 1, 0, 12, 0, 0, 0x39, 0x30, 0, 0},
+      {0xAA},
+      {0xBB},
+      {0x01, 0x02},
+      {0x03, 0x04},
+      {0x10, 0x11, 0x12},
+      {0x20, 0x21, 0x22, 0x23},
+  };
+  auto bytes = RowOperationRecord(6, 0, elements);
+  LogRecordView r;
+  std::string error;
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  CHECK(r.op() == LogOp::kModifyColumns);
+  CHECK(r.num_elements == 10);
+  std::vector<ModifyRegion> regions;
+  REQUIRE_MESSAGE(ModifyRegions(r, regions, error), error);
+  REQUIRE(regions.size() == 3);
+  const uint32_t offsets[3] = {4, 10, 20};
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(regions[i].offset == offsets[i]);
+    CHECK(std::vector<uint8_t>(regions[i].before.begin(), regions[i].before.end()) == elements[4 + 2 * i]);
+    CHECK(std::vector<uint8_t>(regions[i].after.begin(), regions[i].after.end()) == elements[5 + 2 * i]);
+  }
+  // The JSON the dump prints lists the same three regions.
+  std::string json;
+  REQUIRE_MESSAGE(LogRecordToJson(r, json, error), error);
+  CHECK(json.find(R"("regions":[{"offset":4,"before":"0xAA","after":"0xBB"},{"offset":10,"before":"0x0102",)"
+                  R"("after":"0x0304"},{"offset":20,"before":"0x101112","after":"0x20212223"}])") != std::string::npos);
+}
+
+TEST_CASE("LOP_MODIFY_COLUMNS: too few elements, or a half offset pair, is an error") {
+  LogRecordView r;
+  std::string error;
+  std::vector<ModifyRegion> regions;
+  // Two regions announced, only one (before, after) pair present.
+  auto bytes = RowOperationRecord(6, 0, {{4, 0, 4, 0, 8, 0, 8, 0}, {1, 0, 1, 0}, {}, {}, {0xAA}, {0xBB}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  CHECK_FALSE(ModifyRegions(r, regions, error));
+  CHECK(error.find("2 regions but only 6 elements") != std::string::npos);
+  bytes = RowOperationRecord(6, 0, {{4, 0, 4, 0}, {1, 0}, {}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  CHECK_FALSE(ModifyRegions(r, regions, error));
+  CHECK(error.find("fewer than 4 elements") != std::string::npos);
+  bytes = RowOperationRecord(6, 0, {{4, 0, 4, 0, 8, 0}, {1, 0}, {}, {}, {0xAA}, {0xBB}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  CHECK_FALSE(ModifyRegions(r, regions, error));
+  CHECK(error.find("element 0 has 6 bytes") != std::string::npos);
+  // No regions at all is not an update we could apply; it parses to an empty list.
+  bytes = RowOperationRecord(6, 0, {{}, {}, {}, {}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  REQUIRE(ModifyRegions(r, regions, error));
+  CHECK(regions.empty());
+  // A MODIFY_ROW needs its before and after elements; other operations have no regions.
+  bytes = RowOperationRecord(4, 7, {{0x01}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  CHECK_FALSE(ModifyRegions(r, regions, error));
+  bytes = RowOperationRecord(4, 7, {{0x01}, {0x02, 0x03}, {}, {}, {}, {}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  REQUIRE(ModifyRegions(r, regions, error));
+  REQUIRE(regions.size() == 1);
+  CHECK(regions[0].offset == 7);
+  CHECK(regions[0].after.size() == 2);
+  bytes = RowOperationRecord(2, 0, {{0x10}, {}, {}});
+  REQUIRE_MESSAGE(ParseLogRecord(bytes, r, error), error);
+  CHECK_FALSE(ModifyRegions(r, regions, error));
+  CHECK(error.find("LOP_INSERT_ROWS") != std::string::npos);
+}
+
 TEST_CASE("every splice case in ../shared/vectors/cases agrees") {
   std::filesystem::path dir = SQLTAIL_SHARED_DIR "/vectors/cases";
   if (!std::filesystem::exists(dir)) {
