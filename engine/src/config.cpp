@@ -281,7 +281,8 @@ void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawVa
   add("apply.max_events_per_second", po::value(&apply.max_events_per_second)->default_value(0),
       "apply at most this many events per second (0: no limit), so a busy target keeps its headroom");
   add("apply.transaction_topic", po::value(&apply.transaction_topic)->default_value("auto"),
-      "source commit order across topics: auto (<prefix>.transaction if it exists) | none | a topic name");
+      "source commit order across topics: auto (<prefix>.transaction if it exists) | none | a topic name "
+      "<prefix>.transaction, whose <prefix> the data topics must share");
   add("apply.max_buffered_events", po::value(&apply.max_buffered_events)->default_value(1000000),
       "events held back for source commit order; past it the head source transaction streams (applied as it "
       "arrives, committed at its end) and reading pauses on the partitions that cannot help");

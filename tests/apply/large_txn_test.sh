@@ -72,6 +72,12 @@ capture_fixture 30000 29 10000
 LATE="$PREFIX.transaction"
 create_topics "$LATE"
 reset_target
+# The first capture's transaction topic names other topics than these: refused, never applied unordered.
+"$BIN/sqltail" apply "${common_args[@]}" --set apply.topics="$TOPIC" \
+  --set apply.transaction_topic="$FIRST_PREFIX.transaction" --set apply.stop_when_idle_ms=1000 \
+  > "$RUN/apply-mismatch.log" 2>&1 && fail "apply ran with a transaction topic of another prefix"
+grep -q "no topic in apply.topics starts with '$FIRST_PREFIX.'" "$RUN/apply-mismatch.log" ||
+  fail "the prefix mismatch was not named: $(tail -3 "$RUN/apply-mismatch.log")"
 "$BIN/sqltail" apply "${common_args[@]}" --set apply.topics="$TOPIC" --set apply.transaction_topic="$LATE" \
   --set apply.stop_when_idle_ms=8000 > "$RUN/apply-late.log" 2>&1 &
 late_pid=$!

@@ -544,6 +544,21 @@ class Applier {
     return Found::kYes;
   }
 
+  // An END names its collections as <db>.<schema>.<table>, found as <prefix>.<collection> where the
+  // transaction topic is <prefix>.transaction. If no data topic has that prefix, every END needs none
+  // of the events read and each would be applied alone: atomicity lost without a word. Refuse that.
+  bool NamesReadTopics(const std::string& topic, std::string& error) const {
+    const std::string prefix = TransactionOrder::TopicPrefix(topic) + '.';
+    for (const auto& name : options_.topics) {
+      if (name.starts_with(prefix)) return true;
+    }
+    error = "apply: apply.transaction_topic '" + topic + "' maps its transactions' collections to topics " + prefix +
+            "<db>.<schema>.<table>, and no topic in apply.topics starts with '" + prefix +
+            "': source transactions would not be applied atomically. Name the capture's <prefix>.transaction "
+            "topic, or set apply.transaction_topic = none";
+    return false;
+  }
+
   // apply.transaction_topic: finds the transaction topic, adds its partitions to `starts` and makes the
   // order stage. Without one (none; auto and no such topic) `order` stays null: each partition is
   // applied as it arrives, whole source transactions only where one partition holds them.
@@ -573,6 +588,8 @@ class Applier {
         prefix = p;
       }
       topic = prefix + ".transaction";
+    } else if (!NamesReadTopics(topic, error)) {
+      return false;
     }
     const size_t first_added = starts.size();
     // auto: a capture without transaction metadata never creates the topic, so do not wait for it.

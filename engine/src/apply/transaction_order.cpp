@@ -26,11 +26,15 @@ bool PayloadOf(simdjson::dom::element root, simdjson::dom::object& payload) {
 TransactionOrder::TransactionOrder(std::string transaction_topic, const std::vector<std::string>& data_topics,
                                    size_t max_buffered_events)
     : transaction_topic_(std::move(transaction_topic)),
+      prefix_(TopicPrefix(transaction_topic_)),
       data_topics_(data_topics.begin(), data_topics.end()),
-      max_buffered_(max_buffered_events) {
+      max_buffered_(max_buffered_events) {}
+
+std::string TransactionOrder::TopicPrefix(std::string_view transaction_topic) {
   constexpr std::string_view kSuffix = ".transaction";
-  prefix_ = transaction_topic_;
-  if (prefix_.size() > kSuffix.size() && prefix_.ends_with(kSuffix)) prefix_.resize(prefix_.size() - kSuffix.size());
+  if (transaction_topic.size() > kSuffix.size() && transaction_topic.ends_with(kSuffix))
+    transaction_topic.remove_suffix(kSuffix.size());
+  return std::string(transaction_topic);
 }
 
 TransactionOrder::Txn& TransactionOrder::TxnFor(std::string_view id) {

@@ -47,6 +47,8 @@ class TransactionOrder {
   // Data topic of a data collection `<db>.<schema>.<table>`: `<prefix>.<db>.<schema>.<table>`.
   TransactionOrder(std::string transaction_topic, const std::vector<std::string>& data_topics,
                    size_t max_buffered_events);
+  // The `<prefix>` of a transaction topic (the name without ".transaction").
+  static std::string TopicPrefix(std::string_view transaction_topic);
 
   // Takes one polled message. False with `error` for an unreadable transaction event.
   bool Add(kafka::RetainedMessage message, std::string& error);
