@@ -14,28 +14,8 @@
 
 #include "embedded_cases.h"
 #include "sqltail/fixtures/fixed_var_record_encoder.h"
+#include "support/allocation_counter.h"
 #include "test_support.h"
-
-namespace {
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-// GCC sees the malloc/free pairs of these replacements inlined into new/delete expressions and
-// warns about a mismatch that is the whole point of replacing the global operators.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace sqltail;
 using namespace sqltail::logreader;
@@ -136,7 +116,7 @@ TEST_CASE("decode and render allocate nothing per record once warm") {
   for (size_t s = 0; s < samples.size(); ++s) {
     if (!decodes[s]) continue;
     CAPTURE(samples[s].name);
-    const size_t before = g_allocations.load();
+    const size_t before = test::Allocations();
     for (int round = 0; round < 200; ++round) {
       REQUIRE(DecodeRecord(samples[s].layout, samples[s].bytes, decoded, error));
       for (size_t c = 0; c < samples[s].layout.columns.size(); ++c) {
@@ -145,13 +125,13 @@ TEST_CASE("decode and render allocate nothing per record once warm") {
       }
       json.clear();
     }
-    CHECK(g_allocations.load() - before == 0);
+    CHECK(test::Allocations() - before == 0);
     ++rendered;
   }
   MESSAGE(rendered << " record shapes decoded and rendered 200 times each with no allocation");
   // The counter does see allocations (the test cannot pass by counting nothing).
-  const size_t before = g_allocations.load();
+  const size_t before = test::Allocations();
   std::vector<int> probe(1000);
   probe[999] = 1;
-  CHECK(g_allocations.load() - before >= 1);
+  CHECK(test::Allocations() - before >= 1);
 }

@@ -16,26 +16,7 @@
 #include "sqltail/fixtures/inserts_workload.h"
 #include "sqltail/fixtures/log_record_encoder.h"
 #include "sqltail/logreader/transaction_assembler.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-// The replacements pair malloc with free; GCC cannot see that operator new is replaced as a whole.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "support/allocation_counter.h"
 
 using namespace sqltail;
 using logreader::Lsn;
@@ -154,10 +135,10 @@ TEST_CASE("steady state: inserts into a full image cache allocate nothing") {
   for (; id < 3000; ++id) feeder.Transaction(id);  // warm-up: fills the cache, grows every buffer
   REQUIRE(feeder.ok());
   const uint64_t evicted_before = feeder.assembler().resolver().stats().images_evicted;
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = test::Allocations();
   constexpr uint32_t kInserts = 50000;
   for (uint32_t n = 0; n < kInserts; ++n, ++id) feeder.Transaction(id);
-  const uint64_t allocations = g_allocations.load() - before;
+  const uint64_t allocations = test::Allocations() - before;
   REQUIRE(feeder.ok());
   CHECK(allocations == 0);
   CHECK(feeder.changes() == id);
@@ -172,9 +153,9 @@ TEST_CASE("steady state: the byte bound reuses entries too") {
   uint32_t id = 0;
   for (; id < 3000; ++id) feeder.Transaction(id);
   REQUIRE(feeder.ok());
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = test::Allocations();
   for (uint32_t n = 0; n < 20000; ++n, ++id) feeder.Transaction(id);
-  CHECK(g_allocations.load() - before == 0);
+  CHECK(test::Allocations() - before == 0);
   REQUIRE(feeder.ok());
   CHECK(feeder.assembler().resolver().cached_bytes() <= limits.max_bytes);
   CHECK(feeder.assembler().resolver().cached_rows() > 400);
@@ -187,9 +168,9 @@ TEST_CASE("steady state: insert + delete transactions reuse erased entries") {
   uint32_t id = 0;
   for (; id < 3000; ++id) feeder.Transaction(id, id >= 10 ? int64_t{id} - 10 : -1);
   REQUIRE(feeder.ok());
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = test::Allocations();
   for (uint32_t n = 0; n < 20000; ++n, ++id) feeder.Transaction(id, int64_t{id} - 10);
-  CHECK(g_allocations.load() - before == 0);
+  CHECK(test::Allocations() - before == 0);
   REQUIRE(feeder.ok());
   CHECK(feeder.assembler().resolver().cached_rows() == 10);  // every other row was deleted
   CHECK(feeder.changes() == 2 * uint64_t{id} - 10);
@@ -200,7 +181,7 @@ TEST_CASE("the counter counts: a cache miss path that allocates is seen") {
   Feeder feeder(logreader::UpdateResolverLimits{});
   uint32_t id = 0;
   for (; id < 100; ++id) feeder.Transaction(id);
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = test::Allocations();
   for (uint32_t n = 0; n < 1000; ++n, ++id) feeder.Transaction(id);
-  CHECK(g_allocations.load() - before >= 1000);
+  CHECK(test::Allocations() - before >= 1000);
 }
