@@ -103,15 +103,33 @@ struct CdValue {
   std::vector<uint8_t> bytes;  // short (code 2..9, 12) or long (code 10) value
 };
 
-// header 0x01 (| 0x20 with long values), 1-byte column count, nibbles low first (unused nibble 1
-// as observed), short values in order, then the long region (header 0x01, count, end offsets).
+// header 0x01 (| 0x20 with long values), column count (1 byte, or 2 bytes big-endian with the high
+// bit set from 128 columns), nibbles low first (unused nibble 1 as observed), the short-data cluster
+// array ((n-1)/30 bytes), short values in order, then the long region (header 0x01, count, end
+// offsets, the long cluster array of (n-1)/30 bytes, data) - reference 4. The decoder skips both
+// cluster arrays (values are in column order); what their bytes hold is written here as each
+// 30-column cluster's short-data size, a guess that the decoder does not depend on.
 std::vector<uint8_t> BuildCd(const std::vector<CdValue>& values) {
   bool has_long = false;
   for (const auto& value : values) has_long = has_long || value.code == 10;
-  std::vector<uint8_t> out = {static_cast<uint8_t>(has_long ? 0x21 : 0x01), static_cast<uint8_t>(values.size())};
+  std::vector<uint8_t> out = {static_cast<uint8_t>(has_long ? 0x21 : 0x01)};
+  if (values.size() >= 128) {
+    out.push_back(static_cast<uint8_t>(0x80 | (values.size() >> 8)));
+    out.push_back(static_cast<uint8_t>(values.size()));
+  } else {
+    out.push_back(static_cast<uint8_t>(values.size()));
+  }
   for (size_t i = 0; i < values.size(); i += 2) {
     const uint8_t high = i + 1 < values.size() ? values[i + 1].code : 1;
     out.push_back(static_cast<uint8_t>(values[i].code | (high << 4)));
+  }
+  const size_t clusters = values.empty() ? 0 : (values.size() - 1) / 30;
+  for (size_t cluster = 0; cluster < clusters; ++cluster) {
+    size_t short_size = 0;
+    for (size_t i = cluster * 30; i < cluster * 30 + 30; ++i) {
+      if (values[i].code != 10) short_size += values[i].bytes.size();
+    }
+    out.push_back(static_cast<uint8_t>(short_size));
   }
   for (const auto& value : values) {
     if (value.code != 10) out.insert(out.end(), value.bytes.begin(), value.bytes.end());
@@ -131,6 +149,7 @@ std::vector<uint8_t> BuildCd(const std::vector<CdValue>& values) {
       out.push_back(static_cast<uint8_t>(end));
       out.push_back(static_cast<uint8_t>(end >> 8));
     }
+    out.insert(out.end(), clusters, 0);
     out.insert(out.end(), data.begin(), data.end());
   }
   return out;
@@ -369,6 +388,42 @@ TEST_CASE("CD nchar/nvarchar: SCSU when the length is odd, UTF-16LE when even, n
   CHECK(DecodeFailure(narrow, BuildCd({Short("616263")})).find("column f") != std::string::npos);
   // A reserved SCSU tag names the column.
   CHECK(DecodeFailure(layout, BuildCd({Short("410C41"), Null(), Null()})).find("(column n)") != std::string::npos);
+}
+
+// n int columns (value = column number, one compressed byte 0x80 + v below 128, NULL every 7th)
+// and a varchar(100) last, long (more than 8 bytes) so the long region's cluster array is crossed.
+void CheckWideCdRecord(int int_columns) {
+  std::vector<ColumnLayout> columns;
+  std::vector<CdValue> values;
+  std::string expected = "{";
+  for (int i = 1; i <= int_columns; ++i) {
+    columns.push_back(Typed("c" + std::to_string(i), "int", 4, 4 * i, i));
+    const bool null = i % 7 == 0;
+    const int value = i % 100;
+    values.push_back(null ? Null() : (value == 0 ? CdValue{1, {}} : CdValue{2, {static_cast<uint8_t>(0x80 + value)}}));
+    expected += "\"c" + std::to_string(i) + "\":" + (null ? std::string("null") : std::to_string(value)) + ",";
+  }
+  columns.push_back(Typed("tail", "varchar", 100, -1, int_columns + 1));
+  const std::string tail = "the last column, long data";
+  values.push_back(Long(std::vector<uint8_t>(tail.begin(), tail.end())));
+  expected += "\"tail\":\"" + tail + "\"}";
+  CAPTURE(int_columns);
+  const TableLayout layout = RowLayout(columns);
+  const std::vector<uint8_t> record = BuildCd(values);
+  CheckRecord(layout, record, expected);
+  // Cut inside the short-data cluster array (right after the CD array): refused, naming where.
+  const size_t count_size = values.size() >= 128 ? 2 : 1;
+  const size_t cd_end = 1 + count_size + (values.size() + 1) / 2;
+  std::vector<uint8_t> cut(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(cd_end));
+  CHECK(DecodeFailure(layout, cut).find("cluster array") != std::string::npos);
+}
+
+TEST_CASE("CD records past 30 columns: cluster arrays, 2-byte column count") {
+  CheckWideCdRecord(30);    // 31 columns: one cluster array byte in each region
+  CheckWideCdRecord(59);    // 60 columns: still one ((60-1)/30)
+  CheckWideCdRecord(60);    // 61 columns: two
+  CheckWideCdRecord(200);   // 201 columns: 2-byte count (0x80C9), six cluster bytes
+  CheckWideCdRecord(1023);  // 1,024 columns, the most a non-sparse table has
 }
 
 TEST_CASE("CD nvarchar round trips through the SCSU encoder") {
