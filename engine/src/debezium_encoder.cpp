@@ -485,7 +485,11 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const logrea
       return true;
     }
     scratch_.clear();
-    if (!logreader::AppendCanonicalJson(c, field, scratch_)) return fail("the stored bytes are not a valid value");
+    if (!logreader::AppendCanonicalJson(c, field, scratch_)) {
+      const std::string what =
+          logreader::DescribeStoredBytes(decoded, field) + " are not a valid " + c.type_name + " value";
+      return fail(what.c_str());
+    }
     std::string_view canonical = scratch_;
     if (t.decimal) {
       if (!AppendDecimalBytes(Unquote(canonical), out)) return fail("decimal value out of range");

@@ -88,7 +88,8 @@ bool EventLineWriter::AppendRow(const RowChange& change, const DecodedRecord& de
     out.push_back(':');
     if (!AppendCanonicalJson(columns[i], decoded.fields[i], out)) {
       error = "log record " + change.lsn.ToString() + ", table " + change.table->QualifiedName() + ", column " +
-              *columns[i].name + ": the stored bytes are not a valid " + columns[i].type_name + " value";
+              *columns[i].name + ": " + DescribeStoredBytes(decoded, decoded.fields[i]) + " are not a valid " +
+              columns[i].type_name + " value";
       return false;
     }
     return true;

@@ -43,7 +43,8 @@ bool DecodedRecordToJson(const TableLayout& layout, const DecodedRecord& record,
       AppendJsonString(*c.name, out);
       out.push_back(':');
       if (!AppendCanonicalJson(c, record.fields[i], out)) {
-        error = "column " + *c.name + ": the stored bytes are not a valid " + c.type_name + " value";
+        error = "column " + *c.name + ": " + DescribeStoredBytes(record, record.fields[i]) + " are not a valid " +
+                c.type_name + " value";
         return false;
       }
     }

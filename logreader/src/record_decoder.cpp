@@ -3,6 +3,8 @@
 #include "sqltail/logreader/record_decoder.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 
 #include "decode/bytes.h"
 #include "decode/record_common.h"
@@ -157,7 +159,7 @@ class FixedVarDecoder {
       const uint32_t offset_at = var_offsets_at_ + 2 * entry;
       const uint32_t end = ReadU16(record_.data() + offset_at) & ~kComplexColumnBit;
       if (end < begin || end > data_end_) {
-        return Fail(error_, offset_at, "",
+        return Fail(error_, offset_at, VariableColumnLabel(entry + 1),
                     "variable column " + std::to_string(entry + 1) + " ends at " + std::to_string(end) + ", outside " +
                         std::to_string(begin) + ".." + std::to_string(data_end_));
       }
@@ -165,6 +167,14 @@ class FixedVarDecoder {
     }
     regular_var_count_ = var_count_;
     return true;
+  }
+
+  // The column stored as variable column `ordinal` (1-based), or "" when the layout has none there.
+  std::string VariableColumnLabel(uint32_t ordinal) const {
+    for (size_t index = 0; index < layout_.columns.size(); ++index) {
+      if (layout_.columns[index].leaf_offset == -static_cast<int>(ordinal)) return decode::ColumnLabel(layout_, index);
+    }
+    return "";
   }
 
   VarEntry EntryAt(uint32_t entry) const {
@@ -372,6 +382,7 @@ bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, De
 
 bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, DecodedRecord& out, DecodeError& error,
                   const PageCompressionInfo* ci) {
+  out.record = record;
   out.fields.resize(layout.columns.size());
   out.forwarded_to.clear();
   out.back_pointer.clear();
@@ -408,6 +419,28 @@ bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, De
       break;
   }
   return FixedVarDecoder(layout, record, out, error).Decode();
+}
+
+std::string DescribeStoredBytes(const DecodedRecord& record, const FieldView& field) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  constexpr uint32_t kShown = 32;
+  std::string text = "the stored bytes 0x";
+  for (uint32_t i = 0; i < field.size && i < kShown; ++i) {
+    text.push_back(kDigits[field.data[i] >> 4]);
+    text.push_back(kDigits[field.data[i] & 15]);
+  }
+  if (field.size > kShown) text += "...";
+  text += " (" + std::to_string(field.size) + " bytes";
+  const uint8_t* begin = record.record.data();
+  // Compare as integers: pointers into different objects have no defined order.
+  const auto at = reinterpret_cast<uintptr_t>(field.data);
+  const auto first = reinterpret_cast<uintptr_t>(begin);
+  if (field.data != nullptr && begin != nullptr && at >= first && at + field.size <= first + record.record.size()) {
+    text += " at byte " + std::to_string(at - first) + " of the record)";
+  } else {
+    text += ")";  // expanded from a compressed form, or from another image of the row
+  }
+  return text;
 }
 
 }  // namespace sqltail::logreader

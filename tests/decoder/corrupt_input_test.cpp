@@ -4,6 +4,7 @@
 #include <random>
 
 #include "embedded_cases.h"
+#include "sqltail/logreader/dump_json.h"
 #include "test_support.h"
 
 using namespace sqltail::logreader;
@@ -54,6 +55,7 @@ TEST_CASE("offsets past the end name the byte offset and column") {
   CHECK_FALSE(Decode(layout, bytes, error));
   CHECK(error.byte_offset == 13);
   CHECK(error.message.find("at byte 13") != std::string::npos);
+  CHECK(error.column == "v");  // the column whose end offset it is
 
   // A fixed column the record's fixed part cannot hold is named.
   layout.columns[0].leaf_offset = 6;
@@ -61,6 +63,29 @@ TEST_CASE("offsets past the end name the byte offset and column") {
   CHECK_FALSE(Decode(layout, bytes, error));
   CHECK(error.column == "id");
   CHECK(error.byte_offset == 6);
+}
+
+TEST_CASE("a value that does not render is named with its bytes and their offset") {
+  TableLayout layout;
+  layout.columns = {Column("id", "int", 4, 4, 1), Column("at", "datetime", 8, 8, 2)};
+  // Time ticks 25,920,000 (a whole day) are past 23:59:59.997.
+  auto bytes = BuildRecord({1, 0, 0, 0, 0x00, 0x82, 0x8B, 0x01, 0, 0, 0, 0}, 2, {}, {});
+  DecodedRecord record;
+  DecodeError decode_error;
+  REQUIRE(DecodeRecord(layout, bytes, record, decode_error));
+  std::string json, error;
+  CHECK_FALSE(DecodedRecordToJson(layout, record, json, error));
+  CHECK(error ==
+        "column at: the stored bytes 0x00828B0100000000 (8 bytes at byte 8 of the record) are not a valid datetime "
+        "value");
+  // Bytes outside the record (an expanded compressed value) are shown without an offset.
+  const uint8_t elsewhere[2] = {0xAB, 0xCD};
+  CHECK(DescribeStoredBytes(record, FieldView{FieldState::kValue, elsewhere, 2}) ==
+        "the stored bytes 0xABCD (2 bytes)");
+  // Long values are cut at 32 bytes.
+  std::vector<uint8_t> long_value(40, 0x11);
+  CHECK(DescribeStoredBytes(record, FieldView{FieldState::kValue, long_value.data(), 40}) ==
+        "the stored bytes 0x" + std::string(64, '1') + "... (40 bytes)");
 }
 
 TEST_CASE("column count beyond the layout is refused") {

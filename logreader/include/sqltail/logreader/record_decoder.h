@@ -41,10 +41,11 @@ struct FieldView {
 
 struct DecodedRecord {
   RecordType record_type = RecordType::kPrimary;
-  std::vector<FieldView> fields;  // one per layout column, same order; reused across calls
-  std::string forwarded_to;       // forwarding stub: "1:2345:6"
-  std::string back_pointer;       // forwarded record: "1:2345:6"
-  std::vector<uint8_t> scratch;   // decoder-owned bytes (bit values, expanded CD values)
+  std::vector<FieldView> fields;    // one per layout column, same order; reused across calls
+  std::string forwarded_to;         // forwarding stub: "1:2345:6"
+  std::string back_pointer;         // forwarded record: "1:2345:6"
+  std::vector<uint8_t> scratch;     // decoder-owned bytes (bit values, expanded CD values)
+  std::span<const uint8_t> record;  // the bytes last decoded (for error messages; valid while they are)
 };
 
 struct DecodeError {
@@ -66,5 +67,9 @@ bool DecodeRecord(const TableLayout& layout, std::span<const uint8_t> record, De
 // Appends the canonical JSON rendering (DESIGN.md "Canonical value rendering") of one field.
 // Returns false (and appends nothing) when the bytes are not a valid value of the column's type.
 bool AppendCanonicalJson(const ColumnLayout& column, const FieldView& field, std::string& out);
+
+// For the error when a field does not render: "the stored bytes 0x0102 (2 bytes at byte 14 of the
+// record)"; at most 32 bytes are shown, and the offset only when the bytes lie in the record.
+std::string DescribeStoredBytes(const DecodedRecord& record, const FieldView& field);
 
 }  // namespace sqltail::logreader
