@@ -157,8 +157,11 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
       return false;
     }
     committed = *parsed;
-    info("resuming after commit " + committed.commit_lsn.ToString() + " from restart LSN " +
-         committed.restart_lsn.ToString());
+    // A forced snapshot (when_needed) does not resume there; the caller has said why already.
+    if (!force_snapshot) {
+      info("resuming after commit " + committed.commit_lsn.ToString() + " from restart LSN " +
+           committed.restart_lsn.ToString());
+    }
   } else {
     info("no checkpoint in " + offsets_topic + ": starting at the beginning of the log");
   }

@@ -267,5 +267,8 @@ topic="${PREFIX}g.source_db.dbo.test_table"
 grep -q "up to $active is missing.*when_needed: taking a new snapshot" "$RUN/needed-capture.log" ||
   fail "when_needed: the lost position is not reported with the new snapshot"
 grep -q "snapshot complete at LSN" "$RUN/needed-capture.log" || fail "when_needed: no new snapshot"
+# Only the first attempt resumes; the forced snapshot does not claim to resume from the checkpoint.
+[[ $(grep -c "resuming after commit" "$RUN/needed-capture.log") == 1 ]] ||
+  fail "when_needed: 'resuming after commit' logged $(grep -c "resuming after commit" "$RUN/needed-capture.log") times"
 check_topic "$RUN/needed" "$topic" resnapshot || fail "when_needed: topic check"
 echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry, in-process rewind on an abortable Kafka error, when_needed after a lost position: ok"
