@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "sqltail/engine/value_text.h"
+
 namespace sqltail::engine {
 
 using logreader::AppendJsonString;
@@ -11,47 +13,6 @@ using logreader::FieldState;
 using logreader::SqlType;
 
 namespace {
-
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-bool ParseInt(std::string_view text, int64_t& out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-// "HH:MM:SS[.fffffff]" -> nanoseconds since midnight.
-bool ParseTimeOfDay(std::string_view text, int64_t& nanos) {
-  int64_t h, m, s;
-  if (text.size() < 8 || text[2] != ':' || text[5] != ':' || !ParseInt(text.substr(0, 2), h) ||
-      !ParseInt(text.substr(3, 2), m) || !ParseInt(text.substr(6, 2), s))
-    return false;
-  int64_t fraction = 0;
-  if (text.size() > 8) {
-    if (text[8] != '.' || text.size() > 18) return false;
-    std::string_view digits = text.substr(9);
-    if (digits.empty() || !ParseInt(digits, fraction)) return false;
-    for (size_t i = digits.size(); i < 9; ++i) fraction *= 10;
-  }
-  nanos = ((h * 60 + m) * 60 + s) * 1000000000LL + fraction;
-  return true;
-}
-
-// "YYYY-MM-DD" -> days since 1970-01-01.
-bool ParseDate(std::string_view text, int64_t& days) {
-  int64_t y, m, d;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !ParseInt(text.substr(0, 4), y) ||
-      !ParseInt(text.substr(5, 2), m) || !ParseInt(text.substr(8, 2), d))
-    return false;
-  days = DaysFromCivil(y, m, d);
-  return true;
-}
 
 std::string_view Unquote(std::string_view json) {
   if (json.size() >= 2 && json.front() == '"' && json.back() == '"') return json.substr(1, json.size() - 2);
@@ -506,16 +467,16 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const logrea
     std::string_view text = Unquote(canonical);
     int64_t value = 0;
     if (c.type == SqlType::kDate) {
-      if (!ParseDate(text, value)) return fail("cannot convert the date");
+      if (!ParseIsoDate(text, value)) return fail("cannot convert the date");
     } else if (c.type == SqlType::kTime) {
       int64_t nanos;
-      if (!ParseTimeOfDay(text, nanos)) return fail("cannot convert the time");
+      if (!ParseIsoTimeOfDay(text, nanos)) return fail("cannot convert the time");
       value = connect_time || c.scale <= 3 ? nanos / 1000000 : c.scale <= 6 ? nanos / 1000 : nanos;
     } else {
       // datetime family: "YYYY-MM-DDTHH:MM:SS[.f]" -> epoch ms / us / ns (the value taken as UTC).
       int64_t days, nanos;
-      if (text.size() < 19 || text[10] != 'T' || !ParseDate(text.substr(0, 10), days) ||
-          !ParseTimeOfDay(text.substr(11), nanos))
+      if (text.size() < 19 || text[10] != 'T' || !ParseIsoDate(text.substr(0, 10), days) ||
+          !ParseIsoTimeOfDay(text.substr(11), nanos))
         return fail("cannot convert the timestamp");
       __int128 total = static_cast<__int128>(days) * 86400000000000LL + nanos;
       bool micro = !connect_time && c.type == SqlType::kDateTime2 && c.scale > 3 && c.scale <= 6;

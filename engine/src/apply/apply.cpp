@@ -15,6 +15,7 @@
 #include "postgres_target.h"
 #include "sqlite_target.h"
 #include "sqlserver_target.h"
+#include "sqltail/engine/value_text.h"
 #include "sqltail/kafka/admin.h"
 #include "sqltail/kafka/consumer.h"
 #include "sqltail/kafka/transactional_producer.h"
@@ -25,33 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kKafkaTimeout = std::chrono::seconds(30);
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-bool DecodeBase64(std::string_view text, std::string& out) {
-  out.clear();
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=') break;
-    int v = Base64Value(c);
-    if (v < 0) return false;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return true;
-}
 
 // Connect Decimal bytes (big-endian two's complement unscaled value) -> "-12.50".
 bool DecimalText(std::string_view bytes, int scale, std::string& out) {
