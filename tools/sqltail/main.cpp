@@ -37,8 +37,9 @@ constexpr const char* kUsage =
     "       sqltail check   --config FILE [--set section.key=value ...] [--offline] [--timeout-ms MS]\n"
     "       sqltail config-reference   (docs/configuration.md)\n"
     "       sqltail prepare --config FILE [--dry-run]   (capture config: make the source ready)\n"
-    "       sqltail verify  --source-rows FILE --sqlite FILE [--table-name-format FMT]\n"
-    "       sqltail verify  --source-rows FILE --postgres DSN [--schema S] [--table-name-format FMT]\n";
+    "       sqltail verify  --source-rows FILE --sqlite FILE [--table-name-format FMT] [--catalog FILE] [MODES]\n"
+    "       sqltail verify  --source-rows FILE --postgres DSN [--schema S] [--table-name-format FMT] [--catalog FILE]\n"
+    "                       [MODES]    MODES: --time-precision-mode, --decimal-handling-mode, --binary-handling-mode\n";
 
 // Under systemd (JOURNAL_STREAM set) lines carry a "<N>" syslog priority prefix, which journald
 // turns into the entry's level, and no timestamp (journald adds its own).
@@ -185,15 +186,15 @@ int Check(const std::string& config_path, const std::vector<std::string>& overri
 }
 
 int Verify(const std::string& source_rows, const std::string& sqlite, const std::string& postgres,
-           const std::string& schema, const std::string& format) {
+           const std::string& schema, const engine::VerifyOptions& options) {
   std::vector<engine::TableComparison> tables;
   std::string error;
   if (!postgres.empty()) {
     // As for apply, SQLTAIL_TARGET_DSN (e.g. "password=...") is merged over the given DSN.
     std::vector<std::string> conninfo{postgres};
     if (const char* env = std::getenv("SQLTAIL_TARGET_DSN"); env != nullptr && *env != '\0') conninfo.emplace_back(env);
-    if (!engine::CompareWithPostgres(source_rows, conninfo, schema, format, tables, error)) return Fail(error);
-  } else if (!engine::CompareWithSqlite(source_rows, sqlite, format, tables, error)) {
+    if (!engine::CompareWithPostgres(source_rows, conninfo, schema, options, tables, error)) return Fail(error);
+  } else if (!engine::CompareWithSqlite(source_rows, sqlite, options, tables, error)) {
     return Fail(error);
   }
   bool all = !tables.empty();
@@ -202,6 +203,8 @@ int Verify(const std::string& source_rows, const std::string& sqlite, const std:
                 t.source_table.c_str(), t.target_table.c_str(), static_cast<unsigned long long>(t.source_rows),
                 static_cast<unsigned long long>(t.source_checksum), static_cast<unsigned long long>(t.target_rows),
                 static_cast<unsigned long long>(t.target_checksum), t.Match() ? "match" : "DIFFER");
+    for (const auto& note : t.notes)
+      std::printf("verify: %s -> %s: %s\n", t.source_table.c_str(), t.target_table.c_str(), note.c_str());
     all &= t.Match();
   }
   return all ? 0 : 2;
@@ -216,7 +219,8 @@ int main(int argc, char** argv) {
     return 64;
   }
   std::string command = argv[1];
-  std::string config, source_rows, sqlite, postgres, schema, format;
+  std::string config, source_rows, sqlite, postgres, schema, format, catalog;
+  std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
   std::vector<std::string> overrides;
   bool dry_run = false, offline = false;
   int timeout_ms = 10000;
@@ -230,7 +234,14 @@ int main(int argc, char** argv) {
                                                                                     "verify: the target SQLite file")(
       "postgres", po::value(&postgres), "verify: the target PostgreSQL (libpq connection string or URI)")(
       "schema", po::value(&schema)->default_value("public"), "verify: the PostgreSQL schema of the tables")(
-      "table-name-format", po::value(&format)->default_value("${table}"), "verify: target table name format");
+      "table-name-format", po::value(&format)->default_value("${table}"), "verify: target table name format")(
+      "catalog", po::value(&catalog), "verify: the column types (default: catalog.json next to --source-rows)")(
+      "time-precision-mode", po::value(&time_precision_mode)->default_value("adaptive"),
+      "verify: capture.time_precision_mode of the capture")("decimal-handling-mode",
+                                                            po::value(&decimal_handling_mode)->default_value("precise"),
+                                                            "verify: capture.decimal_handling_mode of the capture")(
+      "binary-handling-mode", po::value(&binary_handling_mode)->default_value("bytes"),
+      "verify: capture.binary_handling_mode of the capture");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc - 1, argv + 1, options), values);
@@ -264,7 +275,17 @@ int main(int argc, char** argv) {
     if (command == "verify") {
       if (source_rows.empty() || sqlite.empty() == postgres.empty())
         return Fail("verify: --source-rows and one of --sqlite or --postgres are required");
-      return Verify(source_rows, sqlite, postgres, schema, format);
+      engine::VerifyOptions verify_options;
+      verify_options.table_name_format = format;
+      verify_options.catalog_path = catalog;
+      if (!engine::ParseTimePrecisionMode(time_precision_mode, verify_options.modes.time_precision_mode))
+        return Fail("verify: --time-precision-mode: '" + time_precision_mode + "' is not adaptive or connect");
+      if (!engine::ParseDecimalHandlingMode(decimal_handling_mode, verify_options.modes.decimal_handling_mode))
+        return Fail("verify: --decimal-handling-mode: '" + decimal_handling_mode +
+                    "' is not precise, double or string");
+      if (!engine::ParseBinaryHandlingMode(binary_handling_mode, verify_options.modes.binary_handling_mode))
+        return Fail("verify: --binary-handling-mode: '" + binary_handling_mode + "' is not bytes, base64 or hex");
+      return Verify(source_rows, sqlite, postgres, schema, verify_options);
     }
   } catch (const tds::TdsException& e) {
     return Fail(e.what());

@@ -7,8 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "sqltail/engine/row_checksum.h"
-
 namespace sqltail::engine {
 namespace {
 
@@ -263,7 +261,7 @@ bool PostgresTarget::Open(const std::vector<std::string>& conninfos, const std::
   // Notices ("relation ... already exists, skipping") are not errors: keep them off stderr.
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
-  // Checksums read floats as text: shortest round-trip output (PostgreSQL's default since 12).
+  // verify reads floats as text: shortest round-trip output (PostgreSQL's default since 12).
   if (!Exec("SET extra_float_digits = 1", error)) return false;
   const char* schema_param = schema_.c_str();
   Result exists(PQexecParams(conn_, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, nullptr, &schema_param, nullptr,
@@ -645,8 +643,8 @@ bool PostgresTarget::DeleteWithoutKey(Table& t, const std::vector<FieldValue>& r
   return true;
 }
 
-bool PostgresTarget::Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) {
-  if (!Exec("BEGIN", error) || !Exec(("DECLARE sqltail_checksum NO SCROLL CURSOR FOR SELECT * FROM " +
+bool PostgresTarget::ReadRows(const std::string& table, const StoredRowVisitor& on_row, std::string& error) {
+  if (!Exec("BEGIN", error) || !Exec(("DECLARE sqltail_verify NO SCROLL CURSOR FOR SELECT * FROM " +
                                       PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(table))
                                          .c_str(),
                                      error)) {
@@ -654,62 +652,63 @@ bool PostgresTarget::Checksum(const std::string& table, uint64_t& rows, uint64_t
     Rollback();
     return false;
   }
-  // Rendered as SQLite's checksum renders what the applier stored there: integers and booleans as
-  // integers, floats as reals, numeric as its text, bytea as its bytes, the rest as text.
-  RowChecksum sum;
+  std::vector<std::string> names;
+  std::vector<VerifyValue> row;
+  std::vector<std::string> bytes;  // unescaped bytea values of the current row
   for (;;) {
-    Result r(PQexec(conn_, "FETCH FORWARD 20000 FROM sqltail_checksum"));
+    Result r(PQexec(conn_, "FETCH FORWARD 20000 FROM sqltail_verify"));
     if (r.status() != PGRES_TUPLES_OK) {
       error = "table " + table + ": " + PgError(conn_, r.r);
       Rollback();
       return false;
     }
     const int n = PQntuples(r.r), columns = PQnfields(r.r);
+    if (names.empty())
+      for (int c = 0; c < columns; ++c) names.emplace_back(PQfname(r.r, c));
     if (n == 0) break;
+    row.resize(static_cast<size_t>(columns));
+    bytes.resize(static_cast<size_t>(columns));
     for (int i = 0; i < n; ++i) {
-      sum.BeginRow();
       for (int c = 0; c < columns; ++c) {
-        sum.Name(PQfname(r.r, c));
-        if (PQgetisnull(r.r, i, c)) {
-          sum.Null();
-          continue;
-        }
+        VerifyValue& v = row[static_cast<size_t>(c)];
+        v = VerifyValue{};
+        if (PQgetisnull(r.r, i, c)) continue;
         const char* text = PQgetvalue(r.r, i, c);
         const size_t length = static_cast<size_t>(PQgetlength(r.r, i, c));
         switch (PQftype(r.r, c)) {
           case 16:  // boolean
-            sum.Integer(text[0] == 't' ? 1 : 0);
+            v.type = VerifyValue::Type::kBool;
+            v.boolean = text[0] == 't';
             break;
           case 20:  // bigint
           case 21:  // smallint
           case 23:  // integer
-          {
-            int64_t value = 0;
-            std::from_chars(text, text + length, value);
-            sum.Integer(value);
+            v.type = VerifyValue::Type::kInteger;
+            std::from_chars(text, text + length, v.integer);
             break;
-          }
           case 700:  // real: its shortest text read as a double, as SQLite stored the JSON number
           case 701:  // double precision
-            sum.Real(std::strtod(text, nullptr));
+            v.type = VerifyValue::Type::kReal;
+            v.real = std::strtod(text, nullptr);
             break;
           case 17: {  // bytea
             size_t size = 0;
-            unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
-            sum.Text(std::string_view(reinterpret_cast<const char*>(bytes), size));
-            PQfreemem(bytes);
+            unsigned char* unescaped = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+            bytes[static_cast<size_t>(c)].assign(reinterpret_cast<const char*>(unescaped), size);
+            PQfreemem(unescaped);
+            v.type = VerifyValue::Type::kBytes;
+            v.text = bytes[static_cast<size_t>(c)];
             break;
           }
-          default:
-            sum.Text(std::string_view(text, length));
+          default:  // numeric (its text at the column's scale), text
+            v.type = VerifyValue::Type::kText;
+            v.text = std::string_view(text, length);
         }
       }
-      sum.EndRow();
+      on_row(names, row);
     }
   }
   Rollback();
-  rows = sum.rows();
-  checksum = sum.value();
   return true;
 }
 

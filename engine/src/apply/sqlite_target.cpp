@@ -5,8 +5,6 @@
 #include <chrono>
 #include <thread>
 
-#include "sqltail/engine/row_checksum.h"
-
 namespace sqltail::engine {
 
 std::string QuoteIdentifier(std::string_view name) {
@@ -303,40 +301,49 @@ bool SqliteTarget::UpdateKnownColumns(TargetTable& table, const std::vector<Fiel
   return true;
 }
 
-bool SqliteTarget::Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) {
+bool SqliteTarget::ReadRows(const std::string& table, const StoredRowVisitor& on_row, std::string& error) {
   sqlite3_stmt* stmt = nullptr;
   std::string sql = "SELECT * FROM " + QuoteIdentifier(table);
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     error = "sqlite: " + table + ": " + sqlite3_errmsg(db_);
     return false;
   }
-  RowChecksum sum;
-  int columns = sqlite3_column_count(stmt);
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    sum.BeginRow();
+  const int columns = sqlite3_column_count(stmt);
+  std::vector<std::string> names;
+  for (int i = 0; i < columns; ++i) names.emplace_back(sqlite3_column_name(stmt, i));
+  std::vector<VerifyValue> row(static_cast<size_t>(columns));
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     for (int i = 0; i < columns; ++i) {
-      sum.Name(sqlite3_column_name(stmt, i));
+      VerifyValue& v = row[static_cast<size_t>(i)];
+      v = VerifyValue{};
       switch (sqlite3_column_type(stmt, i)) {
         case SQLITE_NULL:
-          sum.Null();
           break;
         case SQLITE_INTEGER:
-          sum.Integer(sqlite3_column_int64(stmt, i));
+          v.type = VerifyValue::Type::kInteger;
+          v.integer = sqlite3_column_int64(stmt, i);
           break;
         case SQLITE_FLOAT:
-          sum.Real(sqlite3_column_double(stmt, i));
+          v.type = VerifyValue::Type::kReal;
+          v.real = sqlite3_column_double(stmt, i);
+          break;
+        case SQLITE_BLOB:
+          v.type = VerifyValue::Type::kBytes;
+          v.text = std::string_view(static_cast<const char*>(sqlite3_column_blob(stmt, i)),
+                                    static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
           break;
         default:
-          sum.Text(std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
-                                    static_cast<size_t>(sqlite3_column_bytes(stmt, i))));
+          v.type = VerifyValue::Type::kText;
+          v.text = std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
+                                    static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
       }
     }
-    sum.EndRow();
+    on_row(names, row);
   }
+  if (rc != SQLITE_DONE) error = "sqlite: " + table + ": " + sqlite3_errmsg(db_);
   sqlite3_finalize(stmt);
-  rows = sum.rows();
-  checksum = sum.value();
-  return true;
+  return rc == SQLITE_DONE;
 }
 
 }  // namespace sqltail::engine

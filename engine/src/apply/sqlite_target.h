@@ -46,7 +46,7 @@ class SqliteTarget final : public Target {
                           const RowOrigin& origin, std::string& error) override;
   bool Truncate(const std::string& table, const RowOrigin& origin, std::string& error) override;
 
-  bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) override;
+  bool ReadRows(const std::string& table, const StoredRowVisitor& on_row, std::string& error) override;
   std::string Describe() const override { return "SQLite file " + path_; }
 
   sqlite3* handle() const { return db_; }

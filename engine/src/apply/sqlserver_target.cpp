@@ -561,7 +561,7 @@ bool SqlServerTarget::Truncate(const std::string& table, const RowOrigin& origin
   return MaybeSend(error);
 }
 
-bool SqlServerTarget::Checksum(const std::string& table, uint64_t&, uint64_t&, std::string& error) {
+bool SqlServerTarget::ReadRows(const std::string& table, const StoredRowVisitor&, std::string& error) {
   error = "table " + table + ": verify does not read SQL Server targets yet";
   return false;
 }

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "sqltail/engine/verify_canonical.h"
 
 namespace sqltail::engine {
 
@@ -98,9 +101,12 @@ class Target {
   // with); a table the target does not have is left alone.
   virtual bool Truncate(const std::string& table, const RowOrigin& origin, std::string& error) = 0;
 
-  // Row hashes for verification: count and an order-independent checksum of every row
-  // (RowChecksum: integers and booleans as integers, floats as reals, everything else as text).
-  virtual bool Checksum(const std::string& table, uint64_t& rows, uint64_t& checksum, std::string& error) = 0;
+  // Every row of `table` as stored, for verify (which normalises and hashes them): `on_row` gets the
+  // column names and one row's values, views valid during the call. Integers as kInteger, floats as
+  // kReal, PostgreSQL boolean as kBool, BLOB/bytea as kBytes, everything else (numeric too) as kText.
+  using StoredRowVisitor =
+      std::function<void(const std::vector<std::string>& columns, const std::vector<VerifyValue>& row)>;
+  virtual bool ReadRows(const std::string& table, const StoredRowVisitor& on_row, std::string& error) = 0;
 
   // For logs: "SQLite file X", "PostgreSQL host:port/db schema s".
   virtual std::string Describe() const = 0;
