@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include "sqltail/engine/value_text.h"
 
@@ -484,6 +485,13 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const logrea
       __int128 divisor = nano ? 1 : micro ? 1000 : 1000000;
       __int128 scaled = total / divisor;
       if (total % divisor != 0 && total < 0) scaled -= 1;  // floor
+      // Epoch nanoseconds fit an int64 only from 1677-09-21 to 2262-04-11: a wrapped value would be
+      // a wrong date, so refuse (connect mode's milliseconds cover the whole range).
+      if (scaled > std::numeric_limits<int64_t>::max() || scaled < std::numeric_limits<int64_t>::min())
+        return fail(("the value " + std::string(text) +
+                     " is outside io.debezium.time.NanoTimestamp's int64 range (1677-09-21..2262-04-11); "
+                     "capture.time_precision_mode = connect carries it in milliseconds")
+                        .c_str());
       value = static_cast<int64_t>(scaled);
     }
     AppendInt(value, out);

@@ -182,6 +182,39 @@ TEST_CASE("time.precision.mode=adaptive: io.debezium.time types at the column's 
   CHECK(AfterField(v, "dt").value == "1709164801000");
 }
 
+TEST_CASE("datetime2(7) past NanoTimestamp's int64 range is refused, not wrapped") {
+  // 2262-04-11T23:47:16.8547758 is the last 100 ns unit whose epoch nanoseconds fit an int64.
+  auto encode_dt2 = [](uint64_t days_since_year_1, uint64_t units, TimePrecisionMode mode, std::string& value,
+                       std::string& error) {
+    Fixture f;
+    const auto& dt2 = f.table.layout.columns[3];
+    fixtures::Bytes bytes = LittleEndian(units, 5);
+    for (uint8_t b : LittleEndian(days_since_year_1, 3)) bytes.push_back(b);
+    std::copy(bytes.begin(), bytes.end(), f.record.begin() + dt2.leaf_offset);
+    engine::EncoderOptions options;
+    options.topic_prefix = "srv";
+    options.database = "db";
+    options.time_precision_mode = mode;
+    engine::DebeziumEncoder encoder(options);
+    engine::EncodedEvent event;
+    const bool ok = encoder.Encode(f.txn, f.txn.changes[0], 1, 1, 0, event, error);
+    if (ok) value = AfterField(event.value, "dt2").value;
+    return ok;
+  };
+  constexpr uint64_t kDays2262_04_11 = 825913;  // days from 0001-01-01
+  constexpr uint64_t kLastUnit = 856368547758;  // 23:47:16.8547758 in 100 ns units
+  std::string value, error;
+  REQUIRE_MESSAGE(encode_dt2(kDays2262_04_11, kLastUnit, TimePrecisionMode::kAdaptive, value, error), error);
+  CHECK(value == "9223372036854775800");
+  CHECK_FALSE(encode_dt2(kDays2262_04_11, kLastUnit + 1, TimePrecisionMode::kAdaptive, value, error));
+  CHECK(error.find("column dt2") != std::string::npos);
+  CHECK(error.find("NanoTimestamp's int64 range") != std::string::npos);
+  CHECK_FALSE(encode_dt2(3652058, 0, TimePrecisionMode::kAdaptive, value, error));  // 9999-12-31
+  // Connect mode carries the same value in milliseconds.
+  REQUIRE_MESSAGE(encode_dt2(3652058, 0, TimePrecisionMode::kConnect, value, error), error);
+  CHECK(value == "253402214400000");
+}
+
 TEST_CASE("time.precision.mode=connect: Connect's Date/Time/Timestamp, always milliseconds") {
   Fixture f;
   std::string v = f.Encode(TimePrecisionMode::kConnect, DecimalHandlingMode::kPrecise, BinaryHandlingMode::kBytes);
