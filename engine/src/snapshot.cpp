@@ -8,6 +8,7 @@
 #include <set>
 
 #include "snapshot_checkpoint.h"
+#include "snapshot_text.h"
 #include "sqltail/logreader/change_event.h"
 #include "sqltail/tds/error.h"
 
@@ -106,8 +107,10 @@ bool IsIntegerType(SqlType t) {
 
 // Types whose CONVERT(varbinary) bytes map to the stored bytes by a documented or stated rule
 // (docs/architecture.md): integers (big-endian two's complement, the byte reverse of the stored
-// little-endian value), bit (one byte 0/1), character and binary types (the stored bytes).
-bool IsSnapshotType(SqlType t) {
+// little-endian value), bit (one byte 0/1), character and binary types (the stored bytes). The
+// date/time, exact and approximate numeric and uniqueidentifier types are read as text instead
+// (snapshot_text.h).
+bool IsBinarySnapshotType(SqlType t) {
   switch (t) {
     case SqlType::kTinyInt:
     case SqlType::kSmallInt:
@@ -167,10 +170,11 @@ struct TablePlan {
   std::string name;                  // "schema.table"
   std::vector<size_t> selected;      // layout indices, in SELECT order
   std::vector<size_t> key_selected;  // SELECT positions of the key columns, in key order
+  std::vector<char> as_text;         // by SELECT position: read as text (snapshot_text.h)
   bool resumable = false;            // a key of integer columns: keyset chunks
   size_t fixed_end = 4;
   size_t var_count = 0;
-  std::string select_list;  // CONVERT(varbinary(8000), [c]) AS [c], ...
+  std::string select_list;  // CONVERT(varbinary(8000), [c]) AS [c], CONVERT(char(10), [d], 23) AS [d], ...
   std::string from;         // [schema].[table]
   std::string order_by;     // [k1], [k2]
 };
@@ -200,7 +204,8 @@ bool MakePlan(const logreader::CapturedTable& table, TablePlan& plan, std::strin
       plan.fixed_end = std::max(plan.fixed_end, static_cast<size_t>(c.leaf_offset + c.max_length));
     }
     if (!c.IsRendered()) continue;
-    if (!IsSnapshotType(c.type))
+    const auto text_form = SnapshotTextExpression(c, QuoteName(*c.name));
+    if (!text_form && !IsBinarySnapshotType(c.type))
       return fail("column " + *c.name + " has type " + c.type_name +
                   ": reading it by SELECT is not implemented (its CONVERT(varbinary) layout is unconfirmed)");
     if (c.max_length == -1)
@@ -208,8 +213,10 @@ bool MakePlan(const logreader::CapturedTable& table, TablePlan& plan, std::strin
     if (c.type == SqlType::kBit && (c.leaf_bit_position < 0 || c.leaf_bit_position > 7))
       return fail("bit column " + *c.name + " has bit position " + std::to_string(c.leaf_bit_position));
     if (!plan.select_list.empty()) plan.select_list += ", ";
-    plan.select_list += "CONVERT(varbinary(8000), " + QuoteName(*c.name) + ") AS " + QuoteName(*c.name);
+    plan.select_list +=
+        text_form.value_or("CONVERT(varbinary(8000), " + QuoteName(*c.name) + ")") + " AS " + QuoteName(*c.name);
     plan.selected.push_back(i);
+    plan.as_text.push_back(text_form ? 1 : 0);
   }
   if (plan.fixed_end > 8060) return fail("the fixed part is longer than a row can be");
   plan.resumable = !table.key_columns.empty();
@@ -226,7 +233,8 @@ bool MakePlan(const logreader::CapturedTable& table, TablePlan& plan, std::strin
 }
 
 // The FixedVar image of one SELECTed row (log-internals §3.1): status bytes, fixed part, column
-// count, NULL bitmap, variable-column end offsets and data. Values arrive as CONVERT(varbinary).
+// count, NULL bitmap, variable-column end offsets and data. Values arrive as CONVERT(varbinary) or
+// as text (snapshot_text.h).
 class RecordBuilder {
  public:
   bool Build(const TablePlan& plan, const tds::Row& row, std::vector<uint8_t>& out, std::vector<int64_t>& key,
@@ -235,6 +243,7 @@ class RecordBuilder {
     const size_t count = columns.size();
     values_.assign(count, std::span<const uint8_t>());
     nulls_.assign(count, 1);
+    converted_.resize(count);
     if (row.ColumnCount() != static_cast<int>(plan.selected.size())) {
       error = "snapshot: " + plan.name + ": the SELECT returned " + std::to_string(row.ColumnCount()) +
               " columns, expected " + std::to_string(plan.selected.size());
@@ -249,6 +258,17 @@ class RecordBuilder {
       }
       auto bytes = row.Bytes(static_cast<int>(s));
       const size_t max = static_cast<size_t>(c.max_length);
+      if (plan.as_text[s]) {
+        std::string what;
+        const std::string_view text = row.Text(static_cast<int>(s));
+        if (!StoredBytesFromSnapshotText(c, text, converted_[i], what))
+          return Bad(plan, c, "the server sent '" + std::string(text.substr(0, 100)) + "': " + what, error);
+        if (converted_[i].size() != max)
+          return Bad(plan, c, std::to_string(converted_[i].size()) + " stored bytes do not fit", error);
+        values_[i] = converted_[i];
+        nulls_[i] = 0;
+        continue;
+      }
       const bool fixed_size =
           IsIntegerType(c.type) || c.type == SqlType::kChar || c.type == SqlType::kNChar || c.type == SqlType::kBinary;
       if (c.type == SqlType::kBit ? bytes.size() != 1 || bytes[0] > 1
@@ -313,6 +333,7 @@ class RecordBuilder {
   }
   std::vector<std::span<const uint8_t>> values_;
   std::vector<char> nulls_;
+  std::vector<std::vector<uint8_t>> converted_;  // by layout index: stored bytes of text values
 };
 
 // The second connection: the snapshot transaction and its reads.
