@@ -42,6 +42,10 @@ const char* TypeName(SqlType t) {
       return "bigint";
     case SqlType::kBit:
       return "bit";
+    case SqlType::kVarChar:
+      return "varchar";
+    case SqlType::kChar:
+      return "char";
   }
   return "?";
 }
@@ -189,6 +193,17 @@ void ResultWriter::BeginResult(std::span<const ColumnSpec> columns) {
         StoreLe(meta + n, max_bytes, 2);
         n += 2;
         break;
+      case SqlType::kVarChar:
+      case SqlType::kChar:
+        if (c.max_length == 0 || c.max_length > 8000)
+          throw std::logic_error("tds: varchar/char length must be 1..8000");
+        max_bytes = c.max_length;
+        meta[n++] = c.type == SqlType::kVarChar ? 0xA7 : 0xAF;  // BIGVARCHR / BIGCHAR
+        StoreLe(meta + n, max_bytes, 2);
+        n += 2;
+        std::memcpy(meta + n, kCollation, 5);
+        n += 5;
+        break;
       case SqlType::kTinyInt:
       case SqlType::kSmallInt:
       case SqlType::kInt:
@@ -292,7 +307,25 @@ void ResultWriter::AddInt(int64_t value) {
 void ResultWriter::AddText(std::string_view utf8) {
   if (cancelled_) return;
   NextValue("AddText");
-  if (column_types_[next_column_] != SqlType::kNVarChar) {
+  const SqlType type = column_types_[next_column_];
+  if (type == SqlType::kVarChar || type == SqlType::kChar) {
+    const size_t max = column_max_bytes_[next_column_];
+    if (utf8.size() > max) {
+      throw std::logic_error("tds: text of " + std::to_string(utf8.size()) + " bytes exceeds " + TypeName(type) + "(" +
+                             std::to_string(max) + ")");
+    }
+    for (char ch : utf8)
+      if (static_cast<unsigned char>(ch) >= 0x80) throw std::logic_error("tds: varchar/char text must be ASCII");
+    const size_t size = type == SqlType::kChar ? max : utf8.size();  // char(n) is space padded
+    EnsureRowCapacity(2 + size);
+    StoreLe(row_.data() + row_used_, size, 2);
+    std::memcpy(row_.data() + row_used_ + 2, utf8.data(), utf8.size());
+    std::memset(row_.data() + row_used_ + 2 + utf8.size(), ' ', size - utf8.size());
+    row_used_ += 2 + size;
+    ++next_column_;
+    return;
+  }
+  if (type != SqlType::kNVarChar) {
     throw std::logic_error(std::string("tds: AddText on a ") + TypeName(column_types_[next_column_]) + " column");
   }
   EnsureRowCapacity(2 + 2 * utf8.size());

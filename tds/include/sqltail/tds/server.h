@@ -13,12 +13,13 @@
 
 namespace sqltail::tds {
 
-enum class SqlType : uint8_t { kNVarChar, kVarBinary, kTinyInt, kSmallInt, kInt, kBigInt, kBit };
+// kVarChar/kChar: single-byte text in the SQL_Latin1_General_CP1_CI_AS collation (ASCII only here).
+enum class SqlType : uint8_t { kNVarChar, kVarBinary, kTinyInt, kSmallInt, kInt, kBigInt, kBit, kVarChar, kChar };
 
 struct ColumnSpec {
   std::string name;
   SqlType type = SqlType::kInt;
-  uint16_t max_length = 0;  // nvarchar: characters (<= 4000); varbinary: bytes (<= 8000); else ignored
+  uint16_t max_length = 0;  // nvarchar: characters (<= 4000); varbinary, varchar, char: bytes (<= 8000); else ignored
   bool nullable = true;
 };
 
@@ -56,7 +57,7 @@ class ResultWriter {
   void BeginRow();
   void AddNull();
   void AddInt(int64_t value);                     // tinyint/smallint/int/bigint/bit columns (range-checked)
-  void AddText(std::string_view utf8);            // nvarchar columns
+  void AddText(std::string_view utf8);            // nvarchar, varchar and char (ASCII; char is padded) columns
   void AddBytes(std::span<const uint8_t> bytes);  // varbinary columns
   void EndRow();
   // DONE(COUNT) with the number of rows of this result set.
