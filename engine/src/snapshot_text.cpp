@@ -11,9 +11,9 @@ using logreader::SqlType;
 
 namespace {
 
-constexpr int64_t kDaysTo1900 = 693595;            // 0001-01-01 .. 1900-01-01
-constexpr int64_t kMinDateTimeDays = -53690;       // 1753-01-01 - 1900-01-01
-constexpr uint32_t kSmallDateTimeLastDay = 65380;  // 2079-06-06 - 1900-01-01
+constexpr int64_t kDaysTo1900 = 693595;           // 0001-01-01 .. 1900-01-01
+constexpr int64_t kMinDateTimeDays = -53690;      // 1753-01-01 - 1900-01-01
+constexpr int64_t kSmallDateTimeLastDay = 65535;  // 2079-06-06 - 1900-01-01
 
 uint64_t PowerOf10(int n) {
   uint64_t p = 1;
@@ -272,7 +272,7 @@ bool StoredBytesFromSnapshotText(const ColumnLayout& column, std::string_view te
       }
       if (!r.Done() || digits != 0) break;
       days -= kDaysTo1900;
-      if (days < 0 || days > static_cast<int64_t>(kSmallDateTimeLastDay) || seconds % 60 != 0) {
+      if (days < 0 || days > kSmallDateTimeLastDay || seconds % 60 != 0) {
         what = "not a smalldatetime (1900-01-01 .. 2079-06-06, whole minutes)";
         return false;
       }
