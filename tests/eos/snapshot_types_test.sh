@@ -109,4 +109,26 @@ for table in ("orders", "accounts", "audit_log"):
     total += len(rs)
 print("checked %d snapshot rows" % total)
 PY
+# Text the parser refuses (here a money value of the fixture made malformed): the capture stops with
+# an error naming the table, the column and the text.
+mkdir -p "$RUN/bad"
+cp "$RUN/cut/catalog.json" "$RUN/cut/source.jsonl" "$RUN/cut/log.jsonl" "$RUN/cut/snapshot.json" "$RUN/bad/"
+python3 - "$RUN/cut" "$RUN/bad" <<'PY'
+import json, sys
+for name in ("pre_window.jsonl", "expected.jsonl"):
+    with open(sys.argv[1] + "/" + name) as src, open(sys.argv[2] + "/" + name, "w") as dst:
+        for line in src:
+            e = json.loads(line)
+            for side in ("before", "after"):
+                if e["table"] == "orders" and e.get(side): e[side]["price"] = "12.3x"
+            dst.write(json.dumps(e) + "\n")
+PY
+port=$(free_port)
+start_replay "$RUN/bad" "$port" "$RUN/bad-replay.log" || fail "tds-replay did not start"
+pids+=("$REPLAY_PID")
+SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/bad-capture.conf" "$port" "$BOOTSTRAP" "${PREFIX}bad"
+"$BIN/sqltail" capture --config "$RUN/bad-capture.conf" --set capture.stop_when_idle_ms=1000 > "$RUN/bad-capture.log" 2>&1 &&
+  fail "the capture accepted a malformed money text"
+grep -q "dbo.orders column price (money): the server sent '12.3x': not a decimal number" "$RUN/bad-capture.log" ||
+  fail "the error does not name the table, the column and the text"
 echo "snapshot of the mixed types: ok"
