@@ -169,7 +169,12 @@ int HexDigit(char c) {
 
 }  // namespace
 
-// The forms and the Microsoft "CAST and CONVERT (Transact-SQL)" styles they rely on.
+// The forms and the Microsoft documentation they rely on: "CAST and CONVERT (Transact-SQL)" (the
+// date and time, float and real, money and smallmoney style tables; CAST(SYSDATETIME() AS
+// nvarchar(30)) = 2010-07-20 13:44:31.5879025), "decimal and numeric (Transact-SQL)" (values shown
+// with the scale's digits: 123.00, 12345.12000) and "uniqueidentifier (Transact-SQL)" (the
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx form, 36 characters). Each parser is strict, so a layout
+// other than the documented one is refused rather than misread.
 std::optional<std::string> SnapshotTextExpression(const ColumnLayout& column, std::string_view quoted_name) {
   const std::string c(quoted_name);
   switch (column.type) {
@@ -182,7 +187,7 @@ std::optional<std::string> SnapshotTextExpression(const ColumnLayout& column, st
       return "CONVERT(varchar(23), " + c + ", 121)";
     case SqlType::kSmallDateTime:  // style 120: ODBC canonical yyyy-mm-dd hh:mi:ss(24h)
       return "CONVERT(varchar(19), " + c + ", 120)";
-    case SqlType::kDecimal:  // decimal to character: the digits with the column's scale
+    case SqlType::kDecimal:  // no CONVERT style: the digits with the column's scale, exactly
     case SqlType::kNumeric:
       return "CONVERT(varchar(50), " + c + ")";
     case SqlType::kMoney:  // money style 2: no commas, four digits after the point

@@ -237,7 +237,9 @@ TEST_CASE("float and real: 17 (9) significant digits give back the stored value"
     std::snprintf(text, sizeof text, "%.17g", v);
     CHECK(Stored(f, text) == Encoded(f, v));
   }
-  CHECK(Hex(Stored(f, "333")) == "0000000000D07440");  // log-internals §3.2 example
+  CHECK(Hex(Stored(f, "333")) == "0000000000D07440");                             // log-internals §3.2 example
+  CHECK(Stored(f, "1.2345678912345679e+008") == Encoded(f, 123456789.12345679));  // three-digit exponent
+  CHECK(Stored(f, "3.3300000000000000E+002") == Stored(f, "333"));
   const auto r = Column("real", 4, 24);
   CHECK(Stored(r, "0.100000001") == Encoded(r, 0.1));
   CHECK(Stored(r, "3.4028234663852886E+038") == Encoded(r, 3.4028234663852886e38));
