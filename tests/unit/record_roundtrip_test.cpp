@@ -27,8 +27,8 @@ struct Draw {
   int64_t Signed(int bits) {
     uint64_t v = rng();
     if (bits == 64) return static_cast<int64_t>(v);
-    int64_t range = int64_t{1} << (bits - 1);
-    return static_cast<int64_t>(v % static_cast<uint64_t>(2 * range)) - range;
+    const int64_t range = int64_t{1} << (bits - 1);
+    return static_cast<int64_t>(v % (uint64_t{1} << bits)) - range;  // bits < 64: no overflow
   }
 };
 
