@@ -96,6 +96,9 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   }
   if (options.provide_transaction_metadata)
     topics.push_back({encoder.TransactionTopic(), 1, options.topic_replication_factor, {}});
+  // One partition, as Debezium requires of its schema change topic: the changes stay in order.
+  if (options.include_schema_changes)
+    topics.push_back({encoder.SchemaChangeTopic(), 1, options.topic_replication_factor, {}});
   {
     kafka::Admin admin(options.kafka);
     if (auto e = admin.EnsureTopics(topics, kKafkaTimeout); !e.ok()) {
@@ -432,6 +435,23 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     reader->Resume(committed.restart_lsn, committed.commit_lsn, committed.read_lsn);
   };
   make_reader();
+  // Without a snapshot (snapshot_mode = never) the first start still describes the captured tables,
+  // in a Kafka transaction of its own with the first checkpoint, so a restart does not repeat it.
+  if (options.include_schema_changes && !stored.value().has_value() && !force_snapshot &&
+      options.snapshot.mode == SnapshotMode::kNever) {
+    // A failure ends the run (nothing is committed): a restart writes them again.
+    bool schema_abortable = false;
+    if (!begin()) return false;
+    if (!ProduceSchemaCreates(catalog, encoder, *producer, std::nullopt, "true", NowUnixNanos(), stats, error,
+                              schema_abortable)) {
+      error = "capture: " + error;
+      (void)producer->AbortTransaction(kKafkaTimeout);
+      return false;
+    }
+    if (!commit()) return false;
+    info("schema change events for " + std::to_string(stats.schema_changes) + " tables written to " +
+         encoder.SchemaChangeTopic());
+  }
   // After an abortable Kafka error: abort the Kafka transaction, drop what the reader assembled and
   // re-read the log from the last committed checkpoint, as a restart would, without restarting.
   auto rewind = [&]() -> bool {

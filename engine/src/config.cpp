@@ -230,6 +230,9 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "snapshot: tries to find an end-of-log window without a captured commit");
   add("capture.provide_transaction_metadata", po::value(&capture.provide_transaction_metadata)->default_value(true),
       "BEGIN/END events on <prefix>.transaction (sqltail apply takes commit order across topics from them)");
+  add("capture.include_schema_changes", po::value(&capture.include_schema_changes)->default_value(true),
+      "schema change events on the topic <prefix> (Debezium's include.schema.changes): a CREATE per captured "
+      "table when the capture first starts or takes a new snapshot");
   add("capture.time_precision_mode", po::value(&raw.time_precision_mode)->default_value("adaptive"),
       "adaptive | connect");
   add("capture.decimal_handling_mode", po::value(&raw.decimal_handling_mode)->default_value("precise"),

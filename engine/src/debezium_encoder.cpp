@@ -1,5 +1,6 @@
 #include "sqltail/engine/debezium_encoder.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -620,6 +621,319 @@ bool DebeziumEncoder::EncodeSnapshotRead(const logreader::CapturedTable& table, 
   v += ",\"transaction\":null}";
   if (options_.schemas_enable) v.push_back('}');
   return true;
+}
+
+}  // namespace sqltail::engine
+
+namespace sqltail::engine {
+namespace {
+
+// io.debezium.connector.schema.Column / Table / Change and the SQL Server connector's
+// SchemaChangeKey / SchemaChangeValue (Debezium's SchemaFactory and ConnectTableChangeSerializer),
+// as JsonConverter schemas.
+constexpr const char* kSchemaChangeKeySchema =
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"databaseName\"}],"
+    "\"optional\":false,\"name\":\"io.debezium.connector.sqlserver.SchemaChangeKey\",\"version\":1}";
+constexpr const char* kSchemaChangeColumnSchema =
+    "{\"type\":\"struct\",\"fields\":["
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+    "{\"type\":\"int32\",\"optional\":false,\"field\":\"jdbcType\"},"
+    "{\"type\":\"int32\",\"optional\":true,\"field\":\"nativeType\"},"
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"typeName\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"typeExpression\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"charsetName\"},"
+    "{\"type\":\"int32\",\"optional\":true,\"field\":\"length\"},"
+    "{\"type\":\"int32\",\"optional\":true,\"field\":\"scale\"},"
+    "{\"type\":\"int32\",\"optional\":false,\"field\":\"position\"},"
+    "{\"type\":\"boolean\",\"optional\":true,\"field\":\"optional\"},"
+    "{\"type\":\"boolean\",\"optional\":true,\"field\":\"autoIncremented\"},"
+    "{\"type\":\"boolean\",\"optional\":true,\"field\":\"generated\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"comment\"},"
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"defaultValueExpression\"},"
+    "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"optional\":false},\"optional\":true,\"field\":\"enumValues\"}"
+    "],"
+    "\"optional\":false,\"name\":\"io.debezium.connector.schema.Column\",\"version\":1}";
+
+std::string SchemaChangeValueSchema() {
+  std::string s = "{\"type\":\"struct\",\"fields\":[";
+  s += kSourceSchema;
+  s += ",{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
+       "{\"type\":\"string\",\"optional\":true,\"field\":\"databaseName\"},"
+       "{\"type\":\"string\",\"optional\":true,\"field\":\"schemaName\"},"
+       "{\"type\":\"string\",\"optional\":true,\"field\":\"ddl\"},"
+       "{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["
+       "{\"type\":\"string\",\"optional\":false,\"field\":\"type\"},"
+       "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+       "{\"type\":\"struct\",\"fields\":["
+       "{\"type\":\"string\",\"optional\":true,\"field\":\"defaultCharsetName\"},"
+       "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"optional\":false},\"optional\":true,"
+       "\"field\":\"primaryKeyColumnNames\"},"
+       "{\"type\":\"array\",\"items\":";
+  s += kSchemaChangeColumnSchema;
+  s += ",\"optional\":false,\"field\":\"columns\"},"
+       "{\"type\":\"string\",\"optional\":true,\"field\":\"comment\"}],"
+       "\"optional\":true,\"name\":\"io.debezium.connector.schema.Table\",\"version\":1,\"field\":\"table\"}],"
+       "\"optional\":false,\"name\":\"io.debezium.connector.schema.Change\",\"version\":1},"
+       "\"optional\":false,\"field\":\"tableChanges\"}],"
+       "\"optional\":false,\"name\":\"io.debezium.connector.sqlserver.SchemaChangeValue\",\"version\":1}";
+  return s;
+}
+
+// java.sql.Types codes of Microsoft's documented default mapping of SQL Server types to JDBC types
+// ("Understanding the JDBC driver data types", the JDBC 4 column), and the driver's own
+// microsoft.sql.Types codes for datetimeoffset, sql_variant, geometry and geography. Debezium reads
+// jdbcType from the driver's DatabaseMetaData.getColumns, which is [UNCONFIRMED] to give the same
+// code for xml, sql_variant and the CLR types (docs/events.md).
+int JdbcTypeOf(const ColumnLayout& c) {
+  const bool max = c.max_length == -1;
+  switch (c.type) {
+    case SqlType::kBit:
+      return -7;  // BIT
+    case SqlType::kTinyInt:
+      return -6;  // TINYINT
+    case SqlType::kSmallInt:
+      return 5;  // SMALLINT
+    case SqlType::kInt:
+      return 4;  // INTEGER
+    case SqlType::kBigInt:
+      return -5;  // BIGINT
+    case SqlType::kReal:
+      return 7;  // REAL
+    case SqlType::kFloat:
+      return 8;  // DOUBLE
+    case SqlType::kNumeric:
+      return 2;  // NUMERIC
+    case SqlType::kDecimal:
+    case SqlType::kMoney:
+    case SqlType::kSmallMoney:
+      return 3;  // DECIMAL
+    case SqlType::kDate:
+      return 91;  // DATE
+    case SqlType::kTime:
+      return 92;  // TIME
+    case SqlType::kDateTime:
+    case SqlType::kSmallDateTime:
+    case SqlType::kDateTime2:
+      return 93;  // TIMESTAMP
+    case SqlType::kDateTimeOffset:
+      return -155;
+    case SqlType::kChar:
+    case SqlType::kUniqueIdentifier:
+      return 1;  // CHAR
+    case SqlType::kVarChar:
+      return max ? -1 : 12;  // LONGVARCHAR : VARCHAR
+    case SqlType::kText:
+      return -1;
+    case SqlType::kNChar:
+      return -15;  // NCHAR
+    case SqlType::kNVarChar:
+      return max ? -16 : -9;  // LONGNVARCHAR : NVARCHAR
+    case SqlType::kNText:
+      return -16;
+    case SqlType::kBinary:
+    case SqlType::kTimestamp:
+      return -2;  // BINARY
+    case SqlType::kVarBinary:
+      return max ? -4 : -3;  // LONGVARBINARY : VARBINARY
+    case SqlType::kImage:
+      return -4;
+    case SqlType::kXml:
+      return 2009;  // SQLXML
+    case SqlType::kSqlVariant:
+      return -156;
+    case SqlType::kGeometry:
+      return -157;
+    case SqlType::kGeography:
+      return -158;
+    case SqlType::kHierarchyId:
+      return -3;  // a CLR type: "udt -> VARBINARY"
+    default:
+      return 1111;  // OTHER
+  }
+}
+
+// JDBC's COLUMN_SIZE: digits for numbers, characters of the text form for dates and times (both
+// sys.columns.precision), characters for character strings, bytes for binary strings. Null where
+// it is not determined here: (max), LOB, xml, sql_variant and CLR types.
+std::optional<int> JdbcLengthOf(const ColumnLayout& c) {
+  if (c.max_length == -1) return std::nullopt;
+  switch (c.type) {
+    case SqlType::kChar:
+    case SqlType::kVarChar:
+    case SqlType::kBinary:
+    case SqlType::kVarBinary:
+    case SqlType::kTimestamp:
+      return c.max_length;
+    case SqlType::kNChar:
+    case SqlType::kNVarChar:
+      return c.max_length / 2;
+    case SqlType::kUniqueIdentifier:
+      return 36;
+    case SqlType::kText:
+    case SqlType::kNText:
+    case SqlType::kImage:
+    case SqlType::kXml:
+    case SqlType::kSqlVariant:
+    case SqlType::kGeometry:
+    case SqlType::kGeography:
+    case SqlType::kHierarchyId:
+    case SqlType::kUnknown:
+      return std::nullopt;
+    default:
+      return c.precision > 0 ? std::optional<int>(c.precision) : std::nullopt;
+  }
+}
+
+// JDBC's DECIMAL_DIGITS: the scale of exact numbers and of fractional seconds; null for the rest.
+std::optional<int> JdbcScaleOf(const ColumnLayout& c) {
+  switch (c.type) {
+    case SqlType::kTinyInt:
+    case SqlType::kSmallInt:
+    case SqlType::kInt:
+    case SqlType::kBigInt:
+    case SqlType::kBit:
+    case SqlType::kDecimal:
+    case SqlType::kNumeric:
+    case SqlType::kMoney:
+    case SqlType::kSmallMoney:
+    case SqlType::kTime:
+    case SqlType::kDateTime2:
+    case SqlType::kDateTimeOffset:
+    case SqlType::kDateTime:
+    case SqlType::kSmallDateTime:
+      return c.scale;
+    default:
+      return std::nullopt;
+  }
+}
+
+// A part of Debezium's TableId.toDoubleQuotedString: in double quotes with inner quotes doubled,
+// except that a part already starting or ending with a quote is kept as it is.
+void AppendDoubleQuotedPart(std::string_view part, std::string& out) {
+  if (!part.empty() && (part.front() == '"' || part.back() == '"')) {
+    out += part;
+    return;
+  }
+  out.push_back('"');
+  for (char c : part) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void AppendOptionalInt(std::optional<int> value, std::string& out) {
+  if (value) {
+    AppendInt(*value, out);
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
+void DebeziumEncoder::EncodeSchemaChange(const logreader::CapturedTable& table, std::string_view type,
+                                         std::optional<logreader::Lsn> commit_lsn, std::string_view snapshot,
+                                         int64_t ts_ns, EncodedEvent& out) {
+  out.topic = &options_.topic_prefix;
+  out.unavailable.clear();
+  out.txn_header.clear();
+  out.key.clear();
+  if (options_.schemas_enable) {
+    out.key += "{\"schema\":";
+    out.key += kSchemaChangeKeySchema;
+    out.key += ",\"payload\":";
+  }
+  out.key += "{\"databaseName\":";
+  AppendJsonString(options_.database, out.key);
+  out.key += "}";
+  if (options_.schemas_enable) out.key += "}";
+
+  std::string& v = out.value;
+  v.clear();
+  if (options_.schemas_enable) {
+    if (schema_change_schema_.empty()) schema_change_schema_ = SchemaChangeValueSchema();
+    v += "{\"schema\":";
+    v += schema_change_schema_;
+    v += ",\"payload\":";
+  }
+  v.push_back('{');
+  const size_t source_at = v.size();
+  AppendSourceHead(options_.topic_prefix, options_.database, ts_ns, snapshot, table.layout, v);
+  v.erase(source_at, 1);  // the source block opens this payload: no comma before it
+  v += ",\"change_lsn\":null,\"commit_lsn\":";
+  if (commit_lsn) {
+    v += '"' + commit_lsn->ToString() + '"';
+  } else {
+    v += "null";
+  }
+  v += ",\"event_serial_no\":null},\"ts_ms\":";
+  AppendInt(ts_ns / 1000000, v);
+  v += ",\"databaseName\":";
+  AppendJsonString(options_.database, v);
+  v += ",\"schemaName\":";
+  AppendJsonString(table.layout.schema, v);
+  v += ",\"ddl\":null,\"tableChanges\":[{\"type\":";
+  AppendJsonString(type, v);
+  v += ",\"id\":";
+  scratch_.clear();
+  AppendDoubleQuotedPart(options_.database, scratch_);
+  scratch_.push_back('.');
+  AppendDoubleQuotedPart(table.layout.schema, scratch_);
+  scratch_.push_back('.');
+  AppendDoubleQuotedPart(table.layout.table, scratch_);
+  AppendJsonString(scratch_, v);
+  v += ",\"table\":{\"defaultCharsetName\":null,\"primaryKeyColumnNames\":[";
+  const auto& columns = table.layout.columns;
+  for (size_t k = 0; k < table.key_columns.size(); ++k) {
+    if (k > 0) v.push_back(',');
+    AppendJsonString(*columns[table.key_columns[k]].name, v);
+  }
+  v += "],\"columns\":[";
+  // Positions are 1..n in column order, as Debezium numbers the columns it read.
+  std::vector<const ColumnLayout*> ordered;
+  for (const auto& c : columns)
+    if (c.IsRendered()) ordered.push_back(&c);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const ColumnLayout* a, const ColumnLayout* b) { return a->column_id < b->column_id; });
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    const ColumnLayout& c = *ordered[i];
+    if (i > 0) v.push_back(',');
+    v += "{\"name\":";
+    AppendJsonString(*c.name, v);
+    v += ",\"jdbcType\":";
+    AppendInt(JdbcTypeOf(c), v);
+    // mssql-jdbc's column metadata names an identity column's type "int identity" (the form
+    // Debezium's documented example shows).
+    scratch_ = c.type_name;
+    if (c.is_identity.value_or(false)) scratch_ += " identity";
+    v += ",\"nativeType\":null,\"typeName\":";
+    AppendJsonString(scratch_, v);
+    v += ",\"typeExpression\":";
+    AppendJsonString(scratch_, v);
+    v += ",\"charsetName\":null,\"length\":";
+    AppendOptionalInt(JdbcLengthOf(c), v);
+    v += ",\"scale\":";
+    AppendOptionalInt(JdbcScaleOf(c), v);
+    v += ",\"position\":";
+    AppendInt(static_cast<int64_t>(i + 1), v);
+    v += ",\"optional\":";
+    v += c.is_nullable ? "true" : "false";
+    // Null when the catalog does not say (an older fixture): unknown, not a guessed false.
+    v += ",\"autoIncremented\":";
+    v += c.is_identity ? (*c.is_identity ? "true" : "false") : "null";
+    v += ",\"generated\":";
+    v += c.is_computed ? (*c.is_computed ? "true" : "false") : "null";
+    v += ",\"comment\":null,\"defaultValueExpression\":";
+    if (c.default_definition) {
+      AppendJsonString(*c.default_definition, v);
+    } else {
+      v += "null";
+    }
+    v += ",\"enumValues\":null}";
+  }
+  v += "],\"comment\":null}}]}";
+  if (options_.schemas_enable) v.push_back('}');
 }
 
 }  // namespace sqltail::engine

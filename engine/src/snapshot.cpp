@@ -485,6 +485,31 @@ std::string KeysetPredicate(const TablePlan& plan, const std::vector<int64_t>& k
 
 }  // namespace
 
+bool ProduceSchemaCreates(const logreader::Catalog& catalog, DebeziumEncoder& encoder,
+                          kafka::TransactionalProducer& producer, std::optional<logreader::Lsn> commit_lsn,
+                          std::string_view snapshot, int64_t ts_ns, CaptureStats& stats, std::string& error,
+                          bool& abortable) {
+  std::vector<const logreader::CapturedTable*> tables;
+  std::set<int64_t> seen_objects;
+  for (const auto& t : catalog.tables())
+    if (seen_objects.insert(t->object_id).second) tables.push_back(t.get());
+  std::sort(tables.begin(), tables.end(), [](const logreader::CapturedTable* a, const logreader::CapturedTable* b) {
+    return a->QualifiedName() < b->QualifiedName();
+  });
+  EncodedEvent event;
+  for (const auto* table : tables) {
+    encoder.EncodeSchemaChange(*table, "CREATE", commit_lsn, snapshot, ts_ns, event);
+    // One partition: the key is the database name, and the changes of a database stay in order.
+    if (auto e = producer.Produce(*event.topic, 0, event.key, event.value); !e.ok()) {
+      error = "schema change event for " + table->QualifiedName() + ": " + e.ToString();
+      abortable = e.Action() == kafka::ErrorAction::kAbortTransaction;
+      return false;
+    }
+    ++stats.schema_changes;
+  }
+  return true;
+}
+
 bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& catalog, DebeziumEncoder& encoder,
                       kafka::TransactionalProducer& producer, const std::string& offsets_topic,
                       const std::string& checkpoint_key, bool have_checkpoint, const std::atomic<bool>& stop,
@@ -562,6 +587,7 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
     estimated += estimates[i];
   }
   bool first_row = !resume;
+  bool schema_pending = !resume && options.include_schema_changes;
   RecordBuilder builder;
   std::vector<uint8_t> record, pending;
   std::vector<int64_t> key, pending_key;
@@ -585,6 +611,15 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
       if (auto e = producer.BeginTransaction(); !e.ok()) {
         error = "snapshot: " + e.ToString();
         return false;
+      }
+      // The tables' structure goes before their rows, in the snapshot's first Kafka transaction: a
+      // restart before it commits takes the snapshot again, after it resumes without them.
+      if (schema_pending) {
+        if (!ProduceSchemaCreates(catalog, encoder, producer, lsn, "true", NowUnixNanos(), stats, error, abortable)) {
+          error = "snapshot: " + error;
+          (void)producer.AbortTransaction(timeout);
+          return false;
+        }
       }
       size_t rows = 0;
       bool have_pending = false, more = false, failed = false;
@@ -680,6 +715,7 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
         return false;
       }
       committed = next;
+      schema_pending = false;
       ++stats.kafka_transactions;
       const uint64_t percent = estimated > 0 ? std::min<uint64_t>(100, done_rows * 100 / estimated) : 100;
       info("snapshot: " + plan.name + ": " + std::to_string(table_rows) + " rows (table ~" +

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,14 @@ bool RunSnapshotPhase(const CaptureOptions& options, const logreader::Catalog& c
                       const std::string& checkpoint_key, bool have_checkpoint, const std::atomic<bool>& stop,
                       ServiceObserver& observer, const std::function<void(const std::string&)>& info,
                       CaptureStats& stats, Checkpoint& committed, std::string& error, bool& abortable);
+
+// Produces a CREATE schema change event (docs/events.md "Schema changes") for each table of
+// `catalog` (once per object, by name) into the open Kafka transaction of `producer`. False with
+// `error` (and `abortable`, as for RunSnapshotPhase) when a produce fails.
+bool ProduceSchemaCreates(const logreader::Catalog& catalog, DebeziumEncoder& encoder,
+                          kafka::TransactionalProducer& producer, std::optional<logreader::Lsn> commit_lsn,
+                          std::string_view snapshot, int64_t ts_ns, CaptureStats& stats, std::string& error,
+                          bool& abortable);
 
 // After a snapshot resumed at a later LSN: which changes of a committed transaction the stream
 // still emits. Inactive (keeps everything) once the commit LSN passes the last epoch.

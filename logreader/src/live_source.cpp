@@ -15,7 +15,8 @@ const char* const kCatalogQuery =
     "       pc.collation_name, pc.is_nullable, pc.leaf_offset, pc.leaf_null_bit, pc.leaf_bit_position,\n"
     "       pc.is_dropped, pc.is_uniqueifier, pc.is_sparse,\n"
     "       CAST(ISNULL(ic.key_ordinal, 0) AS tinyint) AS key_ordinal,\n"
-    "       pc.has_default, CONVERT(nvarchar(4000), pc.default_value) AS default_value\n"
+    "       pc.has_default, CONVERT(nvarchar(4000), pc.default_value) AS default_value,\n"
+    "       c.is_identity, c.is_computed, CONVERT(nvarchar(4000), dc.definition) AS default_definition\n"
     "FROM sys.objects AS o\n"
     "JOIN sys.schemas AS s ON s.schema_id = o.schema_id\n"
     "JOIN sys.partitions AS p ON p.object_id = o.object_id AND p.index_id IN (0, 1)\n"
@@ -27,6 +28,7 @@ const char* const kCatalogQuery =
     "LEFT JOIN sys.indexes AS pk ON pk.object_id = o.object_id AND pk.is_primary_key = 1\n"
     "LEFT JOIN sys.index_columns AS ic ON ic.object_id = pk.object_id AND ic.index_id = pk.index_id\n"
     "      AND ic.column_id = c.column_id AND ic.key_ordinal > 0\n"
+    "LEFT JOIN sys.default_constraints AS dc ON dc.object_id = c.default_object_id\n"
     "WHERE o.type = 'U' AND o.is_ms_shipped = 0\n"
     "ORDER BY au.allocation_unit_id, pc.partition_column_id";
 
@@ -152,6 +154,10 @@ class LiveSource final : public LogSource {
         c.key_ordinal = static_cast<int>(integer(23));
         c.has_default = integer(24) != 0;
         if (!row.IsNull(columns_[25])) c.default_value = text(25);
+        // NULL for the uniquifier and dropped columns (no sys.columns row): unknown.
+        if (!row.IsNull(columns_[26])) c.is_identity = integer(26) != 0;
+        if (!row.IsNull(columns_[27])) c.is_computed = integer(27) != 0;
+        if (!row.IsNull(columns_[28])) c.default_definition = text(28);
         rows.push_back(std::move(r));
         return true;
       });
@@ -554,7 +560,10 @@ class LiveSource final : public LogSource {
                                          "is_sparse",
                                          "key_ordinal",
                                          "has_default",
-                                         "default_value"};
+                                         "default_value",
+                                         "is_identity",
+                                         "is_computed",
+                                         "default_definition"};
     for (const char* name : kNames) {
       int index = row.ColumnIndex(name);
       if (index < 0) {

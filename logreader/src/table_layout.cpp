@@ -103,6 +103,19 @@ class ObjectReader {
     return Fail(key, "must be a boolean");
   }
 
+  // Optional boolean that may be null: absent or null leave `out` empty.
+  bool OptionalBool(std::string_view key, std::optional<bool>& out) {
+    simdjson::dom::element value;
+    if (object_[key].get(value) != simdjson::SUCCESS || value.is_null()) {
+      out.reset();
+      return true;
+    }
+    bool flag = false;
+    if (!Bool(key, true, flag)) return false;
+    out = flag;
+    return true;
+  }
+
   bool String(std::string_view key, bool required, std::string& out) {
     simdjson::dom::element value;
     if (object_[key].get(value) != simdjson::SUCCESS) return Missing(key, required);
@@ -175,6 +188,9 @@ bool ParseColumn(simdjson::dom::element element, size_t index, ColumnLayout& col
   if (!reader.Int("key_ordinal", false, column.key_ordinal)) return false;
   if (!reader.Bool("has_default", false, column.has_default)) return false;
   if (!reader.NullableString("default_value", false, column.default_value)) return false;
+  if (!reader.OptionalBool("is_identity", column.is_identity)) return false;
+  if (!reader.OptionalBool("is_computed", column.is_computed)) return false;
+  if (!reader.NullableString("default_definition", false, column.default_definition)) return false;
   // Sparse columns live in the sparse vector and have no NULL bit of their own.
   if (!reader.Int("leaf_null_bit", !column.is_sparse, column.leaf_null_bit)) return false;
 

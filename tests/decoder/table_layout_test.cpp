@@ -24,6 +24,34 @@ TEST_CASE("layout JSON: defaults, unknown keys ignored") {
   CHECK_FALSE(layout->columns[1].IsRendered());
 }
 
+TEST_CASE("layout JSON: is_identity, is_computed and default_definition are unknown unless given") {
+  std::string error;
+  auto layout = ParseTableLayout(
+      R"json({"columns":[
+           {"name":"a","type":"int","max_length":4,"leaf_offset":4,"leaf_null_bit":1},
+           {"name":"b","type":"int","max_length":4,"leaf_offset":8,"leaf_null_bit":2,
+            "is_identity":true,"is_computed":0,"default_definition":"((0))"},
+           {"name":"c","type":"int","max_length":4,"leaf_offset":12,"leaf_null_bit":3,
+            "is_identity":null,"is_computed":null,"default_definition":null}]})json",
+      error);
+  INFO(error);
+  REQUIRE(layout);
+  const auto& c = layout->columns;
+  CHECK_FALSE(c[0].is_identity);
+  CHECK_FALSE(c[0].is_computed);
+  CHECK_FALSE(c[0].default_definition);
+  CHECK(c[1].is_identity == true);
+  CHECK(c[1].is_computed == false);
+  CHECK(c[1].default_definition == "((0))");
+  CHECK_FALSE(c[2].is_identity);
+  CHECK_FALSE(c[2].is_computed);
+  CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"a","type":"int","max_length":4,"leaf_offset":4,
+                                   "leaf_null_bit":1,"is_identity":"yes"}]})",
+                               error));
+  CHECK(error.find("is_identity") != std::string::npos);
+  CHECK(error.find("\"a\"") != std::string::npos);
+}
+
 TEST_CASE("layout JSON: errors name the key and column") {
   std::string error;
   CHECK_FALSE(ParseTableLayout(R"({"columns":[{"name":"a","type":"int","max_length":4,"leaf_null_bit":1}]})", error));

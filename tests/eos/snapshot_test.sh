@@ -117,6 +117,55 @@ print("checked %d events (%d r)" % (len(events), len(rs)))
 PY
 }
 
+# The schema change topic <prefix> (read_committed): `count` CREATE events for dbo.test_table,
+# keyed by the database, with the catalog's columns; source.commit_lsn is the LSN of the snapshot
+# (lsn=snapshot: the first r event's, so it precedes the rows) or null (lsn=null: no snapshot).
+check_schema_topic() {  # prefix data_topic count lsn fixture
+  kcat -b "$BOOTSTRAP" -C -t "$1" -o beginning -e -q -X isolation.level=read_committed -f '%k\t%s\n' 2> /dev/null \
+    > "$RUN/schema-topic.txt"
+  kcat -b "$BOOTSTRAP" -C -t "$2" -o beginning -e -q -X isolation.level=read_committed -f '%s\n' 2> /dev/null \
+    > "$RUN/schema-data.txt"
+  python3 - "$RUN/schema-topic.txt" "$RUN/schema-data.txt" "$3" "$4" "$5/catalog.json" <<'PY'
+import json, sys
+topic, data, count, lsn_mode, catalog = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def die(msg):
+    print("SCHEMA CHECK FAILED: " + msg); sys.exit(1)
+events = []
+for line in open(topic):
+    k, _, v = line.rstrip("\n").partition("\t")
+    if json.loads(k)["payload"] != {"databaseName": "source_db"}: die("key " + k)
+    events.append(json.loads(v)["payload"])
+if len(events) != count: die("%d schema change events, expected %d" % (len(events), count))
+rs = [json.loads(l)["payload"] for l in open(data) if l.strip()]
+rs = [p for p in rs if p and p["op"] == "r"]
+table = json.load(open(catalog))["versions"][-1]["tables"][0]
+want_columns = [c["name"] for c in sorted(table["columns"], key=lambda c: c["column_id"])]
+want_keys = [c["name"] for c in sorted((c for c in table["columns"] if c["key_ordinal"]), key=lambda c: c["key_ordinal"])]
+for i, e in enumerate(events):
+    if e["databaseName"] != "source_db" or e["schemaName"] != "dbo" or e["ddl"] is not None: die("header %s" % e)
+    src = e["source"]
+    if src["snapshot"] != "true" or src["table"] != "test_table" or src["change_lsn"] is not None: die("source %s" % src)
+    (change,) = e["tableChanges"]
+    if change["type"] != "CREATE" or change["id"] != '"source_db"."dbo"."test_table"': die("change %s" % change["id"])
+    got = [c["name"] for c in change["table"]["columns"]]
+    if got != want_columns: die("columns %s, catalog %s" % (got, want_columns))
+    if [c["position"] for c in change["table"]["columns"]] != list(range(1, len(got) + 1)): die("positions")
+    if change["table"]["primaryKeyColumnNames"] != want_keys: die("key %s" % change["table"]["primaryKeyColumnNames"])
+    # fixture-gen's tables have no IDENTITY, computed columns or defaults, and say so in catalog.json:
+    # the catalog query's answer (through tds-replay) reaches the event as false, not as unknown.
+    for c in change["table"]["columns"]:
+        if c["autoIncremented"] is not False or c["generated"] is not False or c["defaultValueExpression"] is not None:
+            die("column %s: autoIncremented %s, generated %s, default %s" % (c["name"], c["autoIncremented"],
+                                                                            c["generated"], c["defaultValueExpression"]))
+        if c["typeName"] != next(t["type"] for t in table["columns"] if t["name"] == c["name"]): die("type " + c["name"])
+last = events[-1]["source"]["commit_lsn"]
+if lsn_mode == "null" and last is not None: die("commit_lsn %s without a snapshot" % last)
+if lsn_mode == "snapshot" and (not rs or last != rs[0]["source"]["commit_lsn"]):
+    die("commit_lsn %s is not the first snapshot event's %s" % (last, rs[0]["source"]["commit_lsn"] if rs else None))
+print("schema topic: %d CREATE events" % len(events))
+PY
+}
+
 run_scenario() {  # name topic_prefix
   local name=$1 prefix=$2
   port=$(free_port)
@@ -147,6 +196,7 @@ SQLTAIL_SNAPSHOT_MODE=initial write_capture_config "$RUN/initial-capture.conf" "
   > "$RUN/initial-capture2.log" 2>&1 || fail "second capture failed"
 grep -q "snapshot of" "$RUN/initial-capture2.log" && fail "the second run snapshotted again"
 check_topic "$RUN/initial" "$topic" exact || fail "initial: topic check after the second run"
+check_schema_topic "${PREFIX}a" "$topic" 1 snapshot "$RUN/initial" || fail "initial: schema topic check"
 
 # 2. kill -9 during the snapshot (twice), restart: each restart snapshots at a later LSN.
 make_fixture "$RUN/killed" 0.5 0.6 0.7
@@ -172,6 +222,7 @@ done
 "$BIN/sqltail" "${args[@]}" > "$RUN/killed-final.log" 2>&1 || fail "final capture failed"
 grep -q "resuming the snapshot at LSN" "$RUN/killed-final.log" || fail "the final run did not resume the snapshot"
 check_topic "$RUN/killed" "$topic" replay || fail "killed: topic check"
+check_schema_topic "${PREFIX}b" "$topic" 1 snapshot "$RUN/killed" || fail "killed: schema topic check"
 write_apply_config "$RUN/killed-apply.conf" "$BOOTSTRAP" "$topic" "$RUN/killed.db"
 "$BIN/sqltail" apply --config "$RUN/killed-apply.conf" --set apply.stop_when_idle_ms=2000 > "$RUN/killed-apply.log" 2>&1 ||
   fail "apply (killed) failed"
@@ -186,6 +237,11 @@ topic="${PREFIX}c.source_db.dbo.test_table"
   --set capture.snapshot_mode=never > "$RUN/never-capture.log" 2>&1 || fail "capture (never) failed"
 grep -q 'CONVERT(varbinary' "$RUN/never-batches.jsonl" && fail "snapshot_mode=never sent snapshot queries"
 check_topic "$RUN/never" "$topic" never || fail "never: topic check"
+# A second start resumes from the first one's checkpoint: the tables are not described again.
+"$BIN/sqltail" capture --config "$RUN/never-capture.conf" --set capture.stop_when_idle_ms=1000 \
+  --set capture.snapshot_mode=never > "$RUN/never-capture2.log" 2>&1 || fail "second capture (never) failed"
+check_topic "$RUN/never" "$topic" never || fail "never: topic check after the second run"
+check_schema_topic "${PREFIX}c" "$topic" 1 null "$RUN/never" || fail "never: schema topic check"
 
 # 4. ALLOW_SNAPSHOT_ISOLATION OFF: the capture stops with an error naming it, before any event.
 make_fixture "$RUN/off" 0.66
@@ -271,4 +327,6 @@ grep -q "snapshot complete at LSN" "$RUN/needed-capture.log" || fail "when_neede
 [[ $(grep -c "resuming after commit" "$RUN/needed-capture.log") == 1 ]] ||
   fail "when_needed: 'resuming after commit' logged $(grep -c "resuming after commit" "$RUN/needed-capture.log") times"
 check_topic "$RUN/needed" "$topic" resnapshot || fail "when_needed: topic check"
+# The first start (never) described the table without an LSN; the new snapshot describes it again.
+check_schema_topic "${PREFIX}g" "$topic" 2 snapshot "$RUN/needed" || fail "when_needed: schema topic check"
 echo "snapshot: initial (exact at L), kill -9 x2 during the snapshot (exactly once), never, isolation off, retry, in-process rewind on an abortable Kafka error, when_needed after a lost position: ok"

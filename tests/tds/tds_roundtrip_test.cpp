@@ -244,7 +244,10 @@ TEST_CASE("the catalog query returns the documented columns from the newest cata
                                              "is_sparse",
                                              "key_ordinal",
                                              "has_default",
-                                             "default_value"};
+                                             "default_value",
+                                             "is_identity",
+                                             "is_computed",
+                                             "default_definition"};
   int rows = 0;
   auto err = c.Execute("SELECT ... FROM sys.system_internals_partition_columns AS pc ...", [&](const tds::Row& row) {
     REQUIRE(row.ColumnCount() == static_cast<int>(expected.size()));
@@ -266,16 +269,25 @@ TEST_CASE("the catalog query returns the documented columns from the newest cata
       CHECK(row.Int(17) == 4);
       CHECK(row.Int(23) == 1);
       CHECK(row.IsNull(25));
+      CHECK(row.Int(26) == 1);  // is_identity
+      CHECK(row.Int(27) == 0);
+      CHECK(row.IsNull(28));
     } else if (rows == 1) {
       CHECK(row.Text(15) == "SQL_Latin1_General_CP1_CI_AS");
       CHECK(row.Int(16) == 1);
       CHECK(row.Int(24) == 1);
       CHECK(row.Text(25) == "('DEPT01')");
+      CHECK(row.Int(26) == 0);
+      CHECK(row.Text(28) == "('DEPT01')");
     } else {
       CHECK(row.IsNull(9));  // dropped column: no name, no column_id
       CHECK(row.IsNull(10));
       CHECK(row.Int(17) == -1);
       CHECK(row.Int(20) == 1);
+      // No sys.columns row: NULL, even where the fixture says otherwise.
+      CHECK(row.IsNull(26));
+      CHECK(row.IsNull(27));
+      CHECK(row.IsNull(28));
     }
     ++rows;
     return true;

@@ -44,6 +44,7 @@ struct CaptureOptions {
   // BEGIN/END events on <prefix>.transaction. On by default (Debezium's default is off): sqltail apply
   // takes source commit order across topics from them.
   bool provide_transaction_metadata = true;
+  bool include_schema_changes = true;  // CREATE events on the topic <prefix> (docs/events.md)
   TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
@@ -64,6 +65,7 @@ struct CaptureStats {
   uint64_t rewinds = 0;             // abortable Kafka errors: transaction aborted, log re-read from the last checkpoint
   uint64_t safeguard_marks = 0;     // sp_repldone calls the server accepted
   uint64_t safeguard_failures = 0;  // ... and refused (logged each time; no truncation past the last mark)
+  uint64_t schema_changes = 0;      // schema change events produced (include_schema_changes)
 };
 
 // Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. An abortable Kafka

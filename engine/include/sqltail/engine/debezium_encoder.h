@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -90,6 +91,16 @@ class DebeziumEncoder {
   void EncodeTransactionEnd(const logreader::CommittedTransaction& txn, std::span<const TableEventCount> tables,
                             EncodedEvent& out);
 
+  // Debezium's schema change topic (include.schema.changes): the topic named <prefix>, keyed by the
+  // database name, one event per table change holding the table's whole structure afterwards
+  // (docs/events.md "Schema changes"). `type` is "CREATE", "ALTER" or "DROP"; `commit_lsn` is
+  // source.commit_lsn (the snapshot LSN, or none when no LSN is known); `snapshot` is source.snapshot;
+  // `ts_ns` is the source time and the event's ts_ms.
+  const std::string& SchemaChangeTopic() const { return options_.topic_prefix; }
+  void EncodeSchemaChange(const logreader::CapturedTable& table, std::string_view type,
+                          std::optional<logreader::Lsn> commit_lsn, std::string_view snapshot, int64_t ts_ns,
+                          EncodedEvent& out);
+
  private:
   struct TableSchemas {
     std::string topic;
@@ -109,6 +120,7 @@ class DebeziumEncoder {
   logreader::DecodedRecord decoded_;
   logreader::DecodedRecord decoded_before_;  // updates
   std::string scratch_;
+  std::string schema_change_schema_;  // built on first use
 };
 
 // Commit time of the log (datetime layout bytes, taken as UTC) in nanoseconds since the Unix epoch.

@@ -71,6 +71,12 @@ struct ColumnLayout {
   int key_ordinal = 0;  // 1-based position in the primary key, 0 when not a key column
   bool has_default = false;
   std::optional<std::string> default_value;  // text form of the metadata default (online ADD COLUMN)
+  // sys.columns.is_identity / is_computed and the column's default constraint definition (as
+  // "((0))"): what the table's structure says, for schema change events. Nullopt when the catalog
+  // does not say (an older fixture, or no sys.columns row): unknown, not false.
+  std::optional<bool> is_identity;
+  std::optional<bool> is_computed;
+  std::optional<std::string> default_definition;
 
   bool IsRendered() const { return name.has_value() && !is_dropped && !is_uniqueifier; }
   bool IsVariable() const { return leaf_offset < 0; }
