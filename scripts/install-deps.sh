@@ -9,7 +9,7 @@ packages=(
   libsimdjson-dev libspdlog-dev libfmt-dev doctest-dev libsqlite3-dev sqlite3
   libpq-dev postgresql
   openjdk-17-jdk-headless maven kcat
-  python3 python3-tds procps openssl
+  python3 python3-tds procps openssl libssl-dev
   systemd man-db curl dpkg-dev clang-format
 )
 

@@ -14,7 +14,7 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
-  std::string fixture, user, password, record, listen;
+  std::string fixture, user, password, record, listen, tls_cert, tls_key, encryption;
   int batch_delay_ms = 0;
   int drop_after_batches = 0;
   int port = 14330;
@@ -30,6 +30,13 @@ int main(int argc, char** argv) {
       ("batch-delay-ms", po::value(&batch_delay_ms)->default_value(0), "stall this long before each answer")  //
       ("drop-after-batches", po::value(&drop_after_batches)->default_value(0),
        "fault: close the connection halfway through every N-th fn_dblog/fn_dump_dblog answer")  //
+      ("tls-cert", po::value(&tls_cert),
+       "PEM certificate (chain) for TLS; with --tls-key the server supports encryption")  //
+      ("tls-key", po::value(&tls_key), "PEM private key of --tls-cert")                   //
+      ("encryption", po::value(&encryption),
+       "what PRELOGIN answers, as SQL Server's settings would: off (the default with a certificate: only the LOGIN7 "
+       "packet is encrypted unless the client asks for more), on (everything encrypted), required (everything "
+       "encrypted, clients without TLS refused); without a certificate: not-supported")  //
       ("verbose,v", "log every connection");
   po::variables_map vm;
   try {
@@ -41,6 +48,14 @@ int main(int argc, char** argv) {
     po::notify(vm);
     if (port < 0 || port > 65535) throw po::error("--port must be 0..65535");
     if (drop_after_batches < 0) throw po::error("--drop-after-batches must be 0 or more");
+    if (tls_cert.empty() != tls_key.empty()) throw po::error("--tls-cert and --tls-key go together");
+    if (encryption.empty()) encryption = tls_cert.empty() ? "not-supported" : "off";
+    const auto parsed = sqltail::tds::ParseEncryption(encryption);
+    if (!parsed) throw po::error("--encryption must be off, on, required or not-supported, not '" + encryption + "'");
+    if ((*parsed == sqltail::tds::Encryption::kNotSupported) != tls_cert.empty()) {
+      throw po::error(tls_cert.empty() ? "--encryption " + encryption + " needs --tls-cert and --tls-key"
+                                       : "--encryption not-supported contradicts --tls-cert");
+    }
   } catch (const po::error& e) {
     std::cerr << "tds-replay: " << e.what() << "\n" << options << "\n";
     return 2;
@@ -72,10 +87,16 @@ int main(int argc, char** argv) {
     if (vm.count("password")) server_options.password = password;
     if (!handler.database().empty()) server_options.database = handler.database();
     if (!handler.server_name().empty()) server_options.server_name = handler.server_name();
+    server_options.encryption = *sqltail::tds::ParseEncryption(encryption);
+    server_options.tls_cert_file = tls_cert;
+    server_options.tls_key_file = tls_key;
     sqltail::tds::Server server(server_options, handler);
     server.Start();
     spdlog::info("loaded {} fn_dblog rows and {} catalog rows from {}", handler.log_row_count(),
                  handler.catalog_row_count(), fixture);
+    if (server_options.encryption != sqltail::tds::Encryption::kNotSupported) {
+      spdlog::info("TLS with certificate {}; PRELOGIN encryption setting '{}'", tls_cert, encryption);
+    }
     std::printf("tds-replay: serving %s on %s:%u\n", fixture.c_str(), listen.c_str(), server.port());
     std::fflush(stdout);
 

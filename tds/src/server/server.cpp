@@ -4,11 +4,13 @@
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <thread>
 
 #include "sqltail/tds/wire.h"
+#include "tls.h"
 
 namespace sqltail::tds {
 
@@ -21,6 +23,18 @@ namespace {
 struct ProtocolError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+struct StatsCounters {
+  std::atomic<uint64_t> plain{0};
+  std::atomic<uint64_t> login_only_tls{0};
+  std::atomic<uint64_t> full_tls{0};
+  std::atomic<uint64_t> refused{0};
+};
+
+// A TLS handshake needs a few round trips and a few kilobytes (certificate chain included); a client
+// that keeps going past these limits is not doing a handshake.
+constexpr int kMaxHandshakeRounds = 8;
+constexpr size_t kMaxHandshakeBytes = 256 * 1024;
 
 void PutLe(std::vector<uint8_t>& out, uint64_t v, size_t n) {
   for (size_t i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -46,8 +60,14 @@ void PutEnvChange(std::vector<uint8_t>& out, uint8_t type, std::string_view new_
 
 class Session final : public PacketSink {
  public:
-  Session(tcp::socket socket, const ServerOptions& options, BatchHandler& handler, uint16_t spid)
-      : socket_(std::move(socket)), options_(options), handler_(handler), spid_(spid) {
+  Session(tcp::socket socket, const ServerOptions& options, BatchHandler& handler, uint16_t spid,
+          std::shared_ptr<tls::Context> tls_context, StatsCounters& stats)
+      : socket_(std::move(socket)),
+        options_(options),
+        handler_(handler),
+        spid_(spid),
+        tls_context_(std::move(tls_context)),
+        stats_(stats) {
     boost::system::error_code ec;
     auto endpoint = socket_.remote_endpoint(ec);
     peer_ = ec ? std::string("?") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
@@ -58,6 +78,8 @@ class Session final : public PacketSink {
     try {
       Serve();
     } catch (const ProtocolError& e) {
+      spdlog::warn("tds-server: closing connection from {} (spid {}): {}", peer_, spid_, e.what());
+    } catch (const tls::TlsError& e) {
       spdlog::warn("tds-server: closing connection from {} (spid {}): {}", peer_, spid_, e.what());
     } catch (const boost::system::system_error& e) {
       // The client went away mid-reply, or Stop() shut the socket.
@@ -70,12 +92,19 @@ class Session final : public PacketSink {
   tcp::socket& socket() { return socket_; }
 
   void Write(std::span<const uint8_t> bytes) override {
-    asio::write(socket_, asio::buffer(bytes.data(), bytes.size()));
+    if (!tls_active_) {
+      asio::write(socket_, asio::buffer(bytes.data(), bytes.size()));
+      return;
+    }
+    cipher_out_.clear();
+    tls_->Write(bytes, cipher_out_);
+    asio::write(socket_, asio::buffer(cipher_out_));
   }
 
   bool PollAttention() override {
     boost::system::error_code ec;
-    if (socket_.available(ec) == 0 || ec) return false;
+    const bool decrypted_waiting = tls_active_ && (plain_at_ < plain_.size() || tls_->HasBufferedPlaintext());
+    if (!decrypted_waiting && (socket_.available(ec) == 0 || ec)) return false;
     uint8_t type = 0;
     if (!ReadMessage(type, scratch_)) throw ProtocolError("connection closed while a reply was streaming");
     if (type != wire::kAttention) {
@@ -90,16 +119,56 @@ class Session final : public PacketSink {
     return {digits[b >> 4], digits[b & 15]};
   }
 
+  // Reads exactly n bytes of the TDS stream: from the socket, or decrypted from TLS records once TLS
+  // carries the session. False only when eof_ok and the client closed before the first byte.
+  bool ReadBytes(uint8_t* p, size_t n, bool eof_ok) {
+    boost::system::error_code ec;
+    if (!tls_active_) {
+      asio::read(socket_, asio::buffer(p, n), ec);
+      if (ec == asio::error::eof && eof_ok) return false;
+      if (ec) throw boost::system::system_error(ec);
+      return true;
+    }
+    size_t got = 0;
+    while (got < n) {
+      if (plain_at_ < plain_.size()) {
+        const size_t k = std::min(n - got, plain_.size() - plain_at_);
+        std::memcpy(p + got, plain_.data() + plain_at_, k);
+        plain_at_ += k;
+        got += k;
+        continue;
+      }
+      plain_.resize(16384);
+      plain_at_ = 0;
+      size_t k = tls_->Read({}, plain_.data(), plain_.size());
+      if (k == 0) {
+        // One TLS record at a time, its length checked before anything is allocated for it: never
+        // reads past the record, which matters when login-only encryption switches back to plain.
+        uint8_t header[tls::kRecordHeaderSize];
+        asio::read(socket_, asio::buffer(header), ec);
+        if (ec == asio::error::eof && eof_ok && got == 0) {
+          plain_.clear();
+          return false;
+        }
+        if (ec) throw boost::system::system_error(ec);
+        const size_t body = tls::RecordBodyLength(header);
+        record_.resize(tls::kRecordHeaderSize + body);
+        std::memcpy(record_.data(), header, tls::kRecordHeaderSize);
+        asio::read(socket_, asio::buffer(record_.data() + tls::kRecordHeaderSize, body));
+        k = tls_->Read(record_, plain_.data(), plain_.size());
+      }
+      plain_.resize(k);
+    }
+    return true;
+  }
+
   // Reassembles one client message; false on a clean close between messages.
   bool ReadMessage(uint8_t& type, std::vector<uint8_t>& payload) {
     payload.clear();
     bool first = true;
     while (true) {
       uint8_t header_bytes[wire::kHeaderSize];
-      boost::system::error_code ec;
-      asio::read(socket_, asio::buffer(header_bytes), ec);
-      if (ec == asio::error::eof && first) return false;
-      if (ec) throw boost::system::system_error(ec);
+      if (!ReadBytes(header_bytes, sizeof header_bytes, first)) return false;
       const wire::PacketHeader h = wire::DecodeHeader(header_bytes);
       if (h.length < wire::kHeaderSize || h.length > wire::kMaxPacketSize + 1) {
         throw ProtocolError("packet length " + std::to_string(h.length) + " outside 8.." +
@@ -116,14 +185,23 @@ class Session final : public PacketSink {
       }
       const size_t at = payload.size();
       payload.resize(at + body);
-      if (body > 0) asio::read(socket_, asio::buffer(payload.data() + at, body));
+      if (body > 0) ReadBytes(payload.data() + at, body, false);
       first = false;
+      if (tls_one_packet_) {
+        // Login-only encryption: "the first TDS packet of the Login message MUST be encrypted ...
+        // All other TDS packets sent or received MUST be in plaintext" ([MS-TDS] 3.2.5.2).
+        if (plain_at_ < plain_.size() || tls_->HasBufferedPlaintext()) {
+          throw ProtocolError("login-only encryption: the TLS record carried more than the first LOGIN7 packet");
+        }
+        tls_one_packet_ = false;
+        tls_active_ = false;
+      }
       if (h.status & wire::kStatusEndOfMessage) return true;
     }
   }
 
-  // Sends a small reply built in memory as one or more type-4 packets.
-  void SendMessage(const std::vector<uint8_t>& payload) {
+  // Sends a small reply built in memory as one or more packets (type 4 unless told otherwise).
+  void SendMessage(const std::vector<uint8_t>& payload, uint8_t type = wire::kTabularResult) {
     const size_t chunk = packet_size_ - wire::kHeaderSize;
     std::vector<uint8_t> out;
     uint8_t id = 1;
@@ -131,7 +209,7 @@ class Session final : public PacketSink {
     do {
       const size_t n = std::min(chunk, payload.size() - at);
       wire::PacketHeader h;
-      h.type = wire::kTabularResult;
+      h.type = type;
       h.status = at + n == payload.size() ? wire::kStatusEndOfMessage : 0;
       h.length = static_cast<uint16_t>(n + wire::kHeaderSize);
       h.spid = spid_;
@@ -146,16 +224,17 @@ class Session final : public PacketSink {
     Write(out);
   }
 
-  void SendPreloginResponse() {
-    // Option table: VERSION, ENCRYPTION, MARS, terminator; then their data. ENCRYPTION NOT_SUP: no TLS.
-    const std::vector<uint8_t> payload = {
+  void SendPreloginResponse(uint8_t encryption) {
+    // Option table: VERSION, ENCRYPTION, MARS, terminator; then their data.
+    std::vector<uint8_t> payload = {
         0x00, 0x00, 16,   0x00, 6,                 // VERSION at 16, 6 bytes
         0x01, 0x00, 22,   0x00, 1,                 // ENCRYPTION at 22
         0x04, 0x00, 23,   0x00, 1,                 // MARS at 23
         0xFF, 0x10, 0x00, 0x0F, 0xA0, 0x00, 0x00,  // 16.0.4000.0
-        0x02,                                      // ENCRYPT_NOT_SUP
+        0x02,                                      // ENCRYPTION (set below)
         0x00,                                      // MARS off
     };
+    payload[22] = encryption;
     SendMessage(payload);
   }
 
@@ -176,16 +255,96 @@ class Session final : public PacketSink {
     SendMessage(m);
   }
 
+  // The TLS handshake, carried in PRELOGIN (0x12) packets both ways: "A TLS/SSL negotiation packet
+  // is a PRELOGIN (0x12) packet header encapsulated with TLS/SSL payload. The TDS server MUST
+  // exchange a TLS/SSL negotiation packet with the client and reenter this state until the TLS/SSL
+  // negotiation is successfully completed"; anything else closes the connection ([MS-TDS] 3.3.5.2).
+  // The server's packets are type 0x12 as well ([MS-TDS] 3.2.5.2: "a structurally valid TLS/SSL
+  // response message (TDS packet Type 0x12)"), their data "simply the raw bytes of the SSL handshake
+  // payload" ([MS-TDS] 2.2.6.5).
+  void TlsHandshake() {
+    tls_ = std::make_unique<tls::Session>(*tls_context_);
+    size_t total = 0;
+    std::vector<uint8_t> payload;
+    std::vector<uint8_t> out;
+    for (int round = 1;; ++round) {
+      uint8_t type = 0;
+      if (!ReadMessage(type, payload)) throw ProtocolError("the client closed the connection during the TLS handshake");
+      if (type != wire::kPrelogin) {
+        throw ProtocolError("expected a TLS handshake in a PRELOGIN (0x12) packet, got packet type 0x" + Hex(type) +
+                            " (the server answered PRELOGIN with encryption)");
+      }
+      total += payload.size();
+      if (round > kMaxHandshakeRounds || total > kMaxHandshakeBytes) {
+        throw ProtocolError("the TLS handshake did not finish within " + std::to_string(kMaxHandshakeRounds) +
+                            " messages and " + std::to_string(kMaxHandshakeBytes) + " bytes");
+      }
+      out.clear();
+      bool done = false;
+      try {
+        done = tls_->Handshake(payload, out);
+      } catch (const tls::TlsError&) {
+        if (!out.empty()) SendMessage(out, wire::kPrelogin);  // the alert tells the client why
+        throw;
+      }
+      if (!out.empty()) SendMessage(out, wire::kPrelogin);
+      if (done) return;
+    }
+  }
+
+  // PRELOGIN and, when negotiated, TLS. Leaves `type`/`payload` holding the client's next message.
+  bool Prelogin(uint8_t& type, std::vector<uint8_t>& payload) {
+    const bool tls_configured = options_.encryption != Encryption::kNotSupported;
+    if (type != wire::kPrelogin) {
+      // A client that skips PRELOGIN (TDS 7.0 and older) cannot encrypt.
+      if (options_.encryption == Encryption::kOn || options_.encryption == Encryption::kRequired) {
+        stats_.refused++;
+        throw ProtocolError("the client sent no PRELOGIN, so no TLS, and this server requires encryption");
+      }
+      stats_.plain++;
+      return true;
+    }
+    std::string why;
+    if (!wire::ValidatePrelogin(payload, &why)) throw ProtocolError(why);
+    const std::optional<uint8_t> client = wire::PreloginOptionByte(payload, 0x01);
+    const EncryptionDecision decision = DecideEncryption(options_.encryption, client);
+    SendPreloginResponse(decision.answer);
+    const std::string client_text = client ? "0x" + Hex(*client) : std::string("absent");
+    switch (decision.mode) {
+      case TlsMode::kTerminate:
+        stats_.refused++;
+        throw ProtocolError("the client's PRELOGIN ENCRYPTION is " + client_text +
+                            " (ENCRYPT_NOT_SUP) and this server requires encryption: answered ENCRYPT_REQ and closed");
+      case TlsMode::kNone:
+        stats_.plain++;
+        if (tls_configured) {
+          spdlog::info("tds-server: spid {} from {}: no encryption (client ENCRYPTION {}, answered 0x{})", spid_, peer_,
+                       client_text, Hex(decision.answer));
+        }
+        break;
+      case TlsMode::kLoginOnly:
+      case TlsMode::kFull:
+        try {
+          TlsHandshake();
+        } catch (...) {
+          stats_.refused++;
+          throw;
+        }
+        tls_active_ = true;
+        tls_one_packet_ = decision.mode == TlsMode::kLoginOnly;
+        (decision.mode == TlsMode::kFull ? stats_.full_tls : stats_.login_only_tls)++;
+        spdlog::info("tds-server: spid {} from {}: {} encryption, {} (client ENCRYPTION {}, answered 0x{})", spid_,
+                     peer_, ToString(decision.mode), tls_->Description(), client_text, Hex(decision.answer));
+        break;
+    }
+    return ReadMessage(type, payload);
+  }
+
   bool Login() {
     uint8_t type = 0;
     std::vector<uint8_t> payload;
     if (!ReadMessage(type, payload)) return false;
-    if (type == wire::kPrelogin) {
-      std::string why;
-      if (!wire::ValidatePrelogin(payload, &why)) throw ProtocolError(why);
-      SendPreloginResponse();
-      if (!ReadMessage(type, payload)) return false;
-    }
+    if (!Prelogin(type, payload)) return false;
     if (type != wire::kLogin7) throw ProtocolError("expected LOGIN7, got packet type 0x" + Hex(type));
     std::string why;
     auto login = wire::ParseLogin7(payload, &why);
@@ -265,6 +424,16 @@ class Session final : public PacketSink {
   uint32_t packet_size_ = wire::kDefaultPacketSize;
   std::string peer_;
   std::vector<uint8_t> scratch_;
+
+  std::shared_ptr<tls::Context> tls_context_;  // null: no certificate, no TLS
+  StatsCounters& stats_;
+  std::unique_ptr<tls::Session> tls_;
+  bool tls_active_ = false;      // the TDS stream travels inside TLS records (both directions)
+  bool tls_one_packet_ = false;  // login-only encryption: TLS ends after the next packet read
+  std::vector<uint8_t> plain_;   // decrypted bytes not yet consumed, from plain_at_
+  size_t plain_at_ = 0;
+  std::vector<uint8_t> record_;      // one ciphertext record from the client
+  std::vector<uint8_t> cipher_out_;  // ciphertext for the client
 };
 
 }  // namespace
@@ -304,7 +473,7 @@ struct Server::Impl {
     if (stopping) return;
     auto& slot = slots.emplace_back();
     slot.fd = socket.native_handle();
-    auto session = std::make_unique<Session>(std::move(socket), options, handler, next_spid++);
+    auto session = std::make_unique<Session>(std::move(socket), options, handler, next_spid++, tls_context, stats);
     slot.thread = std::thread([this, &slot, session = std::move(session)]() mutable {
       session->Run();
       std::lock_guard lock(mutex);
@@ -317,6 +486,8 @@ struct Server::Impl {
 
   ServerOptions options;
   BatchHandler& handler;
+  std::shared_ptr<tls::Context> tls_context;
+  StatsCounters stats;
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::thread io_thread;
@@ -336,6 +507,17 @@ Server::~Server() { Stop(); }
 void Server::Start() {
   Impl& s = *impl_;
   const std::string where = s.options.listen_address + ":" + std::to_string(s.options.port);
+  if (s.options.encryption != Encryption::kNotSupported) {
+    if (s.options.tls_cert_file.empty() || s.options.tls_key_file.empty()) {
+      throw std::runtime_error("tds-server: encryption " + std::string(ToString(s.options.encryption)) +
+                               " needs a TLS certificate and key file");
+    }
+    try {
+      s.tls_context = tls::Context::Load(s.options.tls_cert_file, s.options.tls_key_file);
+    } catch (const tls::TlsError& e) {
+      throw std::runtime_error(std::string("tds-server: ") + e.what());
+    }
+  }
   try {
     tcp::endpoint endpoint(asio::ip::make_address(s.options.listen_address), s.options.port);
     s.acceptor.open(endpoint.protocol());
@@ -352,6 +534,85 @@ void Server::Start() {
 }
 
 uint16_t Server::port() const { return impl_->bound_port; }
+
+ServerStats Server::stats() const {
+  ServerStats out;
+  out.plain = impl_->stats.plain.load();
+  out.login_only_tls = impl_->stats.login_only_tls.load();
+  out.full_tls = impl_->stats.full_tls.load();
+  out.refused = impl_->stats.refused.load();
+  return out;
+}
+
+EncryptionDecision DecideEncryption(Encryption server, std::optional<uint8_t> client_byte) {
+  // [MS-TDS] 2.2.6.5, the ENCRYPTION option: the server answers with its own setting as the table of
+  // client setting x server setting prescribes:
+  //   client ENCRYPT_OFF     + server ENCRYPT_OFF     -> only the login packet encrypted
+  //   client ENCRYPT_OFF     + server ENCRYPT_REQ     -> everything encrypted
+  //   client ENCRYPT_NOT_SUP + server ENCRYPT_REQ     -> connection terminated
+  //   client ENCRYPT_ON      + server ENCRYPT_NOT_SUP -> connection terminated (the client's call)
+  //   either side ENCRYPT_NOT_SUP otherwise           -> no encryption
+  //   client ENCRYPT_ON, or server ENCRYPT_ON         -> everything encrypted
+  // [recalled from the spec's table; the stored excerpts confirm the option values and the wrapping,
+  // not each row.] Which byte SQL Server answers a client that said NOT_SUP to, when the server is
+  // not forcing encryption, is not stated there: tds-replay answers ENCRYPT_NOT_SUP so that no client
+  // starts a handshake it did not offer. A missing option, and values other than 0..3 (0x80 client
+  // certificate bit of newer revisions included), count as ENCRYPT_NOT_SUP.
+  using namespace wire_encryption;
+  uint8_t client = client_byte.value_or(kNotSup);
+  if (client > kReq) client = kNotSup;
+  const bool client_can = client != kNotSup;
+  const bool client_wants = client == kOn || client == kReq;
+  switch (server) {
+    case Encryption::kNotSupported:
+      return {kNotSup, TlsMode::kNone};
+    case Encryption::kOff:
+      if (!client_can) return {kNotSup, TlsMode::kNone};
+      return client_wants ? EncryptionDecision{kOn, TlsMode::kFull} : EncryptionDecision{kOff, TlsMode::kLoginOnly};
+    case Encryption::kOn:
+      if (!client_can) return {kNotSup, TlsMode::kNone};
+      return {kOn, TlsMode::kFull};
+    case Encryption::kRequired:
+      if (!client_can) return {kReq, TlsMode::kTerminate};
+      return {kReq, TlsMode::kFull};
+  }
+  return {kNotSup, TlsMode::kNone};
+}
+
+const char* ToString(Encryption encryption) {
+  switch (encryption) {
+    case Encryption::kNotSupported:
+      return "not-supported";
+    case Encryption::kOff:
+      return "off";
+    case Encryption::kOn:
+      return "on";
+    case Encryption::kRequired:
+      return "required";
+  }
+  return "?";
+}
+
+std::optional<Encryption> ParseEncryption(std::string_view text) {
+  for (Encryption e : {Encryption::kNotSupported, Encryption::kOff, Encryption::kOn, Encryption::kRequired}) {
+    if (text == ToString(e)) return e;
+  }
+  return std::nullopt;
+}
+
+const char* ToString(TlsMode mode) {
+  switch (mode) {
+    case TlsMode::kNone:
+      return "no";
+    case TlsMode::kLoginOnly:
+      return "login-only";
+    case TlsMode::kFull:
+      return "full";
+    case TlsMode::kTerminate:
+      return "refused";
+  }
+  return "?";
+}
 
 void Server::Stop() {
   Impl& s = *impl_;

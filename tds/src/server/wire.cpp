@@ -143,6 +143,19 @@ bool ValidatePrelogin(std::span<const uint8_t> payload, std::string* why) {
   }
 }
 
+std::optional<uint8_t> PreloginOptionByte(std::span<const uint8_t> payload, uint8_t token) {
+  // Bounds are checked again here so that an unvalidated payload cannot read out of range either.
+  for (size_t at = 0; at < payload.size() && payload[at] != 0xFF; at += 5) {
+    if (at + 5 > payload.size()) return std::nullopt;
+    const size_t offset = static_cast<size_t>((payload[at + 1] << 8) | payload[at + 2]);
+    const size_t length = static_cast<size_t>((payload[at + 3] << 8) | payload[at + 4]);
+    if (payload[at] != token) continue;
+    if (length == 0 || offset + length > payload.size()) return std::nullopt;
+    return payload[offset];
+  }
+  return std::nullopt;
+}
+
 std::string Utf16ToUtf8(std::span<const uint8_t> utf16le) {
   std::string out;
   out.reserve(utf16le.size() / 2);

@@ -128,6 +128,39 @@ class BatchHandler {
   virtual void HandleBatch(std::string_view sql_utf8, ResultWriter& out) = 0;
 };
 
+// What the server says in the PRELOGIN ENCRYPTION option ([MS-TDS] 2.2.6.5: ENCRYPT_OFF 0x00,
+// ENCRYPT_ON 0x01, ENCRYPT_NOT_SUP 0x02, ENCRYPT_REQ 0x03), as SQL Server's settings would make it:
+// kNotSupported: no certificate; kOff: a certificate, encryption not forced (a client that asks
+// gets full encryption, one that merely can gets only its LOGIN7 encrypted); kOn: everything is
+// encrypted for every client able to; kRequired: everything is encrypted and a client without TLS
+// is turned away.
+enum class Encryption : uint8_t { kNotSupported, kOff, kOn, kRequired };
+
+namespace wire_encryption {
+constexpr uint8_t kOff = 0x00;
+constexpr uint8_t kOn = 0x01;
+constexpr uint8_t kNotSup = 0x02;
+constexpr uint8_t kReq = 0x03;
+}  // namespace wire_encryption
+
+// How a session goes on after PRELOGIN.
+enum class TlsMode : uint8_t {
+  kNone,       // plain throughout
+  kLoginOnly,  // TLS handshake, the first LOGIN7 packet inside TLS, then plain
+  kFull,       // TLS handshake, then every byte inside TLS records
+  kTerminate,  // the server answers and closes: the client cannot meet its requirement
+};
+struct EncryptionDecision {
+  uint8_t answer = wire_encryption::kNotSup;  // the ENCRYPTION byte of the PRELOGIN response
+  TlsMode mode = TlsMode::kNone;
+};
+// The server's half of [MS-TDS] 2.2.6.5's encryption table. client: the client's ENCRYPTION byte,
+// nullopt when its PRELOGIN has no such option.
+EncryptionDecision DecideEncryption(Encryption server, std::optional<uint8_t> client);
+const char* ToString(TlsMode mode);
+const char* ToString(Encryption encryption);  // "not-supported", "off", "on", "required"
+std::optional<Encryption> ParseEncryption(std::string_view text);
+
 struct ServerOptions {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 0;  // 0: pick a free port (see Server::port())
@@ -138,6 +171,18 @@ struct ServerOptions {
   std::string server_name = "SQLTAIL";     // in ERROR tokens
   uint32_t max_packet_size = 32767;        // the largest packet size granted to a client
   uint32_t max_message_bytes = 16u << 20;  // a client message (batch) larger than this closes the connection
+  // TLS: anything but kNotSupported needs a PEM certificate (chain) and key; Start() loads them.
+  Encryption encryption = Encryption::kNotSupported;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+// Sessions by how they were protected (counted once the login outcome is known).
+struct ServerStats {
+  uint64_t plain = 0;
+  uint64_t login_only_tls = 0;
+  uint64_t full_tls = 0;
+  uint64_t refused = 0;  // turned away at PRELOGIN or failed the TLS handshake
 };
 
 class Server {
@@ -150,6 +195,7 @@ class Server {
   // Binds and starts accepting. Throws std::runtime_error naming the address when it cannot listen.
   void Start();
   uint16_t port() const;
+  ServerStats stats() const;
   // Stops accepting, closes every connection and joins their threads. Idempotent.
   void Stop();
 

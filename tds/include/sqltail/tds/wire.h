@@ -61,6 +61,9 @@ void DeobfuscatePassword(std::span<uint8_t> bytes);
 
 // Checks a PRELOGIN payload's option table (token, BE16 offset, BE16 length ... 0xFF) lies inside it.
 bool ValidatePrelogin(std::span<const uint8_t> payload, std::string* why);
+// The first data byte of PRELOGIN option `token` (0x01 ENCRYPTION, 0x04 MARS, ...) in a payload that
+// ValidatePrelogin accepted; nullopt when the option is absent or has no data.
+std::optional<uint8_t> PreloginOptionByte(std::span<const uint8_t> payload, uint8_t token);
 
 // UCS-2/UTF-16LE -> UTF-8; unpaired surrogates become U+FFFD. An odd trailing byte is dropped.
 std::string Utf16ToUtf8(std::span<const uint8_t> utf16le);
