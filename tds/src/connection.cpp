@@ -2,9 +2,14 @@
 
 #include <sybdb.h>
 #include <sybfront.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 namespace sqltail::tds {
@@ -42,6 +47,8 @@ int HandleDblibError(DBPROCESS* dbproc, int /*severity*/, int dberr, int /*oserr
     state->error.dblib_code = dberr;
     state->error.dblib_text = dberrstr != nullptr ? dberrstr : "";
     state->error.os_text = oserrstr != nullptr ? oserrstr : "";
+    // strerror(0): db-lib passes it along when no system call failed; it says nothing.
+    if (state->error.os_text == "Success") state->error.os_text.clear();
   }
   // Never INT_EXIT: Debian's db-lib (Sybase semantics) would call exit(). A timeout cancels the
   // operation and leaves the connection usable; anything else makes the call fail.
@@ -75,6 +82,80 @@ void InitDblibOnce() {
 }
 
 std::string HostPort(const ConnectOptions& o) { return o.host + ":" + std::to_string(o.port); }
+
+// db-lib cannot set encryption on a login record: FreeTDS's dbsetlbool() leaves DBSETENCRYPT
+// "UNIMPLEMENTED" and returns FAIL (observed with 1.3.17: PRELOGIN says ENCRYPT_OFF whatever
+// DBSETLENCRYPT is given), and it has no setting at all for a CA file. FreeTDS takes those from
+// freetds.conf only. So a connection that needs them gets a section of its own in a private file
+// that dbsetifile() names: FreeTDS tries that file first ("set programmatically") and falls back to
+// the usual freetds.conf chain ($FREETDSCONF, ~/.freetds.conf, /etc/freetds/freetds.conf) for every
+// name the file does not hold. The file has no [global] section, since FreeTDS would apply it to
+// every connection. One file per process, sections only added, rewritten whole and renamed into place.
+class PrivateFreetdsConf {
+ public:
+  ~PrivateFreetdsConf() {
+    if (path_.empty()) return;
+    std::remove(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+
+  // The section name to pass to dbopen() for these options; empty when host:port will do.
+  std::string SectionFor(const ConnectOptions& o) {
+    if (o.encryption == "request" && o.tls_ca_file.empty()) return {};
+    for (char c : o.host + o.tls_ca_file) {
+      // One line per value in freetds.conf: no line breaks; '#' and ';' start comments there.
+      if (c == '\n' || c == '\r' || c == '#' || c == ';') {
+        throw std::invalid_argument("host and CA file names must not contain line breaks, '#' or ';'");
+      }
+    }
+    std::string body = "\thost = " + o.host + "\n\tport = " + std::to_string(o.port) +
+                       "\n\ttds version = 7.4\n\tencryption = " + o.encryption + "\n";
+    if (!o.tls_ca_file.empty()) {
+      body += "\tca file = " + o.tls_ca_file +
+              "\n\tcheck certificate hostname = " + std::string(o.tls_check_hostname ? "yes" : "no") + "\n";
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, existing] : sections_) {
+      if (existing == body) return name;
+    }
+    const std::string name = "sqltail_conn_" + std::to_string(sections_.size() + 1);
+    sections_.emplace_back(name, body);
+    Rewrite();
+    return name;
+  }
+
+ private:
+  void Rewrite() {
+    if (path_.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sqltail-freetds-XXXXXX";
+      if (mkdtemp(pattern.data()) == nullptr) {
+        throw std::runtime_error("cannot create a private directory for FreeTDS settings: " +
+                                 std::string(std::strerror(errno)));
+      }
+      dir_ = pattern;
+      path_ = dir_ + "/freetds.conf";
+      dbsetifile(path_.data());
+    }
+    std::string text = "# Written by sqltail for its own connections (see tds/src/connection.cpp).\n";
+    for (const auto& [name, body] : sections_) text += "[" + name + "]\n" + body;
+    const std::string temp = path_ + ".new";
+    FILE* f = std::fopen(temp.c_str(), "w");
+    if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0 ||
+        std::rename(temp.c_str(), path_.c_str()) != 0) {
+      throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+    }
+  }
+
+  std::mutex mutex_;
+  std::string dir_, path_;
+  std::vector<std::pair<std::string, std::string>> sections_;
+};
+
+PrivateFreetdsConf& PrivateConf() {
+  static PrivateFreetdsConf conf;
+  return conf;
+}
 
 }  // namespace
 
@@ -160,12 +241,40 @@ Connection Connection::Connect(const ConnectOptions& options) {
   InitDblibOnce();
   auto state = std::make_unique<State>();
   state->options = options;
-  const std::string context = "login to " + HostPort(options) + " as '" + options.user + "'" +
-                              (options.database.empty() ? "" : " (database " + options.database + ")");
+  // The TLS settings are named when they are not FreeTDS's defaults: a failed login may be theirs.
+  std::vector<std::string> details;
+  if (!options.database.empty()) details.push_back("database " + options.database);
+  const bool tls_settings = options.encryption == "require" || !options.tls_ca_file.empty();
+  if (tls_settings) details.push_back("encryption " + options.encryption);
+  if (!options.tls_ca_file.empty()) details.push_back("CA file " + options.tls_ca_file);
+  std::string context = "login to " + HostPort(options) + " as '" + options.user + "'";
+  for (size_t i = 0; i < details.size(); ++i) context += (i == 0 ? " (" : ", ") + details[i];
+  if (!details.empty()) context += ")";
+  std::string server;  // what dbopen() is given: host:port, or a private freetds.conf section
   auto fail = [&](std::string why) -> TdsException {
     TdsError error = state->has_error ? state->error : TdsError{};
     error.context = context;
     if (!state->has_error) error.dblib_text = std::move(why);
+    // db-lib names the server it was given; a private section name would mean nothing to a reader.
+    if (const size_t at = server.empty() ? std::string::npos : error.dblib_text.find(server);
+        at != std::string::npos && server != HostPort(options)) {
+      error.dblib_text.replace(at, server.size(), HostPort(options));
+    }
+    // FreeTDS reports a refused or failed TLS negotiation as the generic SYBEFCON (20002, "Adaptive Server connection
+    // failed").
+    if (error.dblib_code == SYBEFCON && error.server_number == 0 && (tls_settings || options.encryption == "off")) {
+      error.dblib_text +=
+          options.encryption == "require"
+              ? "; with encryption require this also means the server offers no TLS, or the TLS handshake failed"
+          : options.encryption == "off" ? "; with encryption off this also means the server requires encryption"
+                                        : "; the TLS handshake may have failed";
+      if (!options.tls_ca_file.empty()) {
+        error.dblib_text +=
+            options.tls_check_hostname
+                ? " (is the server's certificate signed by the CA file, and does it name " + options.host + "?)"
+                : " (is the server's certificate signed by the CA file?)";
+      }
+    }
     return TdsException(std::move(error));
   };
   if (options.encryption != "off" && options.encryption != "request" && options.encryption != "require") {
@@ -181,11 +290,17 @@ Connection Connection::Connect(const ConnectOptions& options) {
   if (!options.database.empty()) DBSETLDBNAME(login, options.database.c_str());
   DBSETLVERSION(login, DBVERSION_74);
   if (options.packet_size > 0) DBSETLPACKET(login, options.packet_size);
-  // FreeTDS maps false to "off" (no TLS offered) and true to "require"; "request" is its default.
-  if (options.encryption == "off") DBSETLENCRYPT(login, 0);
-  if (options.encryption == "require") DBSETLENCRYPT(login, 1);
-
-  const std::string server = HostPort(options);
+  if (!options.tls_ca_file.empty() && options.encryption == "off") {
+    dbloginfree(login);
+    throw fail("a CA file (certificate verification) needs encryption request or require, not off");
+  }
+  try {
+    server = PrivateConf().SectionFor(options);
+  } catch (const std::exception& e) {
+    dbloginfree(login);
+    throw fail(e.what());
+  }
+  if (server.empty()) server = HostPort(options);
   DBPROCESS* dbproc = nullptr;
   {
     std::lock_guard lock(login_time_mutex);

@@ -23,9 +23,17 @@ struct ConnectOptions {
   std::string database;  // empty: the login's default database
   std::string app_name = "sqltail";
   int login_timeout_s = 15;
-  int query_timeout_s = 0;             // 0: wait forever
-  int packet_size = 0;                 // 0: FreeTDS default; SQL Server accepts 512..32767
-  std::string encryption = "request";  // "off" | "request" | "require"
+  int query_timeout_s = 0;  // 0: wait forever
+  int packet_size = 0;      // 0: FreeTDS default; SQL Server accepts 512..32767
+  // TLS, as FreeTDS's freetds.conf `encryption`: "off" (PRELOGIN says ENCRYPT_NOT_SUP), "request"
+  // (ENCRYPT_OFF: at least the login is encrypted when the server has a certificate), "require"
+  // (ENCRYPT_ON: everything, or no login). "request" with no CA file leaves it all to freetds.conf.
+  std::string encryption = "request";
+  // Verify the server's certificate against this PEM file ("system": the system's CAs); empty: no
+  // verification (any certificate is accepted). tls_check_hostname: the certificate must also name
+  // `host` (freetds.conf `check certificate hostname`). Only with encryption request or require.
+  std::string tls_ca_file;
+  bool tls_check_hostname = true;
 };
 
 struct ColumnInfo {
