@@ -184,6 +184,10 @@ void AddSourceOptions(po::options_description& d, tds::ConnectOptions& source, l
       "seconds a catalog or fn_dblog query may take");
   add("source.encryption", po::value(&source.encryption)->default_value("request"),
       "TLS: off | request | require (FreeTDS, GnuTLS)");
+  add("source.tls_ca_file", po::value(&source.tls_ca_file)->default_value(""),
+      "PEM file of the CAs that sign the server's certificate, or system; empty: the certificate is not verified");
+  add("source.tls_check_hostname", po::value(&source.tls_check_hostname)->default_value(true),
+      "with tls_ca_file: the certificate must name source.host");
   add("source.reconnect_max_s", po::value(&live.reconnect_max_s)->default_value(300),
       "keep reconnecting this long after a dropped connection (0: fail at once)");
   add("source.reconnect_backoff_max_ms", po::value(&live.reconnect_backoff_max_ms)->default_value(10000),
@@ -320,6 +324,10 @@ void AddTargetOptions(po::options_description& d, ApplyOptions& apply, ApplyRawV
   add("target.database", po::value(&apply.sqlserver.database)->default_value(""), "sqlserver: target database");
   add("target.encryption", po::value(&apply.sqlserver.encryption)->default_value("request"),
       "sqlserver: off | request | require");
+  add("target.tls_ca_file", po::value(&apply.sqlserver.tls_ca_file)->default_value(""),
+      "sqlserver: PEM file of the CAs that sign the server's certificate, or system; empty: not verified");
+  add("target.tls_check_hostname", po::value(&apply.sqlserver.tls_check_hostname)->default_value(true),
+      "sqlserver: with tls_ca_file: the certificate must name target.host");
 }
 
 // Every key a capture file may hold, bound to `c`, `raw` and `service`.
@@ -360,6 +368,10 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
   if (c.source.encryption != "off" && c.source.encryption != "request" && c.source.encryption != "require") {
     error =
         "config " + path + ": key 'source.encryption': '" + c.source.encryption + "' is not off, request or require";
+    return std::nullopt;
+  }
+  if (!c.source.tls_ca_file.empty() && c.source.encryption == "off") {
+    error = "config " + path + ": key 'source.tls_ca_file' needs source.encryption request or require, not off";
     return std::nullopt;
   }
   if (c.live_source.reconnect_max_s < 0) {
