@@ -308,6 +308,8 @@ class Session final : public PacketSink {
     if (!wire::ValidatePrelogin(payload, &why)) throw ProtocolError(why);
     const std::optional<uint8_t> client = wire::PreloginOptionByte(payload, 0x01);
     const EncryptionDecision decision = DecideEncryption(options_.encryption, client);
+    // Counted before the answer goes out: a client may act on it (and a test read the counters) at once.
+    if (decision.mode == TlsMode::kNone) stats_.plain++;
     SendPreloginResponse(decision.answer);
     const std::string client_text = client ? "0x" + Hex(*client) : std::string("absent");
     switch (decision.mode) {
@@ -316,7 +318,6 @@ class Session final : public PacketSink {
         throw ProtocolError("the client's PRELOGIN ENCRYPTION is " + client_text +
                             " (ENCRYPT_NOT_SUP) and this server requires encryption: answered ENCRYPT_REQ and closed");
       case TlsMode::kNone:
-        stats_.plain++;
         if (tls_configured) {
           spdlog::info("tds-server: spid {} from {}: no encryption (client ENCRYPTION {}, answered 0x{})", spid_, peer_,
                        client_text, Hex(decision.answer));
