@@ -23,6 +23,7 @@
 #include "sqltail/tds/connection.h"
 #include "sqltail/tds/server.h"
 #include "sqltail/tds/wire.h"
+#include "tls.h"  // tds/src/server: the record-header check
 
 using namespace sqltail;
 namespace fs = std::filesystem;
@@ -286,6 +287,38 @@ TEST_CASE("PRELOGIN ENCRYPTION: the server's answer for each client and server s
     CHECK(int(d.answer) == int(r.answer));
     CHECK(d.mode == r.mode);
   }
+}
+
+TEST_CASE("PRELOGIN option bytes and TLS record headers from untrusted clients are bounds-checked") {
+  using tds::wire::PreloginOptionByte;
+  const std::vector<uint8_t> good = {0x00, 0x00, 0x0B, 0x00, 0x06, 0x01, 0x00, 0x11, 0x00,
+                                     0x01, 0xFF, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03};
+  CHECK(PreloginOptionByte(good, 0x01) == uint8_t{0x03});
+  CHECK_FALSE(PreloginOptionByte(good, 0x04));  // absent
+  std::vector<uint8_t> past_end = good;
+  past_end[7] = 0x40;  // ENCRYPTION data offset 64 in an 18-byte message
+  CHECK_FALSE(PreloginOptionByte(past_end, 0x01));
+  std::vector<uint8_t> empty = good;
+  empty[9] = 0;  // ENCRYPTION with no data
+  CHECK_FALSE(PreloginOptionByte(empty, 0x01));
+  const std::vector<uint8_t> truncated = {0x01, 0x00, 0x05};  // entry cut short, no terminator
+  CHECK_FALSE(PreloginOptionByte(truncated, 0x01));
+  CHECK_FALSE(PreloginOptionByte({}, 0x01));
+
+  using tds::tls::RecordBodyLength;
+  const uint8_t ok[] = {0x17, 0x03, 0x03, 0x00, 0x20};
+  CHECK(RecordBodyLength(ok) == 0x20);
+  const uint8_t largest[] = {0x17, 0x03, 0x03, 0x48, 0x00};  // 18432 = 2^14 + 2048
+  CHECK(RecordBodyLength(largest) == 18432);
+  const uint8_t too_long[] = {0x17, 0x03, 0x03, 0x48, 0x01};
+  CHECK_THROWS_WITH_AS(RecordBodyLength(too_long), "TLS: record length 18433 outside 1..18432", tds::tls::TlsError);
+  const uint8_t zero[] = {0x16, 0x03, 0x03, 0x00, 0x00};
+  CHECK_THROWS_AS(RecordBodyLength(zero), tds::tls::TlsError);
+  const uint8_t tds_packet[] = {0x01, 0x01, 0x00, 0x40, 0x00};  // a plain SQL batch where TLS was due
+  CHECK_THROWS_WITH_AS(RecordBodyLength(tds_packet), "TLS: not a TLS record (header bytes 01 01 00)",
+                       tds::tls::TlsError);
+  const uint8_t sslv2[] = {0x16, 0x02, 0x00, 0x00, 0x10};
+  CHECK_THROWS_AS(RecordBodyLength(sslv2), tds::tls::TlsError);
 }
 
 TEST_CASE("client require + server on or required: full TLS, the same rows, nothing readable on the wire") {
