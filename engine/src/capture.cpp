@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "open_transaction_safeguard.h"
 #include "snapshot_checkpoint.h"
 #include "sqltail/engine/checkpoint.h"
 #include "sqltail/engine/debezium_encoder.h"
@@ -167,6 +168,32 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     }
   } else {
     info("no checkpoint in " + offsets_topic + ": starting at the beginning of the log");
+  }
+  // capture.log_safeguard = open_transaction: the first transaction is held before the snapshot and
+  // the stream, so the log from its begin on is kept from now.
+  std::unique_ptr<logreader::LogHolder> holder;
+  std::unique_ptr<OpenTransactionSafeguard> safeguard;
+  if (options.log_safeguard == LogSafeguard::kOpenTransaction) {
+    logreader::LogHoldOptions hold_options;
+    hold_options.schema = options.safeguard_schema;
+    hold_options.table = options.safeguard_table;
+    hold_options.owner = options.topic_prefix;
+    holder = source.OpenHolder(hold_options, error);
+    if (!holder) {
+      error = "capture.log_safeguard = open_transaction: " + error;
+      return false;
+    }
+    safeguard = std::make_unique<OpenTransactionSafeguard>(
+        *holder, options.safeguard_interval_ms, info, [&](const std::string& message) {
+          ++stats.safeguard_failures;
+          observer.OnError("safeguard");
+          info("capture.log_safeguard = open_transaction: " + message);
+        });
+    safeguard->Tick(committed.restart_lsn, nullptr, true, Clock::now());
+    if (safeguard->fatal()) {
+      error = "capture: " + safeguard->fatal_error();
+      return false;
+    }
   }
   // The initial snapshot (snapshot.cpp), run or resumed before the stream when needed. An abortable
   // Kafka error resumes it after its last committed chunk, in process, as a restart would.
@@ -433,6 +460,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     spill.dir = options.spill_dir;
     reader->SetSpill(std::move(spill));
     reader->Resume(committed.restart_lsn, committed.commit_lsn, committed.read_lsn);
+    if (safeguard) reader->IgnoreTransactionsBegunAt(safeguard->IgnoredBegins());
   };
   make_reader();
   // Without a snapshot (snapshot_mode = never) the first start still describes the captured tables,
@@ -479,6 +507,20 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   logreader::Lsn marked_commit;
   Clock::time_point last_mark_attempt;
   auto mark_captured = [&](bool force) {
+    if (safeguard) {
+      SafeguardLogView view;
+      view.read_from = reader->ReadFrom();
+      view.read_through = reader->ReadThrough();
+      view.is_open = [&](logreader::Lsn begin, bool* has_changes) {
+        return reader->assembler().IsOpen(begin, has_changes);
+      };
+      safeguard->Tick(committed.restart_lsn, &view, force, Clock::now());
+      reader->IgnoreTransactionsBegunAt(safeguard->IgnoredBegins());
+      stats.safeguard_holds = safeguard->counters().holds;
+      stats.safeguard_releases = safeguard->counters().releases;
+      stats.safeguard_reconnects = holder->Reconnects();
+      return;
+    }
     if (options.log_safeguard != LogSafeguard::kRepldone || !committed_emitted.known) return;
     if (committed_emitted.commit == marked_commit) return;
     const auto now = Clock::now();
@@ -561,6 +603,10 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   observer.OnStopping();
   if (in_transaction && !commit()) return false;
   mark_captured(true);
+  if (safeguard) {
+    (void)safeguard->ReleaseAll();  // a failure is counted and logged
+    stats.safeguard_releases = safeguard->counters().releases;
+  }
   return true;
 }
 

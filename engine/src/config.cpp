@@ -1,6 +1,7 @@
 #include "sqltail/engine/config.h"
 
 #include <boost/program_options.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -9,6 +10,21 @@
 namespace sqltail::engine {
 namespace po = boost::program_options;
 namespace {
+
+// "schema.table" of plain identifiers (no quoting needed, no wildcard characters).
+bool SplitSafeguardTable(const std::string& text, std::string& schema, std::string& table) {
+  const size_t dot = text.find('.');
+  if (dot == std::string::npos) return false;
+  auto plain = [](std::string_view name) {
+    if (name.empty() || name.size() > 128 || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    for (char ch : name)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+    return true;
+  };
+  schema = text.substr(0, dot);
+  table = text.substr(dot + 1);
+  return plain(schema) && plain(table);
+}
 
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
@@ -163,6 +179,7 @@ struct CaptureRawValues {
   std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
   std::string snapshot_mode;
   std::string log_safeguard;
+  std::string safeguard_table;
 };
 
 // One statement per key, grouped by section, so each key is easy to find and to add.
@@ -217,9 +234,15 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "directory of spill files (unlinked at creation; empty: the system temporary directory)");
   add("capture.log_safeguard", po::value(&raw.log_safeguard)->default_value("none"),
       "who lets the log be truncated: none (a Log Reader Agent, CDC, or no publication) | repldone "
-      "(sqltail alone: sp_repldone up to each durable checkpoint; see the operator guide)");
+      "(sqltail alone: sp_repldone up to each durable checkpoint) | open_transaction (sqltail holds a "
+      "transaction open on two connections of its own, writing capture.safeguard_table, rolled forward "
+      "behind the durable checkpoint; see the operator guide)");
   add("capture.safeguard_interval_ms", po::value(&capture.safeguard_interval_ms)->default_value(10000),
-      "log_safeguard = repldone: call sp_repldone at most this often");
+      "log_safeguard = repldone: call sp_repldone at most this often; open_transaction: check the held "
+      "transactions and roll them forward at most this often");
+  add("capture.safeguard_table", po::value(&raw.safeguard_table)->default_value("dbo.sqltail_truncation_safeguard"),
+      "log_safeguard = open_transaction: schema.table the held transactions write (created when missing; "
+      "one row per holder connection, keyed by capture.topic_prefix; never captured)");
   add("capture.schemas_enable", po::value(&capture.schemas_enable)->default_value(true),
       "JsonConverter schemas.enable: {schema, payload} envelopes");
   add("capture.tombstones_on_delete", po::value(&capture.tombstones_on_delete)->default_value(true),
@@ -390,10 +413,20 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
     error = "config " + path + ": key 'capture.poll_batch_rows' must be positive";
     return std::nullopt;
   }
-  if (raw.log_safeguard == "none" || raw.log_safeguard == "repldone") {
-    c.capture.log_safeguard = raw.log_safeguard == "none" ? LogSafeguard::kNone : LogSafeguard::kRepldone;
+  if (raw.log_safeguard == "none") {
+    c.capture.log_safeguard = LogSafeguard::kNone;
+  } else if (raw.log_safeguard == "repldone") {
+    c.capture.log_safeguard = LogSafeguard::kRepldone;
+  } else if (raw.log_safeguard == "open_transaction") {
+    c.capture.log_safeguard = LogSafeguard::kOpenTransaction;
   } else {
-    error = "config " + path + ": key 'capture.log_safeguard': '" + raw.log_safeguard + "' is not none or repldone";
+    error = "config " + path + ": key 'capture.log_safeguard': '" + raw.log_safeguard +
+            "' is not none, repldone or open_transaction";
+    return std::nullopt;
+  }
+  if (!SplitSafeguardTable(raw.safeguard_table, c.capture.safeguard_schema, c.capture.safeguard_table)) {
+    error = "config " + path + ": key 'capture.safeguard_table': '" + raw.safeguard_table +
+            "' is not schema.table (letters, digits and _, each at most 128 characters, not starting with a digit)";
     return std::nullopt;
   }
   if (c.capture.safeguard_interval_ms < 100) {
@@ -430,6 +463,9 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
   c.capture.snapshot.connection = c.source;  // the snapshot's second connection
   c.capture.table_include = SplitList(raw.include);
   c.capture.table_exclude = SplitList(raw.exclude);
+  // The safeguard's own table is never captured: its transactions stay open on purpose.
+  if (c.capture.log_safeguard == LogSafeguard::kOpenTransaction)
+    c.capture.table_exclude.push_back(c.capture.safeguard_schema + "." + c.capture.safeguard_table);
   return c;
 }
 

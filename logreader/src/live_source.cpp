@@ -210,6 +210,10 @@ class LiveSource final : public LogSource {
 
   SourceHealth Health() const override { return health_; }
 
+  std::unique_ptr<LogHolder> OpenHolder(const LogHoldOptions& options, std::string& /*error*/) override {
+    return OpenLiveHolder(connection_.options(), options, options_.log);
+  }
+
   bool MarkCaptured(Lsn begin, Lsn commit, std::string& error) override {
     const std::string batch = RepldoneBatch(begin, commit);
     auto run = [&]() { return connection_.Execute(batch, [](const tds::Row&) { return true; }); };

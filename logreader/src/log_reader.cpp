@@ -21,7 +21,7 @@ void LogReader::Resume(Lsn restart_lsn, Lsn emitted_through, Lsn read_through) {
 }
 
 Lsn LogReader::RestartLsn() const {
-  auto oldest = assembler_.OldestOpenBegin();
+  auto oldest = assembler_.OldestOpenBegin(ignored_begins_);
   if (oldest) return *oldest;
   return have_seen_ ? last_seen_ : read_from_;
 }

@@ -83,11 +83,23 @@ TransactionAssembler::TransactionAssembler(const Catalog& catalog, CommitHandler
 
 TransactionAssembler::~TransactionAssembler() = default;
 
-std::optional<Lsn> TransactionAssembler::OldestOpenBegin() const {
+std::optional<Lsn> TransactionAssembler::OldestOpenBegin(std::span<const Lsn> ignore) const {
   std::optional<Lsn> oldest;
-  for (const auto& txn : open_)
+  for (const auto& txn : open_) {
+    const bool empty = txn->changes.empty() && txn->spilled_changes == 0;
+    if (empty && std::find(ignore.begin(), ignore.end(), txn->begin_lsn) != ignore.end()) continue;
     if (!oldest || txn->begin_lsn < *oldest) oldest = txn->begin_lsn;
+  }
   return oldest;
+}
+
+bool TransactionAssembler::IsOpen(Lsn begin, bool* has_changes) const {
+  for (const auto& txn : open_) {
+    if (txn->begin_lsn != begin) continue;
+    if (has_changes) *has_changes = !txn->changes.empty() || txn->spilled_changes > 0;
+    return true;
+  }
+  return false;
 }
 
 namespace {

@@ -117,6 +117,9 @@ int Capture(const std::string& config_path, const std::vector<std::string>& over
   if (config->capture.log_safeguard == engine::LogSafeguard::kRepldone)
     spdlog::info("capture: log safeguard: {} sp_repldone marks, {} refused", stats.safeguard_marks,
                  stats.safeguard_failures);
+  if (config->capture.log_safeguard == engine::LogSafeguard::kOpenTransaction)
+    spdlog::info("capture: log safeguard: {} transactions held, {} released, {} failures, {} reconnects",
+                 stats.safeguard_holds, stats.safeguard_releases, stats.safeguard_failures, stats.safeguard_reconnects);
   if (!ok) runtime.Failed(error);
   return ok ? 0 : Fail(error);
 }

@@ -20,6 +20,9 @@ namespace sqltail::engine {
 enum class LogSafeguard {
   kNone,      // someone else: a Log Reader Agent, the CDC capture job, or no publication at all
   kRepldone,  // sqltail, exclusively: sp_repldone up to the last transaction of a durable checkpoint
+  // sqltail holds a transaction open (on connections of its own) that began at or before the durable
+  // restart LSN, rolled forward behind it (engine/src/open_transaction_safeguard.h)
+  kOpenTransaction,
 };
 
 struct CaptureOptions {
@@ -54,7 +57,11 @@ struct CaptureOptions {
   size_t txn_memory_budget_mb = 256;
   std::string spill_dir;  // empty: the system temporary directory
   LogSafeguard log_safeguard = LogSafeguard::kNone;
-  int safeguard_interval_ms = 10000;  // kRepldone: mark at most this often
+  int safeguard_interval_ms = 10000;  // kRepldone: mark at most this often; kOpenTransaction: check and roll forward
+  // kOpenTransaction: the safeguard table (schema, table); its rows are keyed by topic_prefix. The
+  // table is never captured (config.cpp adds it to table_exclude).
+  std::string safeguard_schema = "dbo";
+  std::string safeguard_table = "sqltail_truncation_safeguard";
 };
 
 struct CaptureStats {
@@ -64,7 +71,11 @@ struct CaptureStats {
   uint64_t kafka_transactions = 0;
   uint64_t rewinds = 0;             // abortable Kafka errors: transaction aborted, log re-read from the last checkpoint
   uint64_t safeguard_marks = 0;     // sp_repldone calls the server accepted
-  uint64_t safeguard_failures = 0;  // ... and refused (logged each time; no truncation past the last mark)
+  uint64_t safeguard_failures = 0;  // ... and refused (logged each time; no truncation past the last mark);
+                                    // kOpenTransaction: every failed or lost hold, release or check
+  uint64_t safeguard_holds = 0;     // kOpenTransaction: transactions held open
+  uint64_t safeguard_releases = 0;  // ... and committed (rolled forward, or at stop)
+  uint64_t safeguard_reconnects = 0;  // ... holder connections re-established after a loss
   uint64_t schema_changes = 0;      // schema change events produced (include_schema_changes)
 };
 

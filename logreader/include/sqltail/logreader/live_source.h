@@ -50,6 +50,19 @@ std::string FnDumpDblogQuery(Lsn from, size_t max_rows, const LogBackup& backup)
 // The log backups of `database` that end after `after` (msdb.dbo.backupset + backupmediafamily).
 std::string LogBackupsQuery(const std::string& database, Lsn after);
 
+// capture.log_safeguard = open_transaction: the batches the holder sends (tds-replay answers them).
+// CREATE TABLE when missing; the check that accelerated database recovery is off (one row, adr_on);
+// BEGIN TRANSACTION + UPDATE/INSERT of the slot's row + the begin LSN (one row: begin_lsn as
+// nvarchar, trancount); SELECT @@TRANCOUNT; COMMIT.
+std::string SafeguardCreateBatch(const LogHoldOptions& options);
+extern const char* const kSafeguardAdrQuery;
+std::string SafeguardHoldBatch(const LogHoldOptions& options, int slot);
+extern const char* const kSafeguardCheckQuery;
+extern const char* const kSafeguardReleaseBatch;
+// A holder on connections of its own (opened on first use) to the server of `connect`.
+std::unique_ptr<LogHolder> OpenLiveHolder(const tds::ConnectOptions& connect, const LogHoldOptions& options,
+                                          std::function<void(const std::string&)> log);
+
 // Connects (throws tds::TdsException with a one-line message on failure).
 std::unique_ptr<LogSource> OpenLiveSource(const tds::ConnectOptions& options, LiveSourceOptions live = {});
 // Reads only the given disk backup file(s) with fn_dump_dblog (logreader-dump --backup); the catalog

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sqltail/logreader/log_record.h"
 #include "sqltail/logreader/log_source.h"
@@ -31,7 +32,14 @@ class LogReader {
   // taken now records as its read_through.
   Lsn ReadThrough() const { return have_seen_ ? last_seen_ : read_through_; }
   // Where a restart must begin reading: the begin LSN of the oldest open transaction, or the position.
+  // Transactions that began at an LSN given to IgnoreTransactionsBegunAt and hold no captured change
+  // are left out.
   Lsn RestartLsn() const;
+  // capture.log_safeguard = open_transaction: the begin LSNs of the safeguard's own transactions,
+  // which write only the safeguard table (never captured) and stay open on purpose.
+  void IgnoreTransactionsBegunAt(std::vector<Lsn> begins) { ignored_begins_ = std::move(begins); }
+  // Where this reader began reading (the restart LSN given to Resume).
+  Lsn ReadFrom() const { return read_from_; }
   const TransactionAssembler& assembler() const { return assembler_; }
   void SetSpill(SpillOptions options) { assembler_.SetSpill(std::move(options)); }
 
@@ -44,6 +52,7 @@ class LogReader {
   bool have_seen_ = false;
   Lsn emitted_through_;
   Lsn read_through_;
+  std::vector<Lsn> ignored_begins_;
 };
 
 }  // namespace sqltail::logreader

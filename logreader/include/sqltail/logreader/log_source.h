@@ -33,6 +33,35 @@ struct SourceHealth {
   bool position_lost = false;
 };
 
+// capture.log_safeguard = open_transaction: where the safeguard's row lives (docs/operator-guide.md).
+struct LogHoldOptions {
+  std::string schema = "dbo";
+  std::string table = "sqltail_truncation_safeguard";
+  std::string owner;  // the rows' key: which capture holds them (its topic prefix)
+};
+
+// Holds transactions open on dedicated connections (kSlots of them, one transaction each): while a
+// transaction is open, SQL Server does not truncate the log past the virtual log file that holds its
+// begin record. Every call names what failed in `error`.
+class LogHolder {
+ public:
+  static constexpr int kSlots = 2;
+  virtual ~LogHolder() = default;
+  // Creates the safeguard table when it is missing. `fatal`: the mode cannot work on this database
+  // (retrying will not help), as opposed to a refusal that may be fixed meanwhile (a permission).
+  virtual bool Prepare(std::string& error, bool& fatal) = 0;
+  // On slot's connection (connected or reconnected first): begins a transaction that writes the
+  // slot's row and leaves it open; `begin` is the LSN of its begin record as the server reports it.
+  virtual bool Hold(int slot, Lsn& begin, std::string& error) = 0;
+  // Whether the slot's transaction is still open. A lost connection is not an error: `open` is then
+  // false (the server rolled the transaction back). False only when the question could not be asked.
+  virtual bool Check(int slot, bool& open, std::string& error) = 0;
+  // Commits the slot's transaction (the log before it may then be truncated).
+  virtual bool Release(int slot, std::string& error) = 0;
+  // Connections re-established after a loss.
+  virtual uint64_t Reconnects() const = 0;
+};
+
 class LogSource {
  public:
   using RowHandler = std::function<bool(const LogRow&, std::string& error)>;
@@ -51,6 +80,13 @@ class LogSource {
   // log before them may be truncated. False with `error` when the server refused. Sources without a
   // server do nothing.
   virtual bool MarkCaptured(Lsn /*begin*/, Lsn /*commit*/, std::string& /*error*/) { return true; }
+
+  // capture.log_safeguard = open_transaction: a holder on connections of its own. Sources without a
+  // server return nullptr with `error`.
+  virtual std::unique_ptr<LogHolder> OpenHolder(const LogHoldOptions& /*options*/, std::string& error) {
+    error = "this log source has no server to hold a transaction on";
+    return nullptr;
+  }
 };
 
 // The sp_repldone batch that marks the transaction (begin, commit) as the last one distributed;

@@ -96,8 +96,12 @@ class TransactionAssembler {
   // oldest begin still open then), and is skipped. Past `lsn` such a record stays an error.
   void SkipUnknownThrough(Lsn lsn) { skip_unknown_through_ = lsn; }
 
-  // The begin LSN of the oldest transaction still open, or nullopt when none is open.
-  std::optional<Lsn> OldestOpenBegin() const;
+  // The begin LSN of the oldest transaction still open, or nullopt when none is open. A transaction
+  // that began at one of `ignore` and holds no change of a captured table is left out (the log
+  // safeguard's own transactions, capture.log_safeguard = open_transaction).
+  std::optional<Lsn> OldestOpenBegin(std::span<const Lsn> ignore = {}) const;
+  // Whether a transaction that began at `begin` is open, and whether it holds changes of captured tables.
+  bool IsOpen(Lsn begin, bool* has_changes = nullptr) const;
   size_t open_transactions() const { return open_.size(); }
   size_t buffered_bytes() const { return buffered_bytes_; }
   const AssemblerStats& stats() const { return stats_; }
