@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   std::string fixture, user, password, record, listen, tls_cert, tls_key, encryption;
   int batch_delay_ms = 0;
   int drop_after_batches = 0;
+  int log_growth_rows_per_s = 0;
+  int drop_holder_after_checks = 0;
   int port = 14330;
   po::options_description options("tds-replay --fixture DIR --port P [options]");
   options.add_options()                                                                                       //
@@ -37,6 +39,11 @@ int main(int argc, char** argv) {
        "what PRELOGIN answers, as SQL Server's settings would: off (the default with a certificate: only the LOGIN7 "
        "packet is encrypted unless the client asks for more), on (everything encrypted), required (everything "
        "encrypted, clients without TLS refused); without a certificate: not-supported")  //
+      ("log-growth-rows-per-s", po::value(&log_growth_rows_per_s)->default_value(0),
+       "a growing log: the fixture's rows appear at this rate, up to a commit (0: all at once)")  //
+      ("drop-holder-after-checks", po::value(&drop_holder_after_checks)->default_value(0),
+       "fault: close the session of every N-th SELECT @@TRANCOUNT from a session holding a safeguard "
+       "transaction")  //
       ("verbose,v", "log every connection");
   po::variables_map vm;
   try {
@@ -56,6 +63,8 @@ int main(int argc, char** argv) {
       throw po::error(tls_cert.empty() ? "--encryption " + encryption + " needs --tls-cert and --tls-key"
                                        : "--encryption not-supported contradicts --tls-cert");
     }
+    if (log_growth_rows_per_s < 0 || drop_holder_after_checks < 0)
+      throw po::error("--log-growth-rows-per-s and --drop-holder-after-checks must be 0 or more");
   } catch (const po::error& e) {
     std::cerr << "tds-replay: " << e.what() << "\n" << options << "\n";
     return 2;
@@ -78,6 +87,8 @@ int main(int argc, char** argv) {
     fixture_options.record_batches_path = record;
     fixture_options.batch_delay_ms = batch_delay_ms;
     fixture_options.drop_after_batches = drop_after_batches;
+    fixture_options.log_growth_rows_per_s = log_growth_rows_per_s;
+    fixture_options.drop_holder_after_checks = drop_holder_after_checks;
     sqltail::replay::FixtureQueryHandler handler(fixture, fixture_options);
 
     sqltail::tds::ServerOptions server_options;

@@ -87,6 +87,11 @@ class Session final : public PacketSink {
     } catch (const std::exception& e) {
       spdlog::error("tds-server: connection from {} (spid {}) failed: {}", peer_, spid_, e.what());
     }
+    try {
+      handler_.SessionEnded(spid_);
+    } catch (const std::exception& e) {
+      spdlog::error("tds-server: ending session {}: {}", spid_, e.what());
+    }
   }
 
   tcp::socket& socket() { return socket_; }

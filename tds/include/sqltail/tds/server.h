@@ -71,6 +71,8 @@ class ResultWriter {
   // The client sent ATTENTION: stop producing rows; everything written from now on is dropped.
   bool Cancelled() const { return cancelled_; }
   uint64_t RowsInResult() const { return rows_in_result_; }
+  // The session (connection) this writer answers, as @@SPID reports it.
+  uint16_t spid() const { return spid_; }
 
   // Used by the server around each reply message.
   void BeginMessage();
@@ -126,6 +128,8 @@ class BatchHandler {
   virtual ~BatchHandler() = default;
   // Called from connection threads concurrently; sql is the batch text as UTF-8.
   virtual void HandleBatch(std::string_view sql_utf8, ResultWriter& out) = 0;
+  // The session `spid` ended (closed by the client, lost, or stopped), after its last batch.
+  virtual void SessionEnded(uint16_t /*spid*/) {}
 };
 
 // What the server says in the PRELOGIN ENCRYPTION option ([MS-TDS] 2.2.6.5: ENCRYPT_OFF 0x00,
