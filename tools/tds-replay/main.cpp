@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
       ("log-growth-rows-per-s", po::value(&log_growth_rows_per_s)->default_value(0),
        "a growing log: the fixture's rows appear at this rate, up to a commit (0: all at once)")  //
       ("drop-holder-after-checks", po::value(&drop_holder_after_checks)->default_value(0),
-       "fault: close the session of every N-th SELECT @@TRANCOUNT from a session holding a safeguard "
-       "transaction")  //
+       "fault: close the session of the N-th SELECT @@TRANCOUNT from a session holding a safeguard "
+       "transaction (once)")  //
       ("verbose,v", "log every connection");
   po::variables_map vm;
   try {
