@@ -135,7 +135,10 @@ void CheckKafka(Checker& checker, const kafka::Config& config, const std::vector
 void CheckPreparation(Checker& checker, const CaptureConfig& config) {
   try {
     auto connection = tds::Connection::Connect(config.source);
-    auto plan = PlanPrepare(ReadSourceFacts(connection, config.capture.table_include, config.capture.table_exclude));
+    auto facts = ReadSourceFacts(connection, config.capture.table_include, config.capture.table_exclude);
+    if (config.capture.log_safeguard == LogSafeguard::kOpenTransaction)
+      ReadSafeguardFacts(connection, config.capture.safeguard_schema, config.capture.safeguard_table, facts);
+    auto plan = PlanPrepare(facts);
     for (const auto& finding : plan.findings) {
       const std::string what = "prepare: " + finding.what;
       if (finding.status == FindingStatus::kOk) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sqltail/logreader/catalog.h"
+#include "sqltail/logreader/live_source.h"
 #include "sqltail/tds/connection.h"
 
 namespace sqltail::engine {
@@ -69,7 +70,9 @@ std::optional<int64_t> Count(tds::Connection& source, const char* sql, const cha
 }
 
 void Add(PreparePlan& plan, FindingStatus status, std::string what, std::string detail) {
-  const bool essential = what == "recovery model" || what == "full backup" || what == "permissions";
+  // The capture refuses to start with log_safeguard = open_transaction on an ADR database.
+  const bool essential = what == "recovery model" || what == "full backup" || what == "permissions" ||
+                         what == "log safeguard: accelerated database recovery";
   plan.findings.push_back(Finding{status, std::move(what), std::move(detail), essential});
 }
 
@@ -157,6 +160,40 @@ bool PreparePlan::Complete() const {
   return std::all_of(findings.begin(), findings.end(), [](const Finding& f) { return f.status == FindingStatus::kOk; });
 }
 
+void ReadSafeguardFacts(tds::Connection& source, const std::string& schema, const std::string& table,
+                        SourceFacts& facts) {
+  auto& g = facts.safeguard;
+  g.wanted = true;
+  g.schema = schema;
+  g.table = table;
+  const std::string name = SqlQuotedName(schema) + "." + SqlQuotedName(table);
+  const std::string sql = "SELECT CAST(CASE WHEN OBJECT_ID(" + SqlUnicodeLiteral(name) +
+                          ", N'U') IS NULL THEN 0 ELSE 1 END AS int) AS table_exists,"
+                          " CAST(HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'CREATE TABLE') AS int) AS can_create_table,"
+                          " CAST(HAS_PERMS_BY_NAME(" +
+                          SqlUnicodeLiteral(schema) + ", 'SCHEMA', 'ALTER') AS int) AS can_alter_schema";
+  if (auto error = source.Execute(sql, [&](const tds::Row& row) {
+        g.table_exists = Flag(row, "table_exists");
+        g.can_create_table = Flag(row, "can_create_table");
+        g.can_alter_schema = Flag(row, "can_alter_schema");
+        return false;
+      })) {
+    facts.unreadable.push_back("log safeguard table: " + error->ToString());
+  }
+  if (auto error = source.Execute(logreader::kSafeguardAdrQuery, [&](const tds::Row& row) {
+        g.adr_on = Flag(row, "adr_on");
+        return false;
+      })) {
+    facts.unreadable.push_back("accelerated database recovery: " + error->ToString());
+  }
+}
+
+namespace {
+
+void PlanSafeguard(const SourceFacts& facts, PreparePlan& plan);
+
+}  // namespace
+
 PreparePlan PlanPrepare(const SourceFacts& facts, const PrepareOptions& options) {
   PreparePlan plan;
   const std::string db = facts.database;
@@ -204,11 +241,15 @@ PreparePlan PlanPrepare(const SourceFacts& facts, const PrepareOptions& options)
     Add(plan, FindingStatus::kUnknown, "VIEW SERVER STATE", "could not be read");
   } else if (!*facts.has_view_server_state) {
     Add(plan, FindingStatus::kMissing, "VIEW SERVER STATE",
-        "needed for the log statistics behind lag metrics and truncation detection; GRANT VIEW SERVER STATE TO "
-        "<login>");
+        std::string("needed for the log statistics behind lag metrics and truncation detection") +
+            (facts.safeguard.wanted ? ", and by log_safeguard = open_transaction to read its transaction's begin LSN "
+                                      "(sys.dm_tran_session_transactions, sys.dm_tran_database_transactions)"
+                                    : "") +
+            "; GRANT VIEW SERVER STATE TO <login>");
   } else {
     Add(plan, FindingStatus::kOk, "VIEW SERVER STATE", "granted");
   }
+  PlanSafeguard(facts, plan);
 
   if (!facts.tables_known) {
     Add(plan, FindingStatus::kUnknown, "tables", "sys.tables could not be read");
@@ -307,5 +348,42 @@ bool ExecutePlan(tds::Connection& source, const PreparePlan& plan, std::vector<s
   }
   return true;
 }
+
+namespace {
+
+// capture.log_safeguard = open_transaction (docs/operator-guide.md "Who lets the log be truncated").
+void PlanSafeguard(const SourceFacts& facts, PreparePlan& plan) {
+  const auto& g = facts.safeguard;
+  if (!g.wanted) return;
+  const std::string name = g.schema + "." + g.table;
+  if (!g.adr_on) {
+    Add(plan, FindingStatus::kUnknown, "log safeguard: accelerated database recovery", "could not be read");
+  } else if (*g.adr_on) {
+    Add(plan, FindingStatus::kMissing, "log safeguard: accelerated database recovery",
+        "is on: SQL Server then truncates the log past open transactions, so log_safeguard = open_transaction "
+        "holds nothing and the capture refuses to start with it; use repldone or none");
+  } else {
+    Add(plan, FindingStatus::kOk, "log safeguard: accelerated database recovery", "off");
+  }
+  if (!g.table_exists) {
+    Add(plan, FindingStatus::kUnknown, "log safeguard table " + name, "could not be read");
+  } else if (*g.table_exists) {
+    Add(plan, FindingStatus::kOk, "log safeguard table " + name,
+        "exists (the capture's login needs SELECT, INSERT and UPDATE on it)");
+  } else if (g.can_create_table.value_or(false) && g.can_alter_schema.value_or(false)) {
+    Add(plan, FindingStatus::kOk, "log safeguard table " + name,
+        "missing; the capture creates it at start (the login has CREATE TABLE and ALTER on schema " + g.schema + ")");
+  } else {
+    Add(plan, FindingStatus::kMissing, "log safeguard table " + name,
+        "missing, and the login may not create it (CREATE TABLE in the database and ALTER on schema " + g.schema +
+            "): prepare creates it");
+    logreader::LogHoldOptions hold;
+    hold.schema = g.schema;
+    hold.table = g.table;
+    plan.statements.push_back(logreader::SafeguardCreateBatch(hold));
+  }
+}
+
+}  // namespace
 
 }  // namespace sqltail::engine

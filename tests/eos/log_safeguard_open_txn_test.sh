@@ -104,6 +104,14 @@ cp -r "$RUN/fixture" "$RUN/fixture-denied"
 echo '{"deny": ["safeguard_table"]}' > "$RUN/fixture-denied/server.json"
 serve "$RUN/fixture-denied" "$RUN/batches2.jsonl"
 capture "${PREFIX}b" capture2.log || fail "capture with a refused safeguard failed"
+# sqltail prepare names what the mode needs: here the table, which it would create.
+"$BIN/sqltail" prepare --config "$RUN/capture.conf" --set capture.log_safeguard=open_transaction --dry-run \
+  > "$RUN/prepare2.out" 2>&1 || true
+grep -q "MISSING log safeguard table dbo.sqltail_truncation_safeguard: .*prepare creates it" "$RUN/prepare2.out" ||
+  fail "prepare does not report the safeguard table: $(cat "$RUN/prepare2.out")"
+grep -q "^IF OBJECT_ID(N'\[dbo\].\[sqltail_truncation_safeguard\]', N'U') IS NULL" "$RUN/prepare2.out" ||
+  fail "prepare does not plan the safeguard table"
+grep -q "ok log safeguard: accelerated database recovery: off" "$RUN/prepare2.out" || fail "prepare: no ADR finding"
 stop_serving
 expect_each_id_once "${PREFIX}b.source_db.dbo.test_table" $ROWS
 grep -q "log safeguard: 0 transactions held, 0 released, [1-9][0-9]* failures" "$RUN/capture2.log" ||

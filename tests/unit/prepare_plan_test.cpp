@@ -117,3 +117,44 @@ TEST_CASE("names and literals are quoted for T-SQL") {
   CHECK(plan.statements.front() == "ALTER DATABASE [o'brien]]db] SET RECOVERY FULL");
   CHECK(plan.statements[1].find("@dbname = N'o''brien]db'") != std::string::npos);
 }
+
+TEST_CASE("log_safeguard = open_transaction: the safeguard table, its permissions and ADR") {
+  SourceFacts f = FreshSource();
+  // Not asked for: no finding.
+  CHECK(Find(PlanPrepare(f), "log safeguard table dbo.sqltail_truncation_safeguard") == nullptr);
+  f.safeguard.wanted = true;
+  f.safeguard.schema = "dbo";
+  f.safeguard.table = "sqltail_truncation_safeguard";
+  f.safeguard.table_exists = false;
+  f.safeguard.can_create_table = true;
+  f.safeguard.can_alter_schema = true;
+  f.safeguard.adr_on = false;
+  auto plan = PlanPrepare(f);
+  const Finding* table = Find(plan, "log safeguard table dbo.sqltail_truncation_safeguard");
+  REQUIRE(table);
+  CHECK(table->status == FindingStatus::kOk);  // the capture creates it
+  CHECK(Find(plan, "log safeguard: accelerated database recovery")->status == FindingStatus::kOk);
+  // The login may not create it: prepare does.
+  f.safeguard.can_create_table = false;
+  plan = PlanPrepare(f);
+  CHECK(Find(plan, "log safeguard table dbo.sqltail_truncation_safeguard")->status == FindingStatus::kMissing);
+  CHECK(std::any_of(plan.statements.begin(), plan.statements.end(), [](const std::string& s) {
+    return s.find("CREATE TABLE [dbo].[sqltail_truncation_safeguard]") != std::string::npos;
+  }));
+  // ADR on: missing and essential (the capture refuses to start).
+  f.safeguard.adr_on = true;
+  plan = PlanPrepare(f);
+  const Finding* adr = Find(plan, "log safeguard: accelerated database recovery");
+  CHECK(adr->status == FindingStatus::kMissing);
+  CHECK(adr->essential);
+  // VIEW SERVER STATE names the safeguard's need.
+  f.has_view_server_state = false;
+  plan = PlanPrepare(f);
+  CHECK(Find(plan, "VIEW SERVER STATE")->detail.find("open_transaction") != std::string::npos);
+  // Unreadable facts stay unknown.
+  f.safeguard.table_exists.reset();
+  f.safeguard.adr_on.reset();
+  plan = PlanPrepare(f);
+  CHECK(Find(plan, "log safeguard table dbo.sqltail_truncation_safeguard")->status == FindingStatus::kUnknown);
+  CHECK(Find(plan, "log safeguard: accelerated database recovery")->status == FindingStatus::kUnknown);
+}

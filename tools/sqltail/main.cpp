@@ -148,7 +148,13 @@ int Prepare(const std::string& config_path, const std::vector<std::string>& over
   auto config = engine::LoadCaptureConfig(config_path, overrides, error);
   if (!config) return Fail(error);
   auto source = tds::Connection::Connect(config->source);
-  auto facts = engine::ReadSourceFacts(source, config->capture.table_include, config->capture.table_exclude);
+  auto read_facts = [&]() {
+    auto facts = engine::ReadSourceFacts(source, config->capture.table_include, config->capture.table_exclude);
+    if (config->capture.log_safeguard == engine::LogSafeguard::kOpenTransaction)
+      engine::ReadSafeguardFacts(source, config->capture.safeguard_schema, config->capture.safeguard_table, facts);
+    return facts;
+  };
+  auto facts = read_facts();
   auto plan = engine::PlanPrepare(facts);
   std::fputs(engine::FormatFindings(plan).c_str(), stdout);
   if (plan.statements.empty()) return plan.Complete() ? 0 : 3;
@@ -163,8 +169,7 @@ int Prepare(const std::string& config_path, const std::vector<std::string>& over
   for (const auto& statement : executed) std::printf("executed: %s;\n", statement.c_str());
   if (!ok) return Fail(error);
   // Re-read: the findings the statements fixed are ok now; what a DBA must do stays listed.
-  auto after = engine::PlanPrepare(
-      engine::ReadSourceFacts(source, config->capture.table_include, config->capture.table_exclude));
+  auto after = engine::PlanPrepare(read_facts());
   if (!after.Complete()) {
     std::puts("still missing after prepare:");
     for (const auto& f : after.findings)

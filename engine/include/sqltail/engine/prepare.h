@@ -35,6 +35,14 @@ struct SourceFacts {
   std::vector<Table> tables;  // the captured ones (include/exclude applied)
   bool tables_known = false;
   std::vector<std::string> unreadable;  // "<what>: <server message>"
+
+  // capture.log_safeguard = open_transaction only (ReadSafeguardFacts): the safeguard table and
+  // what the mode needs.
+  struct Safeguard {
+    bool wanted = false;
+    std::string schema, table;
+    std::optional<bool> table_exists, can_create_table, can_alter_schema, adr_on;
+  } safeguard;
 };
 
 enum class FindingStatus { kOk, kMissing, kUnknown };
@@ -69,6 +77,12 @@ extern const char* const kPrepareTablesQuery;
 // in `unreadable`, not thrown; a dead connection throws tds::TdsException.
 SourceFacts ReadSourceFacts(tds::Connection& source, const std::vector<std::string>& table_include,
                             const std::vector<std::string>& table_exclude);
+
+// capture.log_safeguard = open_transaction: whether the safeguard table exists, whether the login
+// may create it (CREATE TABLE in the database and ALTER on the schema), and whether accelerated
+// database recovery is on (the mode cannot work then). Failures go to `unreadable`.
+void ReadSafeguardFacts(tds::Connection& source, const std::string& schema, const std::string& table,
+                        SourceFacts& facts);
 
 // Pure: findings and the statements that would fix what prepare can fix.
 PreparePlan PlanPrepare(const SourceFacts& facts, const PrepareOptions& options = {});
