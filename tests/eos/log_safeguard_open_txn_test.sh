@@ -31,8 +31,10 @@ serve() {  # fixture batches_file [extra tds-replay flags]
 stop_serving() { kill "$REPLAY_PID"; wait "$REPLAY_PID" 2>/dev/null || true; }
 
 # Checks the held transactions of a recording: prints "holds releases losses".
-check_holds() {  # batches capture_log expect_clean(1|0)
-  python3 - "$1" "$2" "$3" <<'PY'
+check_holds() {  # batches capture_log expect_clean(1|0) prefix
+  kcat -b "$BOOTSTRAP" -C -t "$4.offsets" -o beginning -e -q -X isolation.level=read_committed 2>/dev/null \
+    > "$RUN/$4.checkpoints" || true
+  python3 - "$1" "$2" "$3" "$RUN/$4.checkpoints" <<'PY'
 import json, re, sys
 def lsn(text):
     return tuple(int(p, 16) for p in text.split(":"))
@@ -74,8 +76,12 @@ logged = [lsn(m) for m in re.findall(r"holds a transaction that began at ([0-9a-
 assert logged == hold_begins, "logged holds %r != served holds %r" % (logged, hold_begins)
 rolls = re.findall(r"the durable restart LSN ([0-9a-f:]{22}) has reached the one held on connection \d since "
                    r"([0-9a-f:]{22})", log)
+# The restart LSNs of the checkpoints committed to Kafka: a release names one of them.
+durable = {lsn(json.loads(l)["restart_lsn"]) for l in open(sys.argv[4]) if l.strip()}
+assert durable, "no checkpoint in Kafka"
 for restart, newer in rolls:
     assert lsn(restart) >= lsn(newer), "released with restart LSN %s before the newer hold %s" % (restart, newer)
+    assert lsn(restart) in durable, "released at restart LSN %s, which no committed checkpoint holds" % restart
     assert lsn(newer) in hold_begins
 if clean:
     assert len(rolls) >= 2, "only %d roll-forwards" % len(rolls)
@@ -89,7 +95,7 @@ serve "$RUN/fixture" "$RUN/batches1.jsonl"
 capture "${PREFIX}a" capture1.log || fail "capture with the safeguard failed"
 stop_serving
 expect_each_id_once "${PREFIX}a.source_db.dbo.test_table" $ROWS
-counts=$(check_holds "$RUN/batches1.jsonl" "$RUN/capture1.log" 1) || fail "the held transactions: $counts"
+counts=$(check_holds "$RUN/batches1.jsonl" "$RUN/capture1.log" 1 "${PREFIX}a") || fail "the held transactions: $counts"
 read -r holds releases losses <<< "$counts"
 echo "run 1: $holds transactions held, $releases released"
 [[ $holds -ge 3 ]] || fail "only $holds holds: the safeguard did not roll forward"
@@ -124,7 +130,7 @@ serve "$RUN/fixture" "$RUN/batches3.jsonl" "--drop-holder-after-checks 5"
 capture "${PREFIX}c" capture3.log || fail "capture with lost holder sessions failed"
 stop_serving
 expect_each_id_once "${PREFIX}c.source_db.dbo.test_table" $ROWS
-counts=$(check_holds "$RUN/batches3.jsonl" "$RUN/capture3.log" 0) || fail "the held transactions: $counts"
+counts=$(check_holds "$RUN/batches3.jsonl" "$RUN/capture3.log" 0 "${PREFIX}c") || fail "the held transactions: $counts"
 read -r holds releases losses <<< "$counts"
 echo "run 3: $holds transactions held, $releases released, $losses lost"
 [[ $losses -ge 1 ]] || fail "no holder session was lost"

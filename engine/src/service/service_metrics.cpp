@@ -193,7 +193,9 @@ std::string MetricsBoard::RenderPrometheus(std::chrono::system_clock::time_point
          "Row estimate of the snapshot in progress (sys.partitions); percent = rows / estimate. 0: none running.");
   Sample(out, "sqltail_snapshot_rows_estimated", p.snapshot_rows_estimated);
   Header(out, "sqltail_errors_total", "counter",
-         "Errors by kind: kafka, source, sink, safeguard (sp_repldone refused).");
+         "Errors by kind: kafka, source, sink, safeguard (sp_repldone refused; a held transaction lost, or a hold, "
+         "check or "
+         "release failed).");
   for (const auto& e : s.errors)
     out += "sqltail_errors_total{kind=\"" + EscapeLabel(e.kind) + "\"} " + std::to_string(e.count) + "\n";
   Header(out, "sqltail_last_progress_age_seconds", "gauge", "Seconds since the main loop last advanced.");
