@@ -76,7 +76,7 @@ struct CaptureStats {
   uint64_t safeguard_holds = 0;     // kOpenTransaction: transactions held open
   uint64_t safeguard_releases = 0;  // ... and committed (rolled forward, or at stop)
   uint64_t safeguard_reconnects = 0;  // ... holder connections re-established after a loss
-  uint64_t schema_changes = 0;      // schema change events produced (include_schema_changes)
+  uint64_t schema_changes = 0;        // schema change events produced (include_schema_changes)
 };
 
 // Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. An abortable Kafka
