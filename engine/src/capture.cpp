@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <span>
 #include <thread>
 
 #include "open_transaction_safeguard.h"
@@ -452,9 +454,65 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   };
 
   if (options.txn_memory_budget_mb > 0 && !CheckSpillDirectory(options.spill_dir, error)) return false;
+  // A schema change of captured tables (the reader has brought the catalog up to date): topics for
+  // tables it made captured, and one event per table on the schema change topic, in the open Kafka
+  // transaction before the transaction's own changes, so a consumer reads the new structure first.
+  auto on_schema_change = [&](const logreader::SchemaChangeCommit& ddl, std::span<const logreader::TableChange> changes,
+                              std::string& change_error) -> bool {
+    if (changes.empty()) return true;
+    std::vector<kafka::TopicSpec> new_topics;
+    for (const auto& change : changes)
+      if (change.kind != logreader::TableChangeKind::kDrop)
+        new_topics.push_back(
+            {encoder.TopicFor(*change.table), options.topic_partitions, options.topic_replication_factor, {}});
+    if (!new_topics.empty()) {
+      kafka::Admin admin(options.kafka);
+      if (auto e = admin.EnsureTopics(new_topics, kKafkaTimeout); !e.ok()) {
+        change_error =
+            "capture: topics for the schema change committed at " + ddl.commit_lsn.ToString() + ": " + e.ToString();
+        return false;
+      }
+    }
+    std::string names;
+    std::set<int64_t> described;  // one event per table, not per partition
+    for (const auto& change : changes) {
+      if (!described.insert(change.table->object_id).second) continue;
+      names += (names.empty() ? "" : ", ") + std::string(logreader::TableChangeKindName(change.kind)) + " " +
+               change.table->QualifiedName();
+    }
+    info("schema change committed at " + ddl.commit_lsn.ToString() + " (" + std::string(ddl.reason) + "): " + names);
+    if (!options.include_schema_changes) return true;
+    if (!begin()) {
+      change_error = error;
+      return false;
+    }
+    described.clear();
+    const int64_t ts_ns = DatetimeBytesToUnixNanos(ddl.commit_time);
+    for (const auto& change : changes) {
+      if (!described.insert(change.table->object_id).second) continue;
+      encoder.EncodeSchemaChange(*change.table, logreader::TableChangeKindName(change.kind), ddl.commit_lsn, "false",
+                                 ts_ns, event);
+      if (auto e = producer->Produce(*event.topic, 0, event.key, event.value); !e.ok()) {
+        kafka_failed(e, "schema change event for " + change.table->QualifiedName() + ": ", change_error);
+        return false;
+      }
+      ++pending_events;
+      ++stats.schema_changes;
+    }
+    // A schema change without captured changes is emitted by these events alone: the checkpoint
+    // that commits them must say so, or a restart would write them again. (With changes, the commit
+    // handler advances it after the last of them.)
+    if (!ddl.has_changes) {
+      next.commit_lsn = ddl.commit_lsn;
+      next_emitted = {ddl.begin_lsn, ddl.commit_lsn, true};
+    }
+    return true;
+  };
+
   // The reader, with spilling past the memory budget (capture.txn_memory_budget_mb).
   auto make_reader = [&]() {
     reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
+    reader->SetSchemaChangeHandler(on_schema_change);
     logreader::SpillOptions spill;
     spill.memory_budget_bytes = options.txn_memory_budget_mb << 20;
     spill.dir = options.spill_dir;

@@ -492,7 +492,7 @@ bool ProduceSchemaCreates(const logreader::Catalog& catalog, DebeziumEncoder& en
   std::vector<const logreader::CapturedTable*> tables;
   std::set<int64_t> seen_objects;
   for (const auto& t : catalog.tables())
-    if (seen_objects.insert(t->object_id).second) tables.push_back(t.get());
+    if (seen_objects.insert(t->object_id).second) tables.push_back(t);
   std::sort(tables.begin(), tables.end(), [](const logreader::CapturedTable* a, const logreader::CapturedTable* b) {
     return a->QualifiedName() < b->QualifiedName();
   });

@@ -8,21 +8,184 @@
 
 namespace sqltail::logreader {
 
+std::string_view TableChangeKindName(TableChangeKind kind) {
+  switch (kind) {
+    case TableChangeKind::kCreate:
+      return "CREATE";
+    case TableChangeKind::kAlter:
+      return "ALTER";
+    case TableChangeKind::kDrop:
+      return "DROP";
+  }
+  return "ALTER";
+}
+
 void Catalog::Add(CapturedTable table) {
+  if (versions_.empty()) versions_.emplace_back();
   auto owned = std::make_unique<CapturedTable>(std::move(table));
-  by_allocation_unit_[owned->allocation_unit_id] = owned.get();
-  tables_.push_back(std::move(owned));
+  const CapturedTable* added = owned.get();
+  versions_.front().tables.push_back(std::move(owned));
+  if (versions_.size() > 1) {
+    Derive();
+  } else if (Selected(*added)) {
+    current_.push_back(added);
+    by_allocation_unit_[added->allocation_unit_id] = {{Lsn(), added}};
+  }
 }
 
 const CapturedTable* Catalog::FindByAllocationUnit(uint64_t allocation_unit_id) const {
   auto it = by_allocation_unit_.find(allocation_unit_id);
-  return it == by_allocation_unit_.end() ? nullptr : it->second;
+  return it == by_allocation_unit_.end() ? nullptr : it->second.back().table;
+}
+
+const CapturedTable* Catalog::FindByAllocationUnit(uint64_t allocation_unit_id, Lsn lsn) const {
+  auto it = by_allocation_unit_.find(allocation_unit_id);
+  if (it == by_allocation_unit_.end()) return nullptr;
+  const std::vector<UnitVersion>& list = it->second;
+  if (list.size() == 1) return list.front().from <= lsn ? list.front().table : nullptr;  // the usual case
+  const CapturedTable* found = nullptr;
+  for (const UnitVersion& v : list) {
+    if (lsn < v.from) break;
+    found = v.table;
+  }
+  return found;
 }
 
 const CapturedTable* Catalog::FindByName(std::string_view schema, std::string_view table) const {
-  for (const auto& t : tables_)
-    if (t->layout.schema == schema && t->layout.table == table) return t.get();
+  for (const CapturedTable* t : current_)
+    if (t->layout.schema == schema && t->layout.table == table) return t;
   return nullptr;
+}
+
+std::vector<TableChange> Catalog::Update(Catalog fresh, Lsn from) {
+  std::vector<TableChange> out;
+  if (!fresh.system_units_.empty()) system_units_ = std::move(fresh.system_units_);
+  if (!fresh.system_allocation_units_error.empty())
+    system_allocation_units_error = std::move(fresh.system_allocation_units_error);
+  Version version;
+  version.from = from;
+  if (!fresh.versions_.empty()) version.tables = std::move(fresh.versions_.back().tables);
+  versions_.push_back(std::move(version));
+  DeriveVersion(versions_.back(), versions_.size() == 1, &out);
+  return out;
+}
+
+std::vector<TableChange> Catalog::ChangesIn(Lsn from, Lsn through) const {
+  std::vector<TableChange> out;
+  for (const TableChange& c : changes_)
+    if (from <= c.lsn && c.lsn <= through) out.push_back(c);
+  return out;
+}
+
+bool Catalog::HasVersionIn(Lsn from, Lsn through) const {
+  for (size_t i = 1; i < versions_.size(); ++i)
+    if (from <= versions_[i].from && versions_[i].from <= through) return true;
+  return false;
+}
+
+void Catalog::SetSystemAllocationUnits(std::vector<SystemAllocationUnit> units) {
+  std::sort(units.begin(), units.end(), [](const SystemAllocationUnit& a, const SystemAllocationUnit& b) {
+    return a.allocation_unit_id < b.allocation_unit_id;
+  });
+  system_units_ = std::move(units);
+}
+
+const SystemAllocationUnit* Catalog::FindSystemAllocationUnit(uint64_t allocation_unit_id) const {
+  auto it = std::lower_bound(system_units_.begin(), system_units_.end(), allocation_unit_id,
+                             [](const SystemAllocationUnit& u, uint64_t id) { return u.allocation_unit_id < id; });
+  return it != system_units_.end() && it->allocation_unit_id == allocation_unit_id ? &*it : nullptr;
+}
+
+namespace {
+
+// One table across versions: the object id (kept by ALTER, rebuilds and renames), or the name when
+// a catalog does not give object ids (a hand-written fixture).
+bool SameTable(const CapturedTable& a, const CapturedTable& b) {
+  if (a.object_id != 0 && b.object_id != 0) return a.object_id == b.object_id;
+  return a.layout.schema == b.layout.schema && a.layout.table == b.layout.table;
+}
+
+}  // namespace
+
+void Catalog::Derive() {
+  current_.clear();
+  changes_.clear();
+  by_allocation_unit_.clear();
+  for (size_t i = 0; i < versions_.size(); ++i) DeriveVersion(versions_[i], i == 0, nullptr);
+}
+
+void Catalog::DeriveVersion(const Version& version, bool first, std::vector<TableChange>* out) {
+  // A unit's versions stay in LSN order even when schema changes of different tables commit out of
+  // the order of their first records (each holds its own tables' schema lock, so a unit's do not).
+  auto add_unit_version = [this](uint64_t unit, Lsn from, const CapturedTable* table) {
+    std::vector<UnitVersion>& list = by_allocation_unit_[unit];
+    auto at =
+        std::upper_bound(list.begin(), list.end(), from, [](Lsn lsn, const UnitVersion& v) { return lsn < v.from; });
+    list.insert(at, {from, table});
+  };
+  auto record = [&](TableChange change) {
+    changes_.push_back(change);
+    if (out) out->push_back(change);
+  };
+  if (first) {
+    for (const auto& t : version.tables) {
+      if (!Selected(*t)) continue;
+      t->valid_from = Lsn();
+      current_.push_back(t.get());
+      add_unit_version(t->allocation_unit_id, Lsn(), t.get());
+    }
+    return;
+  }
+  std::vector<bool> matched(current_.size(), false);
+  std::vector<const CapturedTable*> created;
+  for (const auto& t : version.tables) {
+    if (!Selected(*t)) continue;
+    // The same allocation unit first (a table's partitions share its object id), then any
+    // partition of the table not matched yet (a rebuild gives new allocation units).
+    size_t i = 0;
+    while (i < current_.size() &&
+           (matched[i] || !SameTable(*current_[i], *t) || current_[i]->allocation_unit_id != t->allocation_unit_id))
+      ++i;
+    if (i == current_.size()) {
+      i = 0;
+      while (i < current_.size() && (matched[i] || !SameTable(*current_[i], *t))) ++i;
+    }
+    if (i == current_.size()) {
+      t->valid_from = version.from;
+      created.push_back(t.get());
+      add_unit_version(t->allocation_unit_id, version.from, t.get());
+      record({version.from, TableChangeKind::kCreate, t.get(), nullptr});
+      continue;
+    }
+    matched[i] = true;
+    if (current_[i]->SameStructure(*t)) continue;  // the version in force stays (pointers held elsewhere)
+    const CapturedTable* previous = current_[i];
+    t->valid_from = version.from;
+    if (previous->allocation_unit_id != t->allocation_unit_id)
+      add_unit_version(previous->allocation_unit_id, version.from, nullptr);
+    add_unit_version(t->allocation_unit_id, version.from, t.get());
+    current_[i] = t.get();
+    record({version.from, TableChangeKind::kAlter, t.get(), previous});
+  }
+  std::vector<const CapturedTable*> kept;
+  for (size_t i = 0; i < current_.size(); ++i) {
+    if (matched[i]) {
+      kept.push_back(current_[i]);
+      continue;
+    }
+    add_unit_version(current_[i]->allocation_unit_id, version.from, nullptr);
+    record({version.from, TableChangeKind::kDrop, current_[i], current_[i]});
+  }
+  kept.insert(kept.end(), created.begin(), created.end());
+  current_ = std::move(kept);
+}
+
+bool Catalog::Selected(const CapturedTable& table) const {
+  auto matches_any = [](const std::vector<std::string>& patterns, const std::string& name) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return WildcardMatch(p, name); });
+  };
+  const std::string name = table.QualifiedName();
+  return (include_.empty() || matches_any(include_, name)) && !matches_any(exclude_, name);
 }
 
 bool WildcardMatch(std::string_view pattern, std::string_view text) {
@@ -48,19 +211,9 @@ bool WildcardMatch(std::string_view pattern, std::string_view text) {
 }
 
 void Catalog::Filter(const std::vector<std::string>& include, const std::vector<std::string>& exclude) {
-  auto matches_any = [](const std::vector<std::string>& patterns, const std::string& name) {
-    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return WildcardMatch(p, name); });
-  };
-  std::vector<std::unique_ptr<CapturedTable>> kept;
-  by_allocation_unit_.clear();
-  for (auto& t : tables_) {
-    std::string name = t->QualifiedName();
-    if ((include.empty() || matches_any(include, name)) && !matches_any(exclude, name)) {
-      by_allocation_unit_[t->allocation_unit_id] = t.get();
-      kept.push_back(std::move(t));
-    }
-  }
-  tables_ = std::move(kept);
+  include_ = include;
+  exclude_ = exclude;
+  Derive();
 }
 
 namespace {
@@ -89,39 +242,76 @@ std::optional<Catalog> Catalog::FromFixtureJson(std::string_view json, std::stri
   std::string_view text;
   if (!root["server_name"].get(text)) catalog.server_name = text;
   if (!root["database"].get(text)) catalog.database = text;
+  simdjson::dom::array units;
+  if (!root["system_allocation_units"].get(units)) {
+    std::vector<SystemAllocationUnit> list;
+    for (simdjson::dom::element u : units) {
+      SystemAllocationUnit unit;
+      std::string_view name;
+      if (!u["name"].get(name)) unit.name = name;
+      if (u["allocation_unit_id"].get(unit.allocation_unit_id)) {
+        error = "catalog.json: a system_allocation_units entry has no allocation_unit_id";
+        return std::nullopt;
+      }
+      list.push_back(std::move(unit));
+    }
+    catalog.SetSystemAllocationUnits(std::move(list));
+  }
   simdjson::dom::array versions;
   if (root["versions"].get(versions) || versions.size() == 0) {
     error = "catalog.json: no \"versions\" array";
     return std::nullopt;
   }
-  simdjson::dom::element newest = versions.at(versions.size() - 1);
-  simdjson::dom::array tables;
-  if (newest["tables"].get(tables)) {
-    error = "catalog.json: the newest version has no \"tables\" array";
-    return std::nullopt;
-  }
-  for (simdjson::dom::element t : tables) {
-    CapturedTable table;
-    std::string layout_error;
-    auto layout = ParseTableLayout(simdjson::minify(t), layout_error);
-    if (!layout) {
-      error = "catalog.json: " + layout_error;
+  size_t number = 0;
+  for (simdjson::dom::element v : versions) {
+    const std::string where = "catalog.json: version " + std::to_string(number);
+    // The first version applies from the start of the log; each later one from its from_lsn.
+    Lsn from;
+    if (number > 0) {
+      std::string_view text;
+      std::optional<Lsn> parsed;
+      if (!v["from_lsn"].get(text)) parsed = Lsn::Parse(text);
+      if (!parsed) {
+        error = where + " has no from_lsn (an LSN string)";
+        return std::nullopt;
+      }
+      from = *parsed;
+      if (from <= catalog.NewestVersionLsn()) {
+        error = where + ": from_lsn " + from.ToString() + " is not after the previous version's";
+        return std::nullopt;
+      }
+    }
+    simdjson::dom::array tables;
+    if (v["tables"].get(tables)) {
+      error = where + " has no \"tables\" array";
       return std::nullopt;
     }
-    table.layout = std::move(*layout);
-    int64_t i64 = 0;
-    uint64_t u64 = 0;
-    if (!t["object_id"].get(i64)) table.object_id = i64;
-    if (!t["index_id"].get(i64)) table.index_id = static_cast<int>(i64);
-    if (!t["partition_id"].get(u64)) table.partition_id = u64;
-    if (!t["hobt_id"].get(u64)) table.hobt_id = u64;
-    if (t["allocation_unit_id"].get(u64)) {
-      error = "catalog.json: table " + table.QualifiedName() + " has no allocation_unit_id";
-      return std::nullopt;
+    Catalog version;
+    for (simdjson::dom::element t : tables) {
+      CapturedTable table;
+      std::string layout_error;
+      auto layout = ParseTableLayout(simdjson::minify(t), layout_error);
+      if (!layout) {
+        error = where + ": " + layout_error;
+        return std::nullopt;
+      }
+      table.layout = std::move(*layout);
+      int64_t i64 = 0;
+      uint64_t u64 = 0;
+      if (!t["object_id"].get(i64)) table.object_id = i64;
+      if (!t["index_id"].get(i64)) table.index_id = static_cast<int>(i64);
+      if (!t["partition_id"].get(u64)) table.partition_id = u64;
+      if (!t["hobt_id"].get(u64)) table.hobt_id = u64;
+      if (t["allocation_unit_id"].get(u64)) {
+        error = where + ": table " + table.QualifiedName() + " has no allocation_unit_id";
+        return std::nullopt;
+      }
+      table.allocation_unit_id = u64;
+      FillKeyColumns(table);
+      version.Add(std::move(table));
     }
-    table.allocation_unit_id = u64;
-    FillKeyColumns(table);
-    catalog.Add(std::move(table));
+    catalog.Update(std::move(version), from);
+    ++number;
   }
   return catalog;
 }

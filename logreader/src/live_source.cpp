@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <optional>
 
 namespace sqltail::logreader {
@@ -31,6 +32,19 @@ const char* const kCatalogQuery =
     "LEFT JOIN sys.default_constraints AS dc ON dc.object_id = c.default_object_id\n"
     "WHERE o.type = 'U' AND o.is_ms_shipped = 0\n"
     "ORDER BY au.allocation_unit_id, pc.partition_column_id";
+
+// The system base tables whose rows describe tables, columns and indexes (log-internals.md section
+// 6): a transaction that writes one may have changed a captured table. Those holding row counts,
+// allocations and column statistics (sysrowsets, sysallocunits, sysrscols) are left out: ordinary
+// DML writes them too. That system base tables appear in sys.objects (type S) and sys.partitions is
+// [UNCONFIRMED] on a real server; without rows, only transaction names tell (docs/operator-guide.md).
+const char* const kSystemAllocationUnitsQuery =
+    "SELECT N'sys.' + o.name AS table_name, au.allocation_unit_id\n"
+    "FROM sys.objects AS o\n"
+    "JOIN sys.partitions AS p ON p.object_id = o.object_id\n"
+    "JOIN sys.allocation_units AS au ON au.container_id = p.hobt_id AND au.type IN (1, 3)\n"
+    "WHERE o.type = 'S' AND o.name IN (N'sysschobjs', N'syscolpars', N'sysidxstats', N'sysiscols')\n"
+    "ORDER BY au.allocation_unit_id";
 
 const char* const kLogStatsQuery = "SELECT log_min_lsn, log_end_lsn FROM sys.dm_db_log_stats(DB_ID())";
 
@@ -115,6 +129,25 @@ class LiveSource final : public LogSource {
       : connection_(std::move(connection)), options_(std::move(options)), only_backup_(std::move(only_backup)) {}
 
   bool ReadCatalog(Catalog& out, std::string& error) override {
+    if (!streaming_) return ReadCatalogOn(connection_, /*primary=*/true, out, error);
+    // A schema change found while fn_dblog's rows stream in: the main connection is busy with
+    // them, so the catalog is read on a second one (opened on first use, kept for the next).
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!side_) {
+        try {
+          side_.emplace(tds::Connection::Connect(connection_.options()));
+        } catch (const std::exception& e) {
+          error = std::string("catalog query: opening a second connection: ") + e.what();
+          return false;
+        }
+      }
+      if (ReadCatalogOn(*side_, /*primary=*/false, out, error)) return true;
+      side_.reset();  // a fresh connection for the second attempt
+    }
+    return false;
+  }
+
+  bool ReadCatalogOn(tds::Connection& connection, bool primary, Catalog& out, std::string& error) {
     std::vector<CatalogQueryRow> rows;
     std::string row_error;
     std::optional<tds::TdsError> tds_error;
@@ -122,7 +155,7 @@ class LiveSource final : public LogSource {
       rows.clear();
       columns_.clear();
       row_error.clear();
-      tds_error = connection_.Execute(kCatalogQuery, [&](const tds::Row& row) {
+      tds_error = connection.Execute(kCatalogQuery, [&](const tds::Row& row) {
         if (columns_.empty() && !ResolveCatalogColumns(row, row_error)) return false;
         CatalogQueryRow r;
         auto text = [&](int i) { return std::string(row.Text(columns_[i])); };
@@ -163,7 +196,7 @@ class LiveSource final : public LogSource {
       });
     };
     run();
-    while (tds_error && row_error.empty() && Reconnectable(*tds_error)) {
+    while (primary && tds_error && row_error.empty() && Reconnectable(*tds_error)) {
       if (!Reconnect(*tds_error, error)) return false;
       run();
     }
@@ -178,6 +211,20 @@ class LiveSource final : public LogSource {
     auto catalog = Catalog::FromQueryRows(std::move(rows), error);
     if (!catalog) return false;
     catalog->database = connection_.options().database;
+    // Not fatal: without them transaction names still mark DDL (capture warns).
+    std::vector<SystemAllocationUnit> units;
+    auto units_error = connection.Execute(kSystemAllocationUnitsQuery, [&](const tds::Row& row) {
+      const int name = row.ColumnIndex("table_name"), unit = row.ColumnIndex("allocation_unit_id");
+      if (name < 0 || unit < 0) return false;
+      units.push_back({std::string(row.Text(name)), static_cast<uint64_t>(row.Int(unit).value_or(0))});
+      return true;
+    });
+    if (units_error) {
+      catalog->system_allocation_units_error = "system allocation units query: " + units_error->ToString();
+    } else if (units.empty()) {
+      catalog->system_allocation_units_error = "system allocation units query: no rows";
+    }
+    catalog->SetSystemAllocationUnits(std::move(units));
     out = std::move(*catalog);
     return true;
   }
@@ -475,6 +522,7 @@ class LiveSource final : public LogSource {
       const size_t delivered_before = delivered;
       const bool backup = segment.kind != Segment::kActive;
       const char* function = backup ? "fn_dump_dblog" : "fn_dblog";
+      streaming_ = true;  // ReadCatalog from inside on_row uses the second connection
       auto tds_error = connection_.Execute(
           backup ? FnDumpDblogQuery(start, ask, segment.backup) : FnDblogQuery(start, ask), [&](const tds::Row& row) {
             if (lsn_col < 0) {
@@ -507,6 +555,7 @@ class LiveSource final : public LogSource {
             }
             return true;
           });
+      streaming_ = false;
       if (!row_error.empty()) {
         error = row_error;
         return false;
@@ -581,6 +630,8 @@ class LiveSource final : public LogSource {
   }
 
   tds::Connection connection_;
+  std::optional<tds::Connection> side_;  // catalog reads while connection_ streams fn_dblog's rows
+  bool streaming_ = false;
   LiveSourceOptions options_;
   std::optional<LogBackup> only_backup_;  // logreader-dump --backup: this file, nothing else
   std::vector<int> columns_;

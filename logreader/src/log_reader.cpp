@@ -4,12 +4,34 @@
 
 namespace sqltail::logreader {
 
-LogReader::LogReader(LogSource& source, const Catalog& catalog, TransactionAssembler::CommitHandler on_commit)
+LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::CommitHandler on_commit)
     : source_(source),
+      catalog_(catalog),
       assembler_(catalog, [this, handler = std::move(on_commit)](const CommittedTransaction& txn, std::string& error) {
         if (txn.commit_lsn <= emitted_through_) return true;  // emitted before the checkpoint
         return handler(txn, error);
-      }) {}
+      }) {
+  assembler_.SetSchemaChangeHandler(
+      [this](const SchemaChangeCommit& commit, std::string& error) { return OnSchemaChange(commit, error); });
+}
+
+bool LogReader::OnSchemaChange(const SchemaChangeCommit& commit, std::string& error) {
+  if (!catalog_.HasVersionIn(commit.first_ddl_lsn, commit.commit_lsn)) {
+    // The catalog as it is now, from the first DDL record on. A later schema change of the same
+    // table that committed before this read is then already in it (docs/operator-guide.md).
+    Catalog fresh;
+    if (!source_.ReadCatalog(fresh, error)) {
+      error = "re-reading the catalog after the schema change committed at " + commit.commit_lsn.ToString() + " (" +
+              std::string(commit.reason) + "): " + error;
+      return false;
+    }
+    ++catalog_reads_;
+    catalog_.Update(std::move(fresh), commit.first_ddl_lsn);
+  }
+  if (commit.commit_lsn <= emitted_through_ || !on_schema_change_) return true;
+  const std::vector<TableChange> changes = catalog_.ChangesIn(commit.first_ddl_lsn, commit.commit_lsn);
+  return on_schema_change_(commit, changes, error);
+}
 
 void LogReader::Resume(Lsn restart_lsn, Lsn emitted_through, Lsn read_through) {
   read_from_ = restart_lsn;

@@ -48,6 +48,18 @@ struct TransactionAssembler::OpenTransaction {
   std::vector<KnownColumnBytes> known;  // offsets relative to bytes
   std::vector<uint8_t> bytes;           // copies of row images: the source's buffers are reused per row
 
+  // A schema-changing transaction (SchemaChangeCommit) from first_ddl_lsn on.
+  bool schema_change = false;
+  Lsn first_ddl_lsn;
+  std::string ddl_reason;
+  // Base-row changes it made to allocation units no captured table owned when they were read (a
+  // table it creates or rebuilds): checked again at its commit, against the catalog then.
+  struct UncapturedChange {
+    uint64_t allocation_unit_id;
+    Lsn lsn;
+  };
+  std::vector<UncapturedChange> uncaptured;
+
   // Spilled to disk (SpillOptions): the oldest changes are in a private temporary file.
   int spill_fd = -1;
   uint64_t spilled_changes = 0;
@@ -65,6 +77,10 @@ struct TransactionAssembler::OpenTransaction {
     name.clear();
     seen_begin = unmatched_compensation = false;
     unmatched_clr_lsn = unmatched_top_lsn = Lsn();
+    schema_change = false;
+    first_ddl_lsn = Lsn();
+    ddl_reason.clear();
+    uncaptured.clear();
     changes.clear();
     undoable.clear();
     known.clear();
@@ -113,6 +129,20 @@ void Utf16ToAscii(std::span<const uint8_t> utf16, std::string& out) {
   }
 }
 
+// [Transaction Name]s of DDL statements (log-internals.md section 6). A DDL statement inside a
+// user_transaction is named by that, and only its system-table records tell.
+bool IsDdlTransactionName(std::string_view name) {
+  return name == "CREATE TABLE" || name == "ALTER TABLE" || name == "DROPOBJ";
+}
+
+// A record that changes a row of a table's base rows (what a captured table's changes are made of).
+bool ChangesBaseRow(const LogRecordView& record) {
+  const auto ctx = static_cast<LogContext>(record.context);
+  if (ctx != LogContext::kHeap && ctx != LogContext::kClustered && ctx != LogContext::kMarkAsGhost) return false;
+  const LogOp op = record.op();
+  return op == LogOp::kInsertRows || op == LogOp::kDeleteRows || op == LogOp::kModifyRow || op == LogOp::kModifyColumns;
+}
+
 }  // namespace
 
 bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string& error) {
@@ -131,6 +161,11 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
     txn->begin_lsn = lsn;
     txn->seen_begin = true;
     if (!record.elements.empty()) Utf16ToAscii(record.elements[0], txn->name);
+    if (IsDdlTransactionName(txn->name)) {
+      txn->schema_change = true;
+      txn->first_ddl_lsn = lsn;
+      txn->ddl_reason = "transaction name " + txn->name;
+    }
     open_.push_back(std::move(txn));
     return true;
   }
@@ -145,7 +180,13 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
     open_.erase(found);
     buffered_bytes_ -= txn->bytes.size();
     bool ok = true;
-    if (op == LogOp::kAbortXact) {
+    if (op == LogOp::kCommitXact && txn->schema_change && !txn->unmatched_compensation) {
+      ok = CommitSchemaChange(*txn, lsn, record, error);
+      rebind_from_ = txn->first_ddl_lsn;
+    }
+    if (!ok) {
+      ++stats_.transactions_committed;
+    } else if (op == LogOp::kAbortXact) {
       ++stats_.transactions_aborted;
     } else {
       ++stats_.transactions_committed;
@@ -166,14 +207,30 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
         ok = EmitPart(txn->changes, txn->known, txn->bytes.data(), 0, true, error);
       }
     }
+    rebind_from_ = Lsn(UINT32_MAX, UINT32_MAX, UINT16_MAX);
     txn->Reset();
     pool_.push_back(std::move(txn));
     return ok;
   }
 
   if (!record.has_row_part) return true;
-  const CapturedTable* table = catalog_.FindByAllocationUnit(record.allocation_unit_id);
-  if (table == nullptr) return true;  // not a captured table (system tables, other tables, indexes)
+  const CapturedTable* table = catalog_.FindByAllocationUnit(record.allocation_unit_id, lsn);
+  if (table == nullptr) {  // not a captured table (system tables, other tables, indexes)
+    if (found == open_.end()) return true;
+    OpenTransaction& txn = **found;
+    if (const SystemAllocationUnit* unit = catalog_.FindSystemAllocationUnit(record.allocation_unit_id)) {
+      if (!txn.schema_change) {
+        txn.schema_change = true;
+        txn.first_ddl_lsn = lsn;
+        txn.ddl_reason = unit->name;
+      }
+    } else if (txn.schema_change && !record.IsCompensation() && ChangesBaseRow(record) && txn.uncaptured.size() < 8 &&
+               std::none_of(txn.uncaptured.begin(), txn.uncaptured.end(),
+                            [&](const auto& u) { return u.allocation_unit_id == record.allocation_unit_id; })) {
+      txn.uncaptured.push_back({record.allocation_unit_id, lsn});
+    }
+    return true;
+  }
   auto ctx = static_cast<LogContext>(record.context);
   bool base_row = ctx == LogContext::kHeap || ctx == LogContext::kClustered || ctx == LogContext::kMarkAsGhost;
   if (!base_row) return true;
@@ -259,7 +316,10 @@ bool TransactionAssembler::Compensate(OpenTransaction& txn, Lsn lsn, const LogRe
   // Previous LSN, and its Previous Page LSN is the undone record's LSN when nothing else changed the
   // page in between. Either must agree, with the table and the kind of change; otherwise the
   // transaction is marked and fails at commit (an abort drops it anyway).
-  if (txn.undoable.empty() || txn.undoable.back().table != &table || !Undoes(record.op(), txn.undoable.back().op) ||
+  // Tables are compared by allocation unit: a schema change inside the transaction may have put the
+  // record and its CLR under different versions of the table.
+  if (txn.undoable.empty() || txn.undoable.back().table->allocation_unit_id != table.allocation_unit_id ||
+      !Undoes(record.op(), txn.undoable.back().op) ||
       (record.previous_lsn != txn.undoable.back().previous_lsn &&
        record.previous_page_lsn != txn.undoable.back().lsn)) {
     if (!txn.unmatched_compensation) {
@@ -347,6 +407,31 @@ void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, Lsn previous
   txn.undoable.push_back({lsn, previous_lsn, op, &table, txn.changes.size() - 1});
 }
 
+bool TransactionAssembler::CommitSchemaChange(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record,
+                                              std::string& error) {
+  ++stats_.schema_change_transactions;
+  SchemaChangeCommit commit;
+  commit.id = txn.id;
+  commit.name = txn.name;
+  commit.begin_lsn = txn.begin_lsn;
+  commit.first_ddl_lsn = txn.first_ddl_lsn;
+  commit.commit_lsn = commit_lsn;
+  std::memcpy(commit.commit_time, record.xact_time, 8);
+  commit.reason = txn.ddl_reason;
+  commit.has_changes = !txn.changes.empty() || txn.spilled_changes > 0;
+  if (on_schema_change_ && !on_schema_change_(commit, error)) return false;
+  for (const auto& u : txn.uncaptured) {
+    const CapturedTable* table = catalog_.FindByAllocationUnit(u.allocation_unit_id, u.lsn);
+    if (table == nullptr) continue;
+    error = "log record " + u.lsn.ToString() + " changes " + table->QualifiedName() + " in transaction " +
+            txn.id.ToString() + " (" + txn.ddl_reason + ", committed at " + commit_lsn.ToString() +
+            "), which made it a captured table: changes in the transaction that creates or rebuilds a table "
+            "are not captured yet, and its rows would be missing (take a snapshot of the table instead)";
+    return false;
+  }
+  return true;
+}
+
 void TransactionAssembler::StartCommitted(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record) {
   committed_.id = record.transaction_id;
   committed_.name = txn.name;
@@ -370,6 +455,13 @@ bool TransactionAssembler::EmitPart(std::span<const Pending> changes, std::span<
     out.lsn = change.lsn;
     out.op = change.op;
     out.table = change.table;
+    // A change after a schema change in the same transaction was buffered under the version in
+    // force when it was read; the catalog now knows the one in force at its LSN. (A partial update's
+    // known columns are indices into the layout it was resolved with, so it keeps that one.)
+    if (!(change.lsn < rebind_from_) && !change.partial) {
+      if (const CapturedTable* now = catalog_.FindByAllocationUnit(change.table->allocation_unit_id, change.lsn))
+        out.table = now;
+    }
     out.record = {data + change.offset, change.size};
     out.before_record = {data + change.before_offset, change.before_size};
     out.partial = change.partial;

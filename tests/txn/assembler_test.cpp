@@ -79,7 +79,7 @@ struct Emitted {
   std::vector<Lsn> changes;
 };
 
-std::vector<Emitted> ReadAll(MemoryLog& log, const logreader::Catalog& catalog, std::string& error, Lsn restart = Lsn(),
+std::vector<Emitted> ReadAll(MemoryLog& log, logreader::Catalog& catalog, std::string& error, Lsn restart = Lsn(),
                              Lsn emitted_through = Lsn(), size_t batch = 3, Lsn read_through = Lsn()) {
   std::vector<Emitted> out;
   logreader::LogReader reader(log, catalog, [&](const logreader::CommittedTransaction& txn, std::string&) {

@@ -17,6 +17,9 @@ namespace sqltail::logreader {
 extern const char* const kCatalogQuery;
 // The log bounds: log_min_lsn and log_end_lsn of sys.dm_db_log_stats(DB_ID()).
 extern const char* const kLogStatsQuery;
+// The allocation units of the system base tables whose changes mark a schema change (table_name,
+// allocation_unit_id).
+extern const char* const kSystemAllocationUnitsQuery;
 
 struct LiveSourceOptions {
   // After a dropped connection or a timeout: reconnect for up to this long (0: fail at once), waiting

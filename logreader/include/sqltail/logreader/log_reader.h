@@ -2,7 +2,9 @@
 // keeps the position and the restart LSN a checkpoint needs.
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,7 +16,18 @@ namespace sqltail::logreader {
 
 class LogReader {
  public:
-  LogReader(LogSource& source, const Catalog& catalog, TransactionAssembler::CommitHandler on_commit);
+  // Called at a schema-changing commit once the catalog is up to date, with the changes of captured
+  // tables it made (often none: DDL on other tables), before the transaction's own changes are
+  // handed over; not for one emitted before the checkpoint.
+  using SchemaChangeHandler =
+      std::function<bool(const SchemaChangeCommit&, std::span<const TableChange>, std::string& error)>;
+
+  // `catalog` gains a version at each schema change: re-read from the source at the commit, unless
+  // it already has one there (a fixture's catalog.json holds them all).
+  LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::CommitHandler on_commit);
+  void SetSchemaChangeHandler(SchemaChangeHandler handler) { on_schema_change_ = std::move(handler); }
+  // Catalog reads at schema changes so far.
+  uint64_t catalog_reads() const { return catalog_reads_; }
 
   // Resume after a checkpoint: re-read from `restart_lsn` (inclusive) and hand over only the
   // transactions that commit after `emitted_through` (the commit LSN of the last emitted one).
@@ -44,7 +57,12 @@ class LogReader {
   void SetSpill(SpillOptions options) { assembler_.SetSpill(std::move(options)); }
 
  private:
+  bool OnSchemaChange(const SchemaChangeCommit& commit, std::string& error);
+
   LogSource& source_;
+  Catalog& catalog_;
+  SchemaChangeHandler on_schema_change_;
+  uint64_t catalog_reads_ = 0;
   TransactionAssembler assembler_;
   LogRecordView record_;
   Lsn read_from_;

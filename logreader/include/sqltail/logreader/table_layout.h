@@ -80,6 +80,7 @@ struct ColumnLayout {
 
   bool IsRendered() const { return name.has_value() && !is_dropped && !is_uniqueifier; }
   bool IsVariable() const { return leaf_offset < 0; }
+  bool operator==(const ColumnLayout&) const = default;
 };
 
 struct TableLayout {
@@ -87,6 +88,7 @@ struct TableLayout {
   std::string table;
   Compression compression = Compression::kNone;
   std::vector<ColumnLayout> columns;  // physical columns, in partition_column_id order
+  bool operator==(const TableLayout&) const = default;
 };
 
 // Parses the layout JSON (unknown keys ignored, missing optional keys take the defaults).

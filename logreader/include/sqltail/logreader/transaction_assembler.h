@@ -63,6 +63,19 @@ struct CommittedTransaction {
   bool last_part = true;
 };
 
+// A committed transaction that may have changed captured tables: it wrote a system base table that
+// describes tables and columns (Catalog::system_allocation_units), or its name is a DDL verb.
+struct SchemaChangeCommit {
+  TransactionId id;
+  std::string_view name;  // [Transaction Name]
+  Lsn begin_lsn;
+  Lsn first_ddl_lsn;  // its first record on such a system table (its begin when only the name tells)
+  Lsn commit_lsn;
+  uint8_t commit_time[8] = {};  // datetime layout, as logged
+  std::string_view reason;      // what marked it: "sys.syscolpars" or "transaction name ALTER TABLE"
+  bool has_changes = false;     // it holds changes of captured tables (handed over next)
+};
+
 struct AssemblerStats {
   uint64_t records = 0;
   uint64_t transactions_committed = 0;
@@ -75,11 +88,16 @@ struct AssemblerStats {
   uint64_t transactions_spilled = 0;           // transactions that went to disk (SpillOptions)
   uint64_t bytes_spilled = 0;                  // row bytes written to spill files
   uint64_t records_of_ended_transactions = 0;  // skipped after a resume (SkipUnknownThrough)
+  uint64_t schema_change_transactions = 0;     // committed transactions that SchemaChangeCommit describes
 };
 
 class TransactionAssembler {
  public:
   using CommitHandler = std::function<bool(const CommittedTransaction&, std::string& error)>;
+  // Runs at the commit of a schema-changing transaction, before its changes are handed over: it
+  // brings the catalog up to date (a version from first_ddl_lsn). The transaction's changes from
+  // first_ddl_lsn on are then handed over with the table versions in force at their LSNs.
+  using SchemaChangeHandler = std::function<bool(const SchemaChangeCommit&, std::string& error)>;
 
   TransactionAssembler(const Catalog& catalog, CommitHandler on_commit, UpdateResolverLimits limits = {});
   ~TransactionAssembler();
@@ -90,6 +108,7 @@ class TransactionAssembler {
 
   // Spill transactions to disk past a memory budget (off by default).
   void SetSpill(SpillOptions options);
+  void SetSchemaChangeHandler(SchemaChangeHandler handler) { on_schema_change_ = std::move(handler); }
 
   // After a resume from a checkpoint: a record up to `lsn` of a transaction whose begin was not
   // read belongs to one that had ended when the checkpoint was taken (its restart LSN is the
@@ -118,11 +137,18 @@ class TransactionAssembler {
   void StartCommitted(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record);
   bool EmitPart(std::span<const Pending> changes, std::span<const KnownColumnBytes> known, const uint8_t* data,
                 size_t first_change, bool last_part, std::string& error);
+  // At the commit of a schema-changing transaction: the handler, then the check that no change of a
+  // table it made captured was left behind.
+  bool CommitSchemaChange(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record, std::string& error);
   bool MaybeSpill(std::string& error);
   bool Spill(OpenTransaction& txn, bool keep_last, std::string& error);
   bool StreamSpilled(OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record, std::string& error);
   const Catalog& catalog_;
   CommitHandler on_commit_;
+  SchemaChangeHandler on_schema_change_;
+  // While a schema-changing transaction is handed over: its changes from this LSN on take the table
+  // version in force at their LSN (max: none).
+  Lsn rebind_from_ = Lsn(UINT32_MAX, UINT32_MAX, UINT16_MAX);
   // Open transactions, searched linearly: there are few at a time, and a vector allocates nothing
   // per transaction once it has grown (a map would allocate a node for each).
   std::vector<std::unique_ptr<OpenTransaction>> open_;
