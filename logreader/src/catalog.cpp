@@ -263,24 +263,26 @@ std::optional<Catalog> Catalog::FromFixtureJson(std::string_view json, std::stri
     return std::nullopt;
   }
   size_t number = 0;
+  Lsn previous_from;
   for (simdjson::dom::element v : versions) {
     const std::string where = "catalog.json: version " + std::to_string(number);
     // The first version applies from the start of the log; each later one from its from_lsn.
     Lsn from;
+    std::string_view text;
+    std::optional<Lsn> stated;
+    if (!v["from_lsn"].get(text)) stated = Lsn::Parse(text);
     if (number > 0) {
-      std::string_view text;
-      std::optional<Lsn> parsed;
-      if (!v["from_lsn"].get(text)) parsed = Lsn::Parse(text);
-      if (!parsed) {
+      if (!stated) {
         error = where + " has no from_lsn (an LSN string)";
         return std::nullopt;
       }
-      from = *parsed;
-      if (from <= catalog.NewestVersionLsn()) {
-        error = where + ": from_lsn " + from.ToString() + " is not after the previous version's";
+      if (*stated <= previous_from) {
+        error = where + ": from_lsn " + stated->ToString() + " is not after the previous version's";
         return std::nullopt;
       }
+      from = *stated;
     }
+    if (stated) previous_from = *stated;
     simdjson::dom::array tables;
     if (v["tables"].get(tables)) {
       error = where + " has no \"tables\" array";

@@ -1,0 +1,490 @@
+// Schema changes in the log: catalog versions by LSN, the transactions that mark a schema change,
+// the catalog re-read at their commit, and the table version each change is handed over with.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include "sqltail/fixtures/fixed_var_record_encoder.h"
+#include "sqltail/fixtures/inserts_workload.h"
+#include "sqltail/fixtures/log_record_encoder.h"
+#include "sqltail/logreader/log_reader.h"
+#include "sqltail/logreader/record_decoder.h"
+
+using namespace sqltail;
+using logreader::Lsn;
+using logreader::TableChangeKind;
+
+namespace {
+
+constexpr int64_t kObject = 101;
+constexpr uint64_t kUnit = fixtures::MakeAllocationUnitId(101, 256);
+constexpr uint64_t kRebuiltUnit = fixtures::MakeAllocationUnitId(103, 256);
+constexpr int64_t kNewObject = 102;
+constexpr uint64_t kNewUnit = fixtures::MakeAllocationUnitId(102, 256);
+// Stand-ins for the allocation units of sys.syscolpars and sys.sysschobjs: the test's catalog names
+// them, so their values only have to differ from the user tables'.
+constexpr uint64_t kSyscolpars = fixtures::MakeAllocationUnitId(41, 1);
+constexpr uint64_t kSysschobjs = fixtures::MakeAllocationUnitId(34, 1);
+
+// dbo.test_table (id, text) and, from version 2, a nullable int `qty` added at the end of the fixed part.
+logreader::TableLayout LayoutV1() { return fixtures::TestTableLayout(); }
+logreader::TableLayout LayoutV2() {
+  logreader::TableLayout layout = fixtures::TestTableLayout();
+  logreader::ColumnLayout qty;
+  qty.name = "qty";
+  qty.column_id = 3;
+  qty.type_name = "int";
+  qty.type = logreader::SqlType::kInt;
+  qty.max_length = 4;
+  qty.precision = 10;
+  qty.is_nullable = true;
+  qty.leaf_offset = 8;
+  qty.leaf_null_bit = 3;
+  layout.columns.push_back(qty);
+  return layout;
+}
+
+logreader::CapturedTable Table(logreader::TableLayout layout, uint64_t unit = kUnit, int64_t object = kObject) {
+  logreader::CapturedTable table;
+  table.object_id = object;
+  table.index_id = 1;
+  table.allocation_unit_id = unit;
+  table.layout = std::move(layout);
+  table.key_columns = {0};
+  return table;
+}
+
+std::vector<logreader::SystemAllocationUnit> SystemUnits() {
+  return {{"sys.syscolpars", kSyscolpars}, {"sys.sysschobjs", kSysschobjs}};
+}
+
+logreader::Catalog CatalogOf(std::vector<logreader::CapturedTable> tables, bool system_units = true) {
+  logreader::Catalog catalog;
+  for (auto& t : tables) catalog.Add(std::move(t));
+  if (system_units) catalog.SetSystemAllocationUnits(SystemUnits());
+  return catalog;
+}
+
+// An in-memory log whose ReadCatalog answers what `server` says the catalog is now.
+class MemoryLog final : public logreader::LogSource {
+ public:
+  std::function<logreader::Catalog()> server;
+  int catalog_reads = 0;
+
+  Lsn Begin(uint32_t xact, std::string name = "user_transaction") {
+    fixtures::BeginXactRecord r;
+    r.transaction_id.low = xact;
+    r.transaction_name = std::move(name);
+    r.login_sid = {1};
+    return Append(fixtures::EncodeBeginXact(r));
+  }
+  Lsn Insert(uint32_t xact, const logreader::TableLayout& layout, std::vector<fixtures::ColumnValue> values,
+             uint64_t unit = kUnit) {
+    fixtures::InsertRowsRecord r;
+    r.transaction_id.low = xact;
+    r.allocation_unit_id = unit;
+    r.record = fixtures::EncodeFixedVarRecord(layout, values);
+    r.lock_info = fixtures::InsertLockInfo(static_cast<int32_t>(kObject));
+    return Append(fixtures::EncodeInsertRows(r));
+  }
+  // A row written into a system base table. Its bytes are a stand-in: sqltail reads only which
+  // allocation unit the record names, never the system row itself.
+  Lsn SystemRow(uint32_t xact, uint64_t unit) {
+    fixtures::InsertRowsRecord r;
+    r.transaction_id.low = xact;
+    r.allocation_unit_id = unit;
+    r.record = fixtures::EncodeFixedVarRecord(LayoutV1(), std::vector<fixtures::ColumnValue>{int64_t{41}, "x"});
+    r.lock_info = fixtures::InsertLockInfo(41);
+    return Append(fixtures::EncodeInsertRows(r));
+  }
+  Lsn End(uint32_t xact, Lsn begin, bool commit = true) {
+    fixtures::EndXactRecord r;
+    r.operation = commit ? fixtures::LogOperation::kCommitXact : fixtures::LogOperation::kAbortXact;
+    r.transaction_id.low = xact;
+    r.begin_lsn = begin;
+    return Append(fixtures::EncodeEndXact(r));
+  }
+
+  bool ReadCatalog(logreader::Catalog& out, std::string& error) override {
+    ++catalog_reads;
+    if (!server) {
+      error = "no server";
+      return false;
+    }
+    out = server();
+    return true;
+  }
+  bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) override {
+    delivered = 0;
+    for (const auto& [lsn, bytes] : records_) {
+      if (lsn < from || delivered == max_rows) continue;
+      ++delivered;
+      if (!on_row({lsn, bytes, static_cast<int>(bytes.size())}, error)) return false;
+    }
+    return true;
+  }
+
+ private:
+  Lsn Append(fixtures::Bytes bytes) {
+    Lsn lsn(0x25, 0x100, static_cast<uint16_t>(records_.size() + 1));
+    records_.emplace_back(lsn, std::move(bytes));
+    return lsn;
+  }
+  std::vector<std::pair<Lsn, fixtures::Bytes>> records_;
+};
+
+// A change as handed over: its LSN, the table version's first LSN, and the row as JSON.
+struct Handed {
+  Lsn lsn;
+  Lsn table_from;
+  size_t columns = 0;
+  std::string row;
+};
+
+struct SchemaEvent {
+  Lsn commit;
+  Lsn first_ddl;
+  std::string reason;
+  std::vector<std::pair<TableChangeKind, std::string>> changes;  // kind, table name
+  size_t new_columns = 0;                                        // of the first change's table
+};
+
+struct Run {
+  std::vector<Handed> changes;
+  std::vector<SchemaEvent> schema_events;
+  std::string error;
+  uint64_t catalog_reads = 0;
+};
+
+Run ReadAll(MemoryLog& log, logreader::Catalog& catalog, Lsn emitted_through = Lsn()) {
+  Run run;
+  logreader::LogReader reader(log, catalog, [&](const logreader::CommittedTransaction& txn, std::string& error) {
+    for (const auto& c : txn.changes) {
+      logreader::DecodedRecord decoded;
+      logreader::DecodeError decode_error;
+      if (!logreader::DecodeRecord(c.table->layout, c.record, decoded, decode_error)) {
+        error = "decode at " + c.lsn.ToString() + ": " + decode_error.message;
+        return false;
+      }
+      Handed h{c.lsn, c.table->valid_from, c.table->layout.columns.size(), "{"};
+      for (size_t i = 0; i < decoded.fields.size(); ++i) {
+        if (i > 0) h.row += ",";
+        h.row += *c.table->layout.columns[i].name + ":";
+        logreader::AppendCanonicalJson(c.table->layout.columns[i], decoded.fields[i], h.row);
+      }
+      h.row += "}";
+      run.changes.push_back(std::move(h));
+    }
+    return true;
+  });
+  reader.SetSchemaChangeHandler([&](const logreader::SchemaChangeCommit& commit,
+                                    std::span<const logreader::TableChange> changes, std::string&) {
+    SchemaEvent e{commit.commit_lsn, commit.first_ddl_lsn, std::string(commit.reason), {}, 0};
+    for (const auto& c : changes) e.changes.emplace_back(c.kind, c.table->QualifiedName());
+    if (!changes.empty()) e.new_columns = changes.front().table->layout.columns.size();
+    run.schema_events.push_back(std::move(e));
+    return true;
+  });
+  reader.Resume(Lsn(), emitted_through);
+  size_t rows = 0;
+  do {
+    if (!reader.Poll(4, rows, run.error)) break;
+  } while (rows > 0);
+  run.catalog_reads = reader.catalog_reads();
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("catalog versions: an added column is an ALTER from its LSN, an unchanged table keeps its version") {
+  auto catalog = CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)});
+  const logreader::CapturedTable* v1 = catalog.FindByAllocationUnit(kUnit);
+  const logreader::CapturedTable* other = catalog.FindByAllocationUnit(kNewUnit);
+  REQUIRE(v1 != nullptr);
+  REQUIRE(other != nullptr);
+  const Lsn from(0x25, 0x200, 1);
+  auto changes = catalog.Update(CatalogOf({Table(LayoutV2()), Table(LayoutV1(), kNewUnit, kNewObject)}), from);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].kind == TableChangeKind::kAlter);
+  CHECK(changes[0].lsn == from);
+  CHECK(changes[0].previous == v1);
+  CHECK(changes[0].table->layout.columns.size() == 3);
+  CHECK(changes[0].table->valid_from == from);
+  // By LSN: before `from` the first version, from it on the second; the unchanged table is the same object.
+  CHECK(catalog.FindByAllocationUnit(kUnit, Lsn(0x25, 0x1ff, 9)) == v1);
+  CHECK(catalog.FindByAllocationUnit(kUnit, from) == changes[0].table);
+  CHECK(catalog.FindByAllocationUnit(kUnit) == changes[0].table);
+  CHECK(catalog.FindByAllocationUnit(kNewUnit) == other);
+  CHECK(catalog.tables().size() == 2);
+  CHECK(catalog.HasVersionIn(from, from));
+  CHECK_FALSE(catalog.HasVersionIn(Lsn(0x25, 0x200, 2), Lsn(0x26, 0, 0)));
+  CHECK(catalog.ChangesIn(Lsn(), from).size() == 1);
+  CHECK(catalog.ChangesIn(Lsn(0x25, 0x200, 2), Lsn(0x26, 0, 0)).empty());
+  // Reading the same catalog again changes nothing.
+  CHECK(catalog.Update(CatalogOf({Table(LayoutV2()), Table(LayoutV1(), kNewUnit, kNewObject)}), Lsn(0x25, 0x300, 1))
+            .empty());
+  CHECK(catalog.FindByAllocationUnit(kUnit) == changes[0].table);
+}
+
+TEST_CASE("catalog versions: create, drop, a rebuild's new allocation unit, and renames through the filter") {
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  catalog.Filter({"dbo.*"}, {"dbo.secret*"});
+  const Lsn l1(0x30, 1, 1), l2(0x30, 2, 1), l3(0x30, 3, 1), l4(0x30, 4, 1);
+
+  auto created = catalog.Update(CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)}), l1);
+  REQUIRE(created.size() == 1);
+  CHECK(created[0].kind == TableChangeKind::kCreate);
+  CHECK(created[0].previous == nullptr);
+  CHECK(catalog.FindByAllocationUnit(kNewUnit, Lsn(0x30, 0, 9)) == nullptr);  // not captured before its creation
+  CHECK(catalog.FindByAllocationUnit(kNewUnit, l1) == created[0].table);
+
+  // A rebuild: same object, new allocation unit. The old unit is no longer captured from then on.
+  auto rebuilt = catalog.Update(CatalogOf({Table(LayoutV1(), kRebuiltUnit), Table(LayoutV1(), kNewUnit, kNewObject)}), l2);
+  REQUIRE(rebuilt.size() == 1);
+  CHECK(rebuilt[0].kind == TableChangeKind::kAlter);
+  CHECK(catalog.FindByAllocationUnit(kUnit, l2) == nullptr);
+  CHECK(catalog.FindByAllocationUnit(kUnit, Lsn(0x30, 1, 9)) != nullptr);
+  CHECK(catalog.FindByAllocationUnit(kRebuiltUnit, l2) == rebuilt[0].table);
+
+  // Renamed out of the filter: a drop.
+  auto renamed_layout = LayoutV1();
+  renamed_layout.table = "secret_table";
+  auto dropped =
+      catalog.Update(CatalogOf({Table(renamed_layout, kRebuiltUnit), Table(LayoutV1(), kNewUnit, kNewObject)}), l3);
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].kind == TableChangeKind::kDrop);
+  CHECK(dropped[0].table->layout.table == "test_table");
+  CHECK(catalog.FindByAllocationUnit(kRebuiltUnit, l3) == nullptr);
+  CHECK(catalog.tables().size() == 1);
+
+  // DROP TABLE of the other one.
+  auto gone = catalog.Update(CatalogOf({Table(renamed_layout, kRebuiltUnit)}), l4);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].kind == TableChangeKind::kDrop);
+  CHECK(catalog.tables().empty());
+  CHECK(catalog.changes().size() == 4);
+}
+
+TEST_CASE("catalog.json: every version from its from_lsn, and the system allocation units") {
+  const std::string json = R"({"database": "db",
+    "system_allocation_units": [{"name": "sys.syscolpars", "allocation_unit_id": 2686976}],
+    "versions": [
+     {"from_lsn": "00000025:00000100:0001", "tables": [{"schema": "dbo", "table": "t", "object_id": 5,
+       "allocation_unit_id": 77, "columns": [{"name": "id", "column_id": 1, "type": "int", "max_length": 4,
+       "is_nullable": false, "leaf_offset": 4, "leaf_null_bit": 1, "key_ordinal": 1}]}]},
+     {"from_lsn": "00000025:00000200:0001", "tables": [{"schema": "dbo", "table": "t", "object_id": 5,
+       "allocation_unit_id": 77, "columns": [{"name": "id", "column_id": 1, "type": "int", "max_length": 4,
+       "is_nullable": false, "leaf_offset": 4, "leaf_null_bit": 1, "key_ordinal": 1},
+       {"name": "b", "column_id": 2, "type": "int", "max_length": 4, "leaf_offset": 8, "leaf_null_bit": 2}]}]}]})";
+  std::string error;
+  auto catalog = logreader::Catalog::FromFixtureJson(json, error);
+  REQUIRE_MESSAGE(catalog, error);
+  REQUIRE(catalog->FindSystemAllocationUnit(2686976) != nullptr);
+  CHECK(catalog->FindSystemAllocationUnit(2686976)->name == "sys.syscolpars");
+  CHECK(catalog->FindSystemAllocationUnit(77) == nullptr);
+  // The first version applies from the start of the log, whatever its from_lsn says.
+  REQUIRE(catalog->FindByAllocationUnit(77, Lsn(0x10, 0, 1)) != nullptr);
+  CHECK(catalog->FindByAllocationUnit(77, Lsn(0x10, 0, 1))->layout.columns.size() == 1);
+  CHECK(catalog->FindByAllocationUnit(77, Lsn(0x25, 0x200, 1))->layout.columns.size() == 2);
+  REQUIRE(catalog->changes().size() == 1);
+  CHECK(catalog->changes()[0].kind == TableChangeKind::kAlter);
+
+  SUBCASE("versions out of order are refused") {
+    std::string bad = json;
+    bad.replace(bad.find("00000025:00000200:0001"), 22, "00000025:00000050:0001");
+    CHECK_FALSE(logreader::Catalog::FromFixtureJson(bad, error));
+    CHECK(error.find("not after the previous version") != std::string::npos);
+  }
+  SUBCASE("a later version without from_lsn is refused") {
+    std::string bad = json;
+    bad.replace(bad.find("\"from_lsn\": \"00000025:00000200:0001\","), 37, "");
+    CHECK_FALSE(logreader::Catalog::FromFixtureJson(bad, error));
+    CHECK(error.find("version 1 has no from_lsn") != std::string::npos);
+  }
+}
+
+TEST_CASE("ALTER TABLE in its own transaction: the catalog is re-read at the commit, later rows take the new layout") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV2())}); };
+  Lsn a = log.Begin(1, "INSERT");
+  Lsn a1 = log.Insert(1, LayoutV1(), {int64_t{1}, "one"});
+  log.End(1, a);
+  Lsn d = log.Begin(2, "ALTER TABLE");
+  Lsn d1 = log.SystemRow(2, kSyscolpars);
+  log.SystemRow(2, kSysschobjs);
+  Lsn d_commit = log.End(2, d);
+  Lsn b = log.Begin(3, "INSERT");
+  Lsn b1 = log.Insert(3, LayoutV2(), {int64_t{2}, "two", int64_t{7}});
+  log.End(3, b);
+
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.catalog_reads == 1);
+  REQUIRE(run.schema_events.size() == 1);
+  CHECK(run.schema_events[0].commit == d_commit);
+  // The name marks it from its begin; the system row would have marked it from d1.
+  CHECK(run.schema_events[0].first_ddl == d);
+  CHECK(run.schema_events[0].reason == "transaction name ALTER TABLE");
+  REQUIRE(run.schema_events[0].changes.size() == 1);
+  CHECK(run.schema_events[0].changes[0] == std::pair{TableChangeKind::kAlter, std::string("dbo.test_table")});
+  CHECK(run.schema_events[0].new_columns == 3);
+  REQUIRE(run.changes.size() == 2);
+  CHECK(run.changes[0].lsn == a1);
+  CHECK(run.changes[0].row == R"({id:1,text:"one"})");
+  CHECK(run.changes[1].lsn == b1);
+  CHECK(run.changes[1].table_from == d);
+  CHECK(run.changes[1].row == R"({id:2,text:"two",qty:7})");
+  (void)d1;
+}
+
+TEST_CASE("DDL inside a user_transaction: only the system-table record tells, and the transaction's later rows are "
+          "handed over with the new version") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV2())}); };
+  Lsn t = log.Begin(1);
+  Lsn before = log.Insert(1, LayoutV1(), {int64_t{1}, "before"});
+  Lsn ddl = log.SystemRow(1, kSyscolpars);
+  Lsn after = log.Insert(1, LayoutV2(), {int64_t{2}, "after", int64_t{5}});
+  Lsn commit = log.End(1, t);
+
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  REQUIRE(run.schema_events.size() == 1);
+  CHECK(run.schema_events[0].first_ddl == ddl);
+  CHECK(run.schema_events[0].commit == commit);
+  CHECK(run.schema_events[0].reason == "sys.syscolpars");
+  REQUIRE(run.changes.size() == 2);
+  CHECK(run.changes[0].lsn == before);
+  CHECK(run.changes[0].columns == 2);  // read before the DDL: the old version
+  CHECK(run.changes[0].row == R"({id:1,text:"before"})");
+  CHECK(run.changes[1].lsn == after);
+  CHECK(run.changes[1].columns == 3);  // buffered under the old version, handed over with the new one
+  CHECK(run.changes[1].row == R"({id:2,text:"after",qty:5})");
+}
+
+TEST_CASE("without the DDL record the new rows would not fit the old layout (the guard this relies on)") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())}, /*system_units=*/false);
+  log.server = [] { return CatalogOf({Table(LayoutV2())}); };
+  Lsn t = log.Begin(1);
+  log.SystemRow(1, kSyscolpars);  // not known as a system table: not a schema change
+  log.Insert(1, LayoutV2(), {int64_t{2}, "after", int64_t{5}});
+  log.End(1, t);
+  Run run = ReadAll(log, catalog);
+  CHECK(run.schema_events.empty());
+  CHECK(run.catalog_reads == 0);
+  CHECK(run.error.find("decode at") != std::string::npos);
+}
+
+TEST_CASE("a schema change of other tables re-reads the catalog and reports no change") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV1())}); };
+  Lsn d = log.Begin(1, "CREATE TABLE");
+  log.SystemRow(1, kSysschobjs);
+  log.End(1, d);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.catalog_reads == 1);
+  REQUIRE(run.schema_events.size() == 1);
+  CHECK(run.schema_events[0].changes.empty());
+}
+
+TEST_CASE("an aborted DDL transaction reads nothing and changes nothing") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV2())}); };
+  Lsn d = log.Begin(1, "ALTER TABLE");
+  log.SystemRow(1, kSyscolpars);
+  log.End(1, d, /*commit=*/false);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.catalog_reads == 0);
+  CHECK(run.schema_events.empty());
+  CHECK(catalog.FindByAllocationUnit(kUnit)->layout.columns.size() == 2);
+}
+
+TEST_CASE("rows written in the transaction that creates a captured table stop the stream with an error") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)}); };
+  Lsn t = log.Begin(1, "user_transaction");
+  log.SystemRow(1, kSysschobjs);
+  Lsn row = log.Insert(1, LayoutV1(), {int64_t{1}, "new"}, kNewUnit);
+  log.End(1, t);
+  Run run = ReadAll(log, catalog);
+  CHECK(run.error.find("log record " + row.ToString()) != std::string::npos);
+  CHECK(run.error.find("creates or rebuilds") != std::string::npos);
+  CHECK(run.changes.empty());
+}
+
+TEST_CASE("a table created in its own transaction is captured from the next one, with a CREATE") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)}); };
+  Lsn t = log.Begin(1, "CREATE TABLE");
+  log.SystemRow(1, kSysschobjs);
+  log.End(1, t);
+  Lsn u = log.Begin(2, "INSERT");
+  Lsn row = log.Insert(2, LayoutV1(), {int64_t{1}, "new"}, kNewUnit);
+  log.End(2, u);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  REQUIRE(run.schema_events.size() == 1);
+  REQUIRE(run.schema_events[0].changes.size() == 1);
+  CHECK(run.schema_events[0].changes[0].first == TableChangeKind::kCreate);
+  REQUIRE(run.changes.size() == 1);
+  CHECK(run.changes[0].lsn == row);
+}
+
+TEST_CASE("a schema change emitted before the checkpoint updates the catalog but is not reported again") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV2())}); };
+  Lsn d = log.Begin(1, "ALTER TABLE");
+  log.SystemRow(1, kSyscolpars);
+  Lsn d_commit = log.End(1, d);
+  Lsn b = log.Begin(2, "INSERT");
+  log.Insert(2, LayoutV2(), {int64_t{2}, "two", int64_t{7}});
+  log.End(2, b);
+  Run run = ReadAll(log, catalog, /*emitted_through=*/d_commit);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.schema_events.empty());
+  REQUIRE(run.changes.size() == 1);
+  CHECK(run.changes[0].row == R"({id:2,text:"two",qty:7})");
+}
+
+TEST_CASE("a catalog that already knows the version (a fixture) is not re-read") {
+  MemoryLog log;
+  Lsn d = log.Begin(1, "ALTER TABLE");
+  Lsn d1 = log.SystemRow(1, kSyscolpars);
+  log.End(1, d);
+  Lsn b = log.Begin(2, "INSERT");
+  log.Insert(2, LayoutV2(), {int64_t{2}, "two", int64_t{7}});
+  log.End(2, b);
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  catalog.Update(CatalogOf({Table(LayoutV2())}), d1);
+  Run run = ReadAll(log, catalog);  // log.server unset: a read would fail
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(log.catalog_reads == 0);
+  REQUIRE(run.schema_events.size() == 1);
+  REQUIRE(run.schema_events[0].changes.size() == 1);
+  CHECK(run.schema_events[0].changes[0].first == TableChangeKind::kAlter);
+  REQUIRE(run.changes.size() == 1);
+  CHECK(run.changes[0].row == R"({id:2,text:"two",qty:7})");
+}
+
+TEST_CASE("a failed catalog read names the schema change") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  Lsn d = log.Begin(1, "ALTER TABLE");
+  log.SystemRow(1, kSyscolpars);
+  Lsn d_commit = log.End(1, d);
+  Run run = ReadAll(log, catalog);
+  CHECK(run.error.find("re-reading the catalog after the schema change committed at " + d_commit.ToString()) !=
+        std::string::npos);
+  CHECK(run.error.find("no server") != std::string::npos);
+}
