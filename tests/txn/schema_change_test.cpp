@@ -178,14 +178,14 @@ Run ReadAll(MemoryLog& log, logreader::Catalog& catalog, Lsn emitted_through = L
     }
     return true;
   });
-  reader.SetSchemaChangeHandler([&](const logreader::SchemaChangeCommit& commit,
-                                    std::span<const logreader::TableChange> changes, std::string&) {
-    SchemaEvent e{commit.commit_lsn, commit.first_ddl_lsn, std::string(commit.reason), {}, 0};
-    for (const auto& c : changes) e.changes.emplace_back(c.kind, c.table->QualifiedName());
-    if (!changes.empty()) e.new_columns = changes.front().table->layout.columns.size();
-    run.schema_events.push_back(std::move(e));
-    return true;
-  });
+  reader.SetSchemaChangeHandler(
+      [&](const logreader::SchemaChangeCommit& commit, std::span<const logreader::TableChange> changes, std::string&) {
+        SchemaEvent e{commit.commit_lsn, commit.first_ddl_lsn, std::string(commit.reason), {}, 0};
+        for (const auto& c : changes) e.changes.emplace_back(c.kind, c.table->QualifiedName());
+        if (!changes.empty()) e.new_columns = changes.front().table->layout.columns.size();
+        run.schema_events.push_back(std::move(e));
+        return true;
+      });
   reader.Resume(Lsn(), emitted_through);
   size_t rows = 0;
   do {
@@ -240,7 +240,8 @@ TEST_CASE("catalog versions: create, drop, a rebuild's new allocation unit, and 
   CHECK(catalog.FindByAllocationUnit(kNewUnit, l1) == created[0].table);
 
   // A rebuild: same object, new allocation unit. The old unit is no longer captured from then on.
-  auto rebuilt = catalog.Update(CatalogOf({Table(LayoutV1(), kRebuiltUnit), Table(LayoutV1(), kNewUnit, kNewObject)}), l2);
+  auto rebuilt =
+      catalog.Update(CatalogOf({Table(LayoutV1(), kRebuiltUnit), Table(LayoutV1(), kNewUnit, kNewObject)}), l2);
   REQUIRE(rebuilt.size() == 1);
   CHECK(rebuilt[0].kind == TableChangeKind::kAlter);
   CHECK(catalog.FindByAllocationUnit(kUnit, l2) == nullptr);
@@ -339,8 +340,9 @@ TEST_CASE("ALTER TABLE in its own transaction: the catalog is re-read at the com
   (void)d1;
 }
 
-TEST_CASE("DDL inside a user_transaction: only the system-table record tells, and the transaction's later rows are "
-          "handed over with the new version") {
+TEST_CASE(
+    "DDL inside a user_transaction: only the system-table record tells, and the transaction's later rows are "
+    "handed over with the new version") {
   MemoryLog log;
   auto catalog = CatalogOf({Table(LayoutV1())});
   log.server = [] { return CatalogOf({Table(LayoutV2())}); };
