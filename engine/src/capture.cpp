@@ -73,6 +73,12 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   if (!source.ReadCatalog(catalog, error)) return false;
   std::string database = options.database.empty() ? catalog.database : options.database;
   catalog.Filter(options.table_include, options.table_exclude);
+  if (catalog.system_allocation_units().empty())
+    info("warning: the system tables that mark a schema change are not known (" +
+         (catalog.system_allocation_units_error.empty() ? std::string("the source does not list them")
+                                                        : catalog.system_allocation_units_error) +
+         "): only transactions named ALTER TABLE, CREATE TABLE or DROPOBJ are taken as schema changes "
+         "(docs/operator-guide.md \"Schema changes in the log\")");
   if (catalog.tables().empty()) {
     error = "capture: no table of database '" + database + "' matches table.include/table.exclude";
     return false;

@@ -16,9 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "sqltail/fixtures/fixed_var_record_encoder.h"
+#include "sqltail/fixtures/add_column_workload.h"
 #include "sqltail/fixtures/inserts_workload.h"
-#include "sqltail/fixtures/log_record_encoder.h"
 #include "sqltail/logreader/change_event.h"
 #include "sqltail/logreader/log_reader.h"
 #include "sqltail/replay/fixture_query_handler.h"
@@ -354,114 +353,18 @@ TEST_CASE("a single backup file is read on its own (logreader-dump --backup)") {
 
 namespace {
 
-// A fixture with a schema change in the middle: dbo.t (id int key, text varchar) gets a nullable
-// int `qty` (ALTER TABLE ... ADD, metadata only) between two INSERT transactions. The ALTER's only
-// record is a row written into sys.syscolpars; its bytes are a stand-in (sqltail reads only which
-// allocation unit a system record names, see docs/fixture-format.md).
+// fixture-gen --workload add-column: three INSERTs, ALTER TABLE ADD qty inside BEGIN TRAN (only its
+// sys.syscolpars record tells), three more INSERTs.
 struct SchemaChangeFixture {
-  static constexpr uint64_t kUnit = 72057594047758336ull, kPartition = 72057594042187776ull;
-  static constexpr uint64_t kSyscolpars = fixtures::MakeAllocationUnitId(41, 1);
-
   SchemaChangeFixture() {
     dir = fs::temp_directory_path() / ("sqltail-schema-change-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    logreader::TableLayout v1 = fixtures::TestTableLayout(), v2 = v1;
-    logreader::ColumnLayout qty;
-    qty.name = "qty";
-    qty.column_id = 3;
-    qty.type_name = "int";
-    qty.type = logreader::SqlType::kInt;
-    qty.max_length = 4;
-    qty.precision = 10;
-    qty.leaf_offset = 8;
-    qty.leaf_null_bit = 3;
-    v2.columns.push_back(qty);
-
-    std::string log;
-    uint16_t slot = 0;
-    auto line = [&](const fixtures::Bytes& bytes, const char* op, const char* context, uint32_t xact, uint64_t unit) {
-      const Lsn lsn(0x30, 0x10, ++slot);
-      char id[16];
-      std::snprintf(id, sizeof id, "0000:%08x", xact);
-      log += "{\"Current LSN\":\"" + lsn.ToString() + "\",\"Operation\":\"" + op + "\",\"Context\":\"" + context +
-             "\",\"Transaction ID\":\"" + id + "\",\"Log Record Length\":" + std::to_string(bytes.size()) +
-             ",\"AllocUnitId\":" + (unit ? std::to_string(unit) : "null") +
-             ",\"PartitionId\":" + (unit ? std::to_string(kPartition) : "null") +
-             ",\"Page ID\":" + (unit ? "\"0001:00000100\"" : "null") + ",\"Slot ID\":" + (unit ? "0" : "null") +
-             ",\"Log Record\":\"0x";
-      static const char* hex = "0123456789ABCDEF";
-      for (uint8_t b : bytes) log += {hex[b >> 4], hex[b & 15]};
-      log += "\"}\n";
-      return lsn;
-    };
-    auto begin = [&](uint32_t xact, const char* name) {
-      fixtures::BeginXactRecord r;
-      r.transaction_id.low = xact;
-      r.transaction_name = name;
-      r.login_sid = {1};
-      return line(fixtures::EncodeBeginXact(r), "LOP_BEGIN_XACT", "LCX_NULL", xact, 0);
-    };
-    auto insert = [&](uint32_t xact, const logreader::TableLayout& layout, std::vector<fixtures::ColumnValue> values,
-                      uint64_t unit) {
-      fixtures::InsertRowsRecord r;
-      r.transaction_id.low = xact;
-      r.allocation_unit_id = unit;
-      r.partition_id = kPartition;
-      r.record = fixtures::EncodeFixedVarRecord(layout, values);
-      r.lock_info = fixtures::InsertLockInfo(5);
-      return line(fixtures::EncodeInsertRows(r), "LOP_INSERT_ROWS", "LCX_CLUSTERED", xact, unit);
-    };
-    auto commit = [&](uint32_t xact, Lsn begin_lsn) {
-      fixtures::EndXactRecord r;
-      r.operation = fixtures::LogOperation::kCommitXact;
-      r.transaction_id.low = xact;
-      r.begin_lsn = begin_lsn;
-      return line(fixtures::EncodeEndXact(r), "LOP_COMMIT_XACT", "LCX_NULL", xact, 0);
-    };
-    for (uint32_t x = 1; x <= 3; ++x) {
-      const Lsn b = begin(x, "INSERT");
-      insert(x, v1, {int64_t{x}, "before " + std::to_string(x)}, kUnit);
-      commit(x, b);
-    }
-    const Lsn alter = begin(10, "user_transaction");  // only the system record tells
-    ddl_lsn = insert(10, v1, {int64_t{41}, "stand-in"}, kSyscolpars);
-    commit(10, alter);
-    for (uint32_t x = 20; x <= 22; ++x) {
-      const Lsn b = begin(x, "INSERT");
-      insert(x, v2, {int64_t{x}, "after " + std::to_string(x), int64_t{x * 10}}, kUnit);
-      commit(x, b);
-    }
-    rows = slot;
-    std::ofstream(dir / "log.jsonl") << log;
-
-    auto table = [&](const logreader::TableLayout& layout) {
-      std::string t = R"({"object_id": 5, "schema": "dbo", "table": "test_table", "index_id": 1, "partition_id": )" +
-                      std::to_string(kPartition) + R"(, "hobt_id": )" + std::to_string(kPartition) +
-                      R"(, "allocation_unit_id": )" + std::to_string(kUnit) +
-                      R"(, "compression": "none", "columns": [)";
-      for (size_t i = 0; i < layout.columns.size(); ++i) {
-        const auto& c = layout.columns[i];
-        t += (i ? "," : "") + std::string(R"({"name": ")") + *c.name + R"(", "column_id": )" +
-             std::to_string(c.column_id) + R"(, "type": ")" + c.type_name + R"(", "max_length": )" +
-             std::to_string(c.max_length) + R"(, "is_nullable": )" + (c.is_nullable ? "true" : "false") +
-             R"(, "leaf_offset": )" + std::to_string(c.leaf_offset) + R"(, "leaf_null_bit": )" +
-             std::to_string(c.leaf_null_bit) + R"(, "key_ordinal": )" + std::to_string(c.key_ordinal) +
-             (c.collation_name ? R"(, "collation_name": ")" + *c.collation_name + "\"" : std::string()) + "}";
-      }
-      return t + "]}";
-    };
-    std::ofstream(dir / "catalog.json")
-        << R"({"server_name": "SQLPROD01", "database": "source_db", "system_allocation_units": [)"
-        << R"({"name": "sys.syscolpars", "allocation_unit_id": )" << kSyscolpars << "}],\n"
-        << R"( "versions": [{"from_lsn": "00000030:00000010:0001", "tables": [)" << table(v1) << "]},\n"
-        << R"(  {"from_lsn": ")" << ddl_lsn.ToString() << R"(", "tables": [)" << table(v2) << "]}]}\n";
+    rows = fixtures::WriteAddColumnFixture({3, true}, dir).log_records;
   }
   ~SchemaChangeFixture() {
     std::error_code ignored;
     fs::remove_all(dir, ignored);
   }
   fs::path dir;
-  Lsn ddl_lsn;
   size_t rows = 0;
 };
 
@@ -475,7 +378,7 @@ TEST_CASE("a schema change read live: the catalog is re-read on a second connect
   const Run expected = ReadAll(*fixture, Lsn(), 100000);
   REQUIRE_MESSAGE(expected.ok, expected.error);
   REQUIRE(LinesOf(expected.events) == 6);
-  CHECK(expected.events.find(R"("after":{"id":20,"text":"after 20","qty":200})") != std::string::npos);
+  CHECK(expected.events.find(R"("after":{"id":3,"text":"after 3","qty":30})") != std::string::npos);
   CHECK(expected.events.find(R"("after":{"id":1,"text":"before 1"})") != std::string::npos);
 
   // The log grows while it is read, so the first catalog read sees the table before the ALTER; the

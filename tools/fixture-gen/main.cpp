@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "sqltail/fixtures/add_column_workload.h"
 #include "sqltail/fixtures/inserts_workload.h"
 #include "sqltail/fixtures/mixed_workload.h"
 
@@ -22,8 +23,9 @@ int main(int argc, char** argv) {
   described.add_options()("help,h", "show this help")(
       "workload", po::value(&workload)->required(),
       "workload to generate: inserts | updates (inserts, then UPDATEs, DELETEs and rolled-back UPDATEs) | mixed "
-      "(three tables of many types, overlapping transactions)")(
-      "rows", po::value(&options.rows), "inserts, updates: number of rows to insert (ids 0..rows-1)")(
+      "(three tables of many types, overlapping transactions) | add-column (rows INSERTs, ALTER TABLE ADD qty int NULL "
+      "inside a transaction, rows more INSERTs)")("rows", po::value(&options.rows),
+                                                  "inserts, updates: number of rows to insert (ids 0..rows-1)")(
       "transactions", po::value(&mixed.transactions), "mixed: number of transactions")(
       "seed", po::value(&options.seed)->default_value(1), "seed: same seed, byte-identical files")(
       "rows-per-transaction", po::value(&options.rows_per_transaction)->default_value(1),
@@ -61,8 +63,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       options.rollbacks = 0;
-    } else if (workload != "updates") {
-      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts, updates, mixed)\n";
+    } else if (workload != "updates" && workload != "add-column") {
+      std::cerr << "fixture-gen: unknown workload '" << workload << "' (known: inserts, updates, mixed, add-column)\n";
       return 2;
     }
     options.vlf_size_bytes = vlf_size_mb << 20;
@@ -75,9 +77,14 @@ int main(int argc, char** argv) {
 
   try {
     auto started = std::chrono::steady_clock::now();
-    sqltail::fixtures::FixtureSummary summary = workload == "mixed"
-                                                    ? sqltail::fixtures::WriteMixedFixture(mixed, out_dir)
-                                                    : sqltail::fixtures::WriteInsertsFixture(options, out_dir);
+    sqltail::fixtures::FixtureSummary summary;
+    if (workload == "mixed") {
+      summary = sqltail::fixtures::WriteMixedFixture(mixed, out_dir);
+    } else if (workload == "add-column") {
+      summary = sqltail::fixtures::WriteAddColumnFixture({options.rows, true}, out_dir);
+    } else {
+      summary = sqltail::fixtures::WriteInsertsFixture(options, out_dir);
+    }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::fprintf(stderr,
                  "fixture-gen: %llu rows, %llu updates, %llu deletes, %llu transactions, %llu log records (%s .. %s) "
