@@ -94,12 +94,18 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   DebeziumEncoder encoder(encoder_options);
 
   const std::string offsets_topic = options.topic_prefix + ".offsets";
+  const std::string history_topic = options.topic_prefix + ".schema-history";
   const std::string checkpoint_key = CheckpointKey(options.topic_prefix, database);
   std::string transactional_id =
       options.transactional_id.empty() ? options.topic_prefix + "-" + database + "-capture" : options.transactional_id;
 
   std::vector<kafka::TopicSpec> topics;
   topics.push_back({offsets_topic, 1, options.topic_replication_factor, {{"cleanup.policy", "compact"}}});
+  // Kept for ever (as Debezium's schema history topic): a restart replays it from the beginning.
+  topics.push_back({history_topic,
+                    1,
+                    options.topic_replication_factor,
+                    {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}, {"retention.bytes", "-1"}}});
   for (const auto& table : catalog.tables()) {
     topics.push_back({encoder.TopicFor(*table), options.topic_partitions, options.topic_replication_factor, {}});
   }
@@ -177,6 +183,47 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   } else {
     info("no checkpoint in " + offsets_topic + ": starting at the beginning of the log");
   }
+  // The schema history: the catalog versions by LSN this capture has seen, so that a restart decodes
+  // the records before a schema change with the layout before it (docs/events.md "The schema
+  // history"). Without a checkpoint, or with a new snapshot, the catalog read now starts it afresh.
+  std::vector<logreader::Catalog> retired_catalogs;  // encoders and the snapshot phase may point into them
+  bool history_pending = true;                       // the first version still to be written
+  if (stored.value() && !force_snapshot) {
+    auto history = kafka::ReadValues(options.kafka, history_topic, checkpoint_key, kKafkaTimeout);
+    if (!history.ok()) {
+      error = "capture: reading the schema history " + history_topic + ": " + history.error().ToString();
+      return false;
+    }
+    if (!history.value().empty()) {
+      auto rebuilt = logreader::Catalog::FromHistory(history.value(), catalog, error);
+      if (!rebuilt) {
+        error = "capture: " + history_topic + ": " + error;
+        return false;
+      }
+      rebuilt->Filter(options.table_include, options.table_exclude);
+      // Tables whose structure differs now: changed while the capture was stopped. The change is
+      // applied where the log shows it (the catalog is read again at that commit).
+      std::string changed;
+      for (const logreader::CapturedTable* now : catalog.tables()) {
+        const logreader::CapturedTable* known = rebuilt->FindByAllocationUnit(now->allocation_unit_id);
+        if (known == nullptr || !known->SameStructure(*now))
+          changed += (changed.empty() ? "" : ", ") + now->QualifiedName();
+      }
+      retired_catalogs.push_back(std::move(catalog));
+      catalog = std::move(*rebuilt);
+      history_pending = false;
+      info("schema history: " + std::to_string(history.value().size()) + " records, " +
+           std::to_string(catalog.changes().size()) + " schema changes" +
+           (changed.empty() ? std::string()
+                            : "; changed since then (applied at their schema change in the log): " + changed));
+    } else {
+      info("schema history " + history_topic + " is empty: it starts with the catalog read now");
+    }
+  }
+  // Taken now, before the log is read: a schema change before the first commit must not make it
+  // into the first version. The generation tells a restart which first version is the latest.
+  const std::vector<std::string> first_history =
+      history_pending ? catalog.FirstHistoryRecords(std::to_string(NowUnixNanos())) : std::vector<std::string>();
   // capture.log_safeguard = open_transaction: the first transaction is held before the snapshot and
   // the stream, so the log from its begin on is kept from now.
   std::unique_ptr<logreader::LogHolder> holder;
@@ -259,7 +306,19 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   };
   // Writes the checkpoint into the open transaction and commits it. Any failure ends the run: the
   // transaction is aborted and a restart resumes from the last committed checkpoint.
+  // Schema history records into the open Kafka transaction (the first version, or a change's).
+  auto produce_history = [&](const std::vector<std::string>& records, std::string& out_error) -> bool {
+    for (const std::string& record : records) {
+      if (auto e = producer->Produce(history_topic, 0, checkpoint_key, record); !e.ok()) {
+        kafka_failed(e, "writing the schema history: ", out_error);
+        return false;
+      }
+    }
+    return true;
+  };
   auto commit = [&]() -> bool {
+    // The first checkpoint carries the history's first version: both or neither are committed.
+    if (history_pending && !produce_history(first_history, error)) return false;
     next.restart_lsn = reader->RestartLsn();
     next.read_lsn = reader->ReadThrough();
     // Inside a split transaction the assembler no longer holds it: re-read from its begin.
@@ -281,6 +340,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
       return false;
     }
     in_transaction = false;
+    history_pending = false;
     committed = next;
     committed_emitted = next_emitted;
     pending_events = 0;
@@ -486,11 +546,21 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
       names += (names.empty() ? "" : ", ") + std::string(logreader::TableChangeKindName(change.kind)) + " " +
                change.table->QualifiedName();
     }
+    // A source transaction split across Kafka transactions is re-read from its begin after a
+    // restart: its schema change went out with its first chunk.
+    if (next.split_events > 0 && ddl.commit_lsn == next.split_commit_lsn) return true;
     info("schema change committed at " + ddl.commit_lsn.ToString() + " (" + std::string(ddl.reason) + "): " + names);
-    if (!options.include_schema_changes) return true;
     if (!begin()) {
       change_error = error;
       return false;
+    }
+    if (!produce_history(catalog.HistoryRecords(changes), change_error)) return false;
+    if (!options.include_schema_changes) {
+      if (!ddl.has_changes) {
+        next.commit_lsn = ddl.commit_lsn;
+        next_emitted = {ddl.begin_lsn, ddl.commit_lsn, true};
+      }
+      return true;
     }
     described.clear();
     const int64_t ts_ns = DatetimeBytesToUnixNanos(ddl.commit_time);

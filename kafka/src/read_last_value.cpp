@@ -1,4 +1,5 @@
 // ReadLastValue: the capture checkpoint lookup on restart (see consumer.h for the contract).
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -16,12 +17,14 @@ struct PartitionProgress {
   bool has_key = false;  // the key occurred in this partition
   std::optional<std::string> last_value;
   int64_t last_timestamp_ms = -1;
+  std::vector<std::string> values;  // ReadValues
 };
 
-}  // namespace
-
-Result<std::optional<std::string>> ReadLastValue(const Config& config, std::string_view topic, std::string_view key,
-                                                 std::chrono::milliseconds timeout) {
+// Reads every partition of `topic` from the beginning to its end as read_committed sees it now,
+// handing each message to `on_message`; an empty topic is no error.
+KafkaError ScanToEnd(const Config& config, std::string_view topic, std::chrono::milliseconds timeout,
+                     std::map<int32_t, PartitionProgress>& progress,
+                     const std::function<void(PartitionProgress&, const MessageView&)>& on_message) {
   const Clock::time_point deadline = Clock::now() + timeout;
   auto remaining = [&] {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -31,7 +34,6 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
   Result<std::vector<int32_t>> partitions = consumer.ListPartitions(topic, remaining());
   if (!partitions.ok()) return partitions.error();
 
-  std::map<int32_t, PartitionProgress> progress;
   std::vector<PartitionStart> starts;
   for (int32_t partition : partitions.value()) {
     Result<Watermarks> watermarks = consumer.QueryWatermarks(topic, partition, remaining());
@@ -45,7 +47,7 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
     progress[partition].high_watermark = watermarks.value().high;
     starts.push_back(PartitionStart{std::string(topic), partition, kOffsetBeginning});
   }
-  if (starts.empty()) return std::optional<std::string>();
+  if (starts.empty()) return KafkaError();
   if (KafkaError error = consumer.Assign(starts); !error.ok()) return error;
 
   std::size_t pending = starts.size();
@@ -70,11 +72,7 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
     if (found == progress.end() || found->second.done) continue;
     PartitionProgress& state = found->second;
     if (polled.kind == PollResult::Kind::kMessage) {
-      if (polled.message.key && *polled.message.key == key) {
-        state.has_key = true;
-        state.last_value = polled.message.value ? std::optional<std::string>(*polled.message.value) : std::nullopt;
-        state.last_timestamp_ms = polled.message.timestamp_ms;
-      }
+      on_message(state, polled.message);
       // A data record at the high watermark's predecessor ends the partition without waiting for EOF.
       if (polled.message.offset + 1 < state.high_watermark) continue;
     }
@@ -84,6 +82,22 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
     --pending;
   }
 
+  return KafkaError();
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> ReadLastValue(const Config& config, std::string_view topic, std::string_view key,
+                                                 std::chrono::milliseconds timeout) {
+  std::map<int32_t, PartitionProgress> progress;
+  KafkaError error = ScanToEnd(config, topic, timeout, progress, [&](PartitionProgress& state, const MessageView& m) {
+    if (m.key && *m.key == key) {
+      state.has_key = true;
+      state.last_value = m.value ? std::optional<std::string>(*m.value) : std::nullopt;
+      state.last_timestamp_ms = m.timestamp_ms;
+    }
+  });
+  if (!error.ok()) return error;
   // A key normally lives in one partition; if it occurs in several, the newest record wins.
   const PartitionProgress* newest = nullptr;
   for (const auto& [partition, state] : progress) {
@@ -91,6 +105,23 @@ Result<std::optional<std::string>> ReadLastValue(const Config& config, std::stri
   }
   if (newest == nullptr) return std::optional<std::string>();
   return newest->last_value;
+}
+
+}  // namespace sqltail::kafka
+
+namespace sqltail::kafka {
+
+Result<std::vector<std::string>> ReadValues(const Config& config, std::string_view topic, std::string_view key,
+                                            std::chrono::milliseconds timeout) {
+  std::map<int32_t, PartitionProgress> progress;
+  KafkaError error = ScanToEnd(config, topic, timeout, progress, [&](PartitionProgress& state, const MessageView& m) {
+    if (m.key && *m.key == key && m.value) state.values.emplace_back(*m.value);
+  });
+  if (!error.ok()) return error;
+  std::vector<std::string> values;
+  for (auto& [partition, state] : progress)
+    for (auto& v : state.values) values.push_back(std::move(v));
+  return values;
 }
 
 }  // namespace sqltail::kafka

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <map>
 
+#include "sqltail/logreader/change_event.h"
+
 namespace sqltail::logreader {
 
 std::string_view TableChangeKindName(TableChangeKind kind) {
@@ -231,6 +233,221 @@ void FillKeyColumns(CapturedTable& table) {
 
 }  // namespace
 
+namespace {
+
+std::optional<CapturedTable> ParseCapturedTable(simdjson::dom::element t, const std::string& where,
+                                                std::string& error) {
+  CapturedTable table;
+  std::string layout_error;
+  auto layout = ParseTableLayout(simdjson::minify(t), layout_error);
+  if (!layout) {
+    error = where + ": " + layout_error;
+    return std::nullopt;
+  }
+  table.layout = std::move(*layout);
+  int64_t i64 = 0;
+  uint64_t u64 = 0;
+  if (!t["object_id"].get(i64)) table.object_id = i64;
+  if (!t["index_id"].get(i64)) table.index_id = static_cast<int>(i64);
+  if (!t["partition_id"].get(u64)) table.partition_id = u64;
+  if (!t["hobt_id"].get(u64)) table.hobt_id = u64;
+  if (t["allocation_unit_id"].get(u64)) {
+    error = where + ": table " + table.QualifiedName() + " has no allocation_unit_id";
+    return std::nullopt;
+  }
+  table.allocation_unit_id = u64;
+  FillKeyColumns(table);
+  return table;
+}
+
+void AppendOptionalString(const std::optional<std::string>& value, std::string& out) {
+  if (value) {
+    AppendJsonString(*value, out);
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
+void AppendCapturedTableJson(const CapturedTable& table, std::string& out) {
+  const TableLayout& l = table.layout;
+  out += "{\"object_id\": " + std::to_string(table.object_id) + ", \"index_id\": " + std::to_string(table.index_id) +
+         ", \"partition_id\": " + std::to_string(table.partition_id) +
+         ", \"hobt_id\": " + std::to_string(table.hobt_id) +
+         ", \"allocation_unit_id\": " + std::to_string(table.allocation_unit_id) + ", \"schema\": ";
+  AppendJsonString(l.schema, out);
+  out += ", \"table\": ";
+  AppendJsonString(l.table, out);
+  out += std::string(", \"compression\": \"") +
+         (l.compression == Compression::kRow    ? "row"
+          : l.compression == Compression::kPage ? "page"
+                                                : "none") +
+         "\", \"columns\": [";
+  for (size_t i = 0; i < l.columns.size(); ++i) {
+    const ColumnLayout& c = l.columns[i];
+    auto flag = [](bool b) { return b ? "true" : "false"; };
+    auto optional_flag = [](const std::optional<bool>& b) { return b ? (*b ? "true" : "false") : "null"; };
+    out += i == 0 ? "{\"name\": " : ", {\"name\": ";
+    AppendOptionalString(c.name, out);
+    out += ", \"column_id\": " + std::to_string(c.column_id) + ", \"type\": ";
+    AppendJsonString(c.type_name, out);
+    out += ", \"max_length\": " + std::to_string(c.max_length) + ", \"precision\": " + std::to_string(c.precision) +
+           ", \"scale\": " + std::to_string(c.scale) + ", \"collation_name\": ";
+    AppendOptionalString(c.collation_name, out);
+    out += std::string(", \"is_nullable\": ") + flag(c.is_nullable) +
+           ", \"leaf_offset\": " + std::to_string(c.leaf_offset) +
+           ", \"leaf_null_bit\": " + std::to_string(c.leaf_null_bit) +
+           ", \"leaf_bit_position\": " + std::to_string(c.leaf_bit_position) +
+           ", \"is_dropped\": " + flag(c.is_dropped) + ", \"is_uniqueifier\": " + flag(c.is_uniqueifier) +
+           ", \"is_sparse\": " + flag(c.is_sparse) + ", \"key_ordinal\": " + std::to_string(c.key_ordinal) +
+           ", \"has_default\": " + flag(c.has_default) + ", \"default_value\": ";
+    AppendOptionalString(c.default_value, out);
+    out += std::string(", \"is_identity\": ") + optional_flag(c.is_identity) +
+           ", \"is_computed\": " + optional_flag(c.is_computed) + ", \"default_definition\": ";
+    AppendOptionalString(c.default_definition, out);
+    out += "}";
+  }
+  out += "]}";
+}
+
+namespace {
+
+std::string HistoryRecord(Lsn from, int64_t object_id, std::span<const CapturedTable* const> partitions,
+                          std::string_view generation = {}) {
+  std::string out = "{\"from_lsn\": \"" + from.ToString() + "\", \"object_id\": " + std::to_string(object_id);
+  if (!generation.empty()) {
+    out += ", \"first\": ";
+    AppendJsonString(generation, out);
+  }
+  out += ", \"tables\": [";
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (i > 0) out += ", ";
+    AppendCapturedTableJson(*partitions[i], out);
+  }
+  return out + "]}";
+}
+
+}  // namespace
+
+std::vector<std::string> Catalog::FirstHistoryRecords(std::string_view generation) const {
+  std::map<int64_t, std::vector<const CapturedTable*>> by_object;
+  for (const CapturedTable* t : current_) by_object[t->object_id].push_back(t);
+  std::vector<std::string> out;
+  for (const auto& [object, partitions] : by_object)
+    out.push_back(HistoryRecord(Lsn(), object, partitions, generation));
+  return out;
+}
+
+std::vector<std::string> Catalog::HistoryRecords(std::span<const TableChange> changes) const {
+  // Per object changed: its partitions in force from the change on (none: dropped).
+  std::vector<std::string> out;
+  std::vector<int64_t> done;
+  for (const TableChange& change : changes) {
+    const int64_t object = change.table->object_id;
+    if (std::find(done.begin(), done.end(), object) != done.end()) continue;
+    done.push_back(object);
+    std::vector<const CapturedTable*> partitions;
+    for (const CapturedTable* t : current_)
+      if (t->object_id == object) partitions.push_back(t);
+    out.push_back(HistoryRecord(change.lsn, object, partitions));
+  }
+  return out;
+}
+
+std::optional<Catalog> Catalog::FromHistory(std::span<const std::string> records, const Catalog& current,
+                                            std::string& error) {
+  simdjson::dom::parser parser;
+  // The tables in force per object, replayed record by record; each LSN closes a version.
+  std::map<int64_t, std::vector<CapturedTable>> tables;
+  std::optional<Catalog> out;
+  auto version_of = [&]() {
+    Catalog version;
+    for (const auto& [object, partitions] : tables)
+      for (const CapturedTable& t : partitions) version.Add(t);
+    return version;
+  };
+  Lsn open_lsn;
+  bool open = false;
+  std::string generation;  // of the first version being replayed
+  auto close = [&]() {
+    if (!open) return;
+    if (!out) {
+      out = version_of();
+      // Tables captured now that the history does not know: as if known from the start.
+      for (const CapturedTable* t : current.current_) {
+        if (tables.count(t->object_id)) continue;
+        CapturedTable copy = *t;
+        copy.valid_from = Lsn();
+        out->Add(std::move(copy));
+      }
+    } else {
+      out->Update(version_of(), open_lsn);
+    }
+    open = false;
+  };
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string where = "schema history record " + std::to_string(i + 1);
+    simdjson::dom::element root;
+    if (auto err = parser.parse(records[i]).get(root)) {
+      error = where + ": " + simdjson::error_message(err);
+      return std::nullopt;
+    }
+    std::string_view text;
+    std::optional<Lsn> from;
+    if (!root["from_lsn"].get(text)) from = Lsn::Parse(text);
+    int64_t object = 0;
+    simdjson::dom::array list;
+    if (!from || root["object_id"].get(object) || root["tables"].get(list)) {
+      error = where + ": needs from_lsn, object_id and tables";
+      return std::nullopt;
+    }
+    // A first version of another generation (a new snapshot started the history afresh): what came
+    // before no longer applies.
+    std::string_view first;
+    if (!root["first"].get(first) && first != generation) {
+      tables.clear();
+      out.reset();
+      open = false;
+      generation = std::string(first);
+    }
+    if (open && *from != open_lsn) {
+      if (*from < open_lsn) {
+        error = where + ": from_lsn " + from->ToString() + " is before the previous record's " + open_lsn.ToString();
+        return std::nullopt;
+      }
+      close();
+    }
+    if (!open && out && !(out->NewestVersionLsn() < *from)) {
+      error = where + ": from_lsn " + from->ToString() + " is not after the versions before it";
+      return std::nullopt;
+    }
+    open = true;
+    open_lsn = *from;
+    std::vector<CapturedTable> partitions;
+    for (simdjson::dom::element t : list) {
+      auto table = ParseCapturedTable(t, where, error);
+      if (!table) return std::nullopt;
+      partitions.push_back(std::move(*table));
+    }
+    if (partitions.empty()) {
+      tables.erase(object);
+    } else {
+      tables[object] = std::move(partitions);
+    }
+  }
+  close();
+  if (!out) {
+    error = "schema history: no records";
+    return std::nullopt;
+  }
+  out->server_name = current.server_name;
+  out->database = current.database;
+  out->system_units_ = current.system_units_;
+  out->system_allocation_units_error = current.system_allocation_units_error;
+  return out;
+}
+
 std::optional<Catalog> Catalog::FromFixtureJson(std::string_view json, std::string& error) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -290,27 +507,9 @@ std::optional<Catalog> Catalog::FromFixtureJson(std::string_view json, std::stri
     }
     Catalog version;
     for (simdjson::dom::element t : tables) {
-      CapturedTable table;
-      std::string layout_error;
-      auto layout = ParseTableLayout(simdjson::minify(t), layout_error);
-      if (!layout) {
-        error = where + ": " + layout_error;
-        return std::nullopt;
-      }
-      table.layout = std::move(*layout);
-      int64_t i64 = 0;
-      uint64_t u64 = 0;
-      if (!t["object_id"].get(i64)) table.object_id = i64;
-      if (!t["index_id"].get(i64)) table.index_id = static_cast<int>(i64);
-      if (!t["partition_id"].get(u64)) table.partition_id = u64;
-      if (!t["hobt_id"].get(u64)) table.hobt_id = u64;
-      if (t["allocation_unit_id"].get(u64)) {
-        error = where + ": table " + table.QualifiedName() + " has no allocation_unit_id";
-        return std::nullopt;
-      }
-      table.allocation_unit_id = u64;
-      FillKeyColumns(table);
-      version.Add(std::move(table));
+      auto table = ParseCapturedTable(t, where, error);
+      if (!table) return std::nullopt;
+      version.Add(std::move(*table));
     }
     catalog.Update(std::move(version), from);
     ++number;

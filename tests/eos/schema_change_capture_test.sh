@@ -1,24 +1,52 @@
 #!/usr/bin/env bash
-# A schema change in the log reaches the schema change topic exactly once: fixture-gen's add-column
-# workload (INSERTs, ALTER TABLE ADD qty inside BEGIN TRAN, INSERTs) served by tds-replay with a
-# growing log, so the capture reads the catalog before the ALTER and must find it in the log. The
-# topic <prefix> then holds the first start's CREATE (2 columns) and one ALTER (3 columns, at the
-# ALTER's commit LSN), also after a second run; the data topic holds every row once, the rows after
-# the ALTER with qty.
+# A schema change in the log reaches the schema change topic exactly once, and a restart decodes
+# the log before it with the layout before it (the schema history). fixture-gen's add-column
+# workload: INSERTs, ALTER TABLE ADD qty inside BEGIN TRAN, INSERTs.
+# - run 1: tds-replay serves the log up to the last INSERT before the ALTER, without its commit, and
+#   the catalog before the ALTER: the checkpoint's restart LSN is that open transaction's begin;
+# - run 2: the whole log, and the catalog as it is after the ALTER (2 -> 3 columns). The open
+#   transaction's row is re-read and must still decode with 2 columns (from the schema history, not
+#   the catalog read at start), the ALTER is found in the log, the rows after it have qty;
+# - run 3: nothing new, and no schema change event again.
+# The topic <prefix> holds run 1's CREATE (2 columns) and one ALTER (3 columns, at its commit LSN).
 BIN=${BIN:?} REPO=${REPO:?}
 source "$REPO/tests/eos/common.sh"
 ROWS=30
 "$BIN/fixture-gen" --workload add-column --rows $ROWS --out "$RUN/fixture" > /dev/null 2>&1 || fail "fixture-gen failed"
-port=$(free_port)
-REPLAY_ARGS="--log-growth-rows-per-s 40" start_replay "$RUN/fixture" "$port" "$RUN/replay.log" || fail "tds-replay did not start"
-pids+=("$REPLAY_PID")
-write_capture_config "$RUN/capture.conf" "$port" "$BOOTSTRAP" "$PREFIX"
-for run in 1 2; do
-  "$BIN/sqltail" capture --config "$RUN/capture.conf" --set capture.stop_when_idle_ms=3000 \
+lines=$(wc -l < "$RUN/fixture/log.jsonl")
+mkdir -p "$RUN/part"
+head -n $((3 * ROWS - 1)) "$RUN/fixture/log.jsonl" > "$RUN/part/log.jsonl"
+python3 - "$RUN/fixture/catalog.json" > "$RUN/part/catalog.json" <<'PY'
+import json, sys
+catalog = json.load(open(sys.argv[1]))
+catalog["versions"] = catalog["versions"][:1]
+print(json.dumps(catalog))
+PY
+# Only the newest version from now on: the server's catalog after the ALTER.
+python3 - "$RUN/fixture/catalog.json" > "$RUN/after.json" <<'PY'
+import json, sys
+catalog = json.load(open(sys.argv[1]))
+catalog["versions"] = catalog["versions"][1:]
+print(json.dumps(catalog))
+PY
+cp "$RUN/after.json" "$RUN/fixture/catalog.json"
+write_capture_config "$RUN/capture.conf" 0 "$BOOTSTRAP" "$PREFIX"
+for run in 1 2 3; do
+  port=$(free_port)
+  dir="$RUN/fixture"
+  ((run == 1)) && dir="$RUN/part"
+  start_replay "$dir" "$port" "$RUN/replay$run.log" || fail "tds-replay did not start"
+  pids+=("$REPLAY_PID")
+  "$BIN/sqltail" capture --config "$RUN/capture.conf" --set source.port=$port --set capture.stop_when_idle_ms=2000 \
     > "$RUN/capture$run.log" 2>&1 || fail "capture run $run failed"
+  kill "$REPLAY_PID"
+  wait "$REPLAY_PID" 2> /dev/null || true
 done
-grep -q "schema change committed at .*ALTER dbo.test_table" "$RUN/capture1.log" || fail "run 1 did not log the ALTER"
-! grep -q "schema change committed at" "$RUN/capture2.log" || fail "run 2 found the ALTER again"
+grep -q "changed since then (applied at their schema change in the log): dbo.test_table" "$RUN/capture2.log" ||
+  fail "run 2 did not report the table changed since the history"
+grep -q "schema change committed at .*ALTER dbo.test_table" "$RUN/capture2.log" || fail "run 2 did not log the ALTER"
+! grep -q "schema change committed at" "$RUN/capture1.log" "$RUN/capture3.log" || fail "a schema change in runs 1 or 3"
+(( lines > 6 * ROWS )) || fail "fixture too short"
 
 topic="$PREFIX.source_db.dbo.test_table"
 expect_each_id_once "$topic" $((2 * ROWS))
@@ -47,4 +75,4 @@ for row in after:
            {"id": row["id"], "text": "after %d" % row["id"], "qty": row["id"] * 10}
     if row != want: die("row %s, expected %s" % (row, want))
 PY
-echo "ok   CREATE then one ALTER (3 columns, commit $alter_commit) across two runs; $((2 * ROWS)) rows once, qty after the ALTER"
+echo "ok   CREATE then one ALTER (3 columns, commit $alter_commit) across three runs; $((2 * ROWS)) rows once, the row re-read after the restart with 2 columns, qty after the ALTER"

@@ -162,4 +162,10 @@ class Consumer {
     const Config& config, std::string_view topic, std::string_view key,
     std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// Every non-null value stored under `key` in `topic`, in offset order (partitions in ascending
+// order), as read_committed sees the topic up to its end now; the same contract as ReadLastValue.
+[[nodiscard]] Result<std::vector<std::string>> ReadValues(const Config& config, std::string_view topic,
+                                                          std::string_view key,
+                                                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
 }  // namespace sqltail::kafka

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -109,6 +110,18 @@ class Catalog {
   // Rows of the catalog query, grouped by allocation unit and ordered by partition_column_id.
   static std::optional<Catalog> FromQueryRows(std::vector<CatalogQueryRow> rows, std::string& error);
 
+  // The schema history (docs/events.md "The schema history"): one record per table and version,
+  // {"from_lsn": L, "object_id": N, "tables": [its partitions as catalog.json table entries]} with
+  // "tables" empty when the table is no longer captured from L. The first version's records have
+  // LSN zero and "first": `generation`; a later first version (a new snapshot) replaces all before.
+  std::vector<std::string> FirstHistoryRecords(std::string_view generation) const;
+  std::vector<std::string> HistoryRecords(std::span<const TableChange> changes) const;
+  // Rebuilds the versions from the records, in order; tables of `current` that the history does not
+  // hold (captured since the filter was widened) join the first version. Server name, database
+  // and system allocation units come from `current`.
+  static std::optional<Catalog> FromHistory(std::span<const std::string> records, const Catalog& current,
+                                            std::string& error);
+
  private:
   struct Version {
     Lsn from;
@@ -134,5 +147,8 @@ class Catalog {
 };
 
 bool WildcardMatch(std::string_view pattern, std::string_view text);  // case-insensitive, * and ?
+
+// A table as a catalog.json table entry (every layout key, so that parsing it gives the same table).
+void AppendCapturedTableJson(const CapturedTable& table, std::string& out);
 
 }  // namespace sqltail::logreader
