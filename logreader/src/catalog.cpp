@@ -373,14 +373,17 @@ std::optional<Catalog> Catalog::FromHistory(std::span<const std::string> records
   auto close = [&]() {
     if (!open) return;
     if (!out) {
-      out = version_of();
-      // Tables captured now that the history does not know: as if known from the start.
+      // Tables captured now that the history does not know: as if known from the start (and in
+      // every later version).
+      std::map<int64_t, std::vector<CapturedTable>> extra;
       for (const CapturedTable* t : current.current_) {
         if (tables.count(t->object_id)) continue;
         CapturedTable copy = *t;
         copy.valid_from = Lsn();
-        out->Add(std::move(copy));
+        extra[t->object_id].push_back(std::move(copy));
       }
+      tables.merge(extra);
+      out = version_of();
     } else {
       out->Update(version_of(), open_lsn);
     }
