@@ -549,3 +549,28 @@ TEST_CASE("schema history: the records of the first version and of each change r
     CHECK(error.find("schema history record 2") != std::string::npos);
   }
 }
+
+TEST_CASE("a catalog that knows later versions is not re-read at an earlier schema change of other tables") {
+  MemoryLog log;
+  Lsn d = log.Begin(1, "CREATE TABLE");  // another table: the catalog has no version here
+  log.SystemRow(1, kSysschobjs);
+  log.End(1, d);
+  Lsn b = log.Begin(2, "INSERT");
+  Lsn row = log.Insert(2, LayoutV1(), {int64_t{1}, "still v1"});
+  log.End(2, b);
+  Lsn a = log.Begin(3, "ALTER TABLE");
+  Lsn a1 = log.SystemRow(3, kSyscolpars);
+  log.End(3, a);
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  catalog.Update(CatalogOf({Table(LayoutV2())}), a1);  // known in advance, as a fixture's or a history's
+  log.server = [] { return CatalogOf({Table(LayoutV2())}); };
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(log.catalog_reads == 0);
+  REQUIRE(run.changes.size() == 1);
+  CHECK(run.changes[0].lsn == row);
+  CHECK(run.changes[0].columns == 2);
+  REQUIRE(run.schema_events.size() == 2);
+  CHECK(run.schema_events[0].changes.empty());
+  CHECK(run.schema_events[1].changes.size() == 1);
+}
