@@ -327,6 +327,18 @@ void AddApplyOptions(po::options_description& d, ApplyOptions& apply, ApplyRawVa
   add("apply.fields.rename", po::value(&raw.renames)->default_value(""), "field renames old:new, comma separated");
   add("apply.fields.include", po::value(&raw.include)->default_value(""), "event fields to keep (empty: all)");
   add("apply.fields.exclude", po::value(&raw.exclude)->default_value(""), "event fields to leave out");
+  add("apply.schema_evolution", po::value(&apply.schema_evolution)->default_value("basic"),
+      "basic (add the tables and nullable columns that schema change and change events describe and the target "
+      "lacks; never drop or change one) | none (leave the target's structure alone)");
+  add("apply.schema_change_topic", po::value(&apply.schema_change_topic)->default_value("auto"),
+      "schema change topic read with schema_evolution = basic: auto (the <prefix> the topics share, if it "
+      "exists) | none | a topic name");
+  add("apply.time_precision_mode", po::value(&apply.time_precision_mode)->default_value("adaptive"),
+      "the capture's capture.time_precision_mode: types the columns of schema change events");
+  add("apply.decimal_handling_mode", po::value(&apply.decimal_handling_mode)->default_value("precise"),
+      "the capture's capture.decimal_handling_mode: types the columns of schema change events");
+  add("apply.binary_handling_mode", po::value(&apply.binary_handling_mode)->default_value("bytes"),
+      "the capture's capture.binary_handling_mode: types the columns of schema change events");
 }
 
 void AddTargetOptions(po::options_description& d, ApplyOptions& apply, ApplyRawValues& raw) {
@@ -545,6 +557,32 @@ std::optional<ApplyOptions> LoadApplyConfig(const std::string& path, const std::
   }
   if (a.max_events_per_second < 0) {
     error = "config " + path + ": key 'apply.max_events_per_second': must be 0 (no limit) or more";
+    return std::nullopt;
+  }
+  if (a.schema_evolution != "basic" && a.schema_evolution != "none") {
+    error = "config " + path + ": key 'apply.schema_evolution': '" + a.schema_evolution + "' is not basic or none";
+    return std::nullopt;
+  }
+  {
+    EncoderOptions modes;
+    if (!ParseTimePrecisionMode(a.time_precision_mode, modes.time_precision_mode)) {
+      error = "config " + path + ": key 'apply.time_precision_mode': '" + a.time_precision_mode +
+              "' is not adaptive or connect";
+      return std::nullopt;
+    }
+    if (!ParseDecimalHandlingMode(a.decimal_handling_mode, modes.decimal_handling_mode)) {
+      error = "config " + path + ": key 'apply.decimal_handling_mode': '" + a.decimal_handling_mode +
+              "' is not precise, double or string";
+      return std::nullopt;
+    }
+    if (!ParseBinaryHandlingMode(a.binary_handling_mode, modes.binary_handling_mode)) {
+      error = "config " + path + ": key 'apply.binary_handling_mode': '" + a.binary_handling_mode +
+              "' is not bytes, base64 or hex";
+      return std::nullopt;
+    }
+  }
+  if (a.schema_change_topic.empty()) {
+    error = "config " + path + ": key 'apply.schema_change_topic': empty (auto, none or a topic name)";
     return std::nullopt;
   }
   if (a.on_error != "fail" && a.on_error != "dead-letter") {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include "sqltail/engine/value_text.h"
 
@@ -158,6 +160,13 @@ ConnectType ConnectTypeOf(const ColumnLayout& c, const EncoderOptions& options) 
   }
 }
 
+// The Decimal parameters (precision, scale) of a decimal column's schema; money types are fixed.
+std::pair<int, int> DecimalParameters(const ColumnLayout& c) {
+  if (c.type == SqlType::kMoney) return {19, 4};
+  if (c.type == SqlType::kSmallMoney) return {10, 4};
+  return {c.precision, c.scale};
+}
+
 void AppendFieldSchema(const ColumnLayout& c, bool optional, const EncoderOptions& options, std::string& out) {
   ConnectType t = ConnectTypeOf(c, options);
   out += "{\"type\":\"";
@@ -170,9 +179,7 @@ void AppendFieldSchema(const ColumnLayout& c, bool optional, const EncoderOption
     out += "\",\"version\":1";
   }
   if (t.decimal) {
-    int precision = c.precision, scale = c.scale;
-    if (c.type == SqlType::kMoney) precision = 19, scale = 4;
-    if (c.type == SqlType::kSmallMoney) precision = 10, scale = 4;
+    const auto [precision, scale] = DecimalParameters(c);
     out += ",\"parameters\":{\"scale\":\"" + std::to_string(scale) + "\",\"connect.decimal.precision\":\"" +
            std::to_string(precision) + "\"}";
   }
@@ -831,6 +838,21 @@ void AppendOptionalInt(std::optional<int> value, std::string& out) {
 }
 
 }  // namespace
+
+bool ConnectColumnTypeOf(std::string_view type_name, int precision, int scale, const EncoderOptions& options,
+                         ConnectColumnType& out) {
+  ColumnLayout c;
+  c.type = logreader::SqlTypeFromName(type_name);
+  if (c.type == SqlType::kUnknown) return false;
+  c.precision = precision;
+  c.scale = scale;
+  const ConnectType t = ConnectTypeOf(c, options);
+  out = ConnectColumnType{};
+  out.type = t.type;
+  if (t.name != nullptr) out.logical_name = t.name;
+  if (t.decimal) std::tie(out.precision, out.scale) = DecimalParameters(c);
+  return true;
+}
 
 void DebeziumEncoder::EncodeSchemaChange(const logreader::CapturedTable& table, std::string_view type,
                                          std::optional<logreader::Lsn> commit_lsn, std::string_view snapshot,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bad events (apply.on_error), into SQLite or PostgreSQL (argument): an unparsable message, a schema
-# mismatch (the pre-created target table lacks a column of the event) and a constraint violation
+# mismatch (the pre-created target table lacks a column of the event, apply.schema_evolution = none) and a constraint violation
 # (NULL into a NOT NULL column of a pre-created table), among good events (Debezium envelopes, so
 # each event is its own source transaction).
 #   fail (default): the applier stops with an error naming topic, partition, offset, table and key,
@@ -74,7 +74,8 @@ write_config() {  # file topics
   else
     write_pg_apply_config "$1" "$2"
   fi
-  printf '[apply]\nstop_when_idle_ms = 1500\n' >> "$1"
+  # schema_evolution = none: the missing column is a mismatch, not a column to add.
+  printf '[apply]\nstop_when_idle_ms = 1500\nschema_evolution = none\n' >> "$1"
 }
 
 # 1. fail, unparsable message: stops at offset 1 of T1 and applies nothing after it.

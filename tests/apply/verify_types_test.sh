@@ -98,6 +98,9 @@ CAPTURE_SET=(--set capture.time_precision_mode=connect --set capture.decimal_han
 capture_generated --workload mixed --transactions "${MIXED_TRANSACTIONS:-3000}" --seed 23
 reset_target
 sed -i "s/^topics = .*/topics = $(topics_of "$PREFIX")/" "$RUN/apply.conf"
+# The applier types the columns of schema change events as the capture's modes say.
+printf '[apply]\ntime_precision_mode = connect\ndecimal_handling_mode = string\nbinary_handling_mode = hex\n' \
+  >> "$RUN/apply.conf"
 apply_all
 VERIFY_ARGS=(--binary-handling-mode hex --decimal-handling-mode string)
 expect_verify "modes connect/string/hex, verify told only string/hex" 2 "dbo.accounts"

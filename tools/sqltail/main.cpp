@@ -134,9 +134,11 @@ int Apply(const std::string& config_path, const std::vector<std::string>& overri
   engine::ApplyStats stats;
   bool ok = engine::RunApply(
       *options, g_stop, stats, error, [](const std::string& m) { spdlog::info("apply: {}", m); }, runtime.observer());
-  spdlog::info("apply: {} events ({} upserts, {} deletes, {} truncates, {} dead-lettered) in {} target transactions",
-               stats.events, stats.upserts, stats.deletes, stats.truncates, stats.dead_lettered,
-               stats.target_transactions);
+  spdlog::info(
+      "apply: {} events ({} upserts, {} deletes, {} truncates, {} dead-lettered) in {} target transactions, {} schema "
+      "changes",
+      stats.events, stats.upserts, stats.deletes, stats.truncates, stats.dead_lettered, stats.target_transactions,
+      stats.schema_changes);
   if (!ok) runtime.Failed(error);
   return ok ? 0 : Fail(error);
 }

@@ -13,8 +13,10 @@
 #include <thread>
 
 #include "postgres_target.h"
+#include "schema_change.h"
 #include "sqlite_target.h"
 #include "sqlserver_target.h"
+#include "sqltail/engine/debezium_encoder.h"
 #include "sqltail/engine/value_text.h"
 #include "sqltail/kafka/admin.h"
 #include "sqltail/kafka/consumer.h"
@@ -55,6 +57,12 @@ class Applier {
            ServiceObserver& observer) {
     observer_ = &observer;
     log_ = log;
+    if (!ParseTimePrecisionMode(options_.time_precision_mode, type_modes_.time_precision_mode) ||
+        !ParseDecimalHandlingMode(options_.decimal_handling_mode, type_modes_.decimal_handling_mode) ||
+        !ParseBinaryHandlingMode(options_.binary_handling_mode, type_modes_.binary_handling_mode)) {
+      error = "apply: apply.time_precision_mode, decimal_handling_mode or binary_handling_mode: unknown mode";
+      return false;
+    }
     if (!options_.route_regex.empty()) {
       try {
         route_.emplace(options_.route_regex, std::regex::ECMAScript);
@@ -104,6 +112,9 @@ class Applier {
       }
       if (!OpenTransactionOrder(consumer, progress, starts, stop, order, error)) return false;
       if (stop.load()) return true;
+      if (!OpenSchemaChangeTopic(consumer, progress, &starts, stop, error)) return false;
+      if (stop.load()) return true;
+      if (order && !schema_topic_.empty()) order->SetStandaloneTopic(schema_topic_);
       if (auto e = consumer.Assign(starts); !e.ok()) {
         error = "apply: " + e.ToString();
         return false;
@@ -144,7 +155,7 @@ class Applier {
     auto abandon = [&]() {
       target_->Rollback();
       stats_.events = at_begin.events, stats_.upserts = at_begin.upserts, stats_.deletes = at_begin.deletes,
-      stats_.truncates = at_begin.truncates;
+      stats_.truncates = at_begin.truncates, stats_.schema_changes = at_begin.schema_changes;
       in_transaction = false;
       batch_events = 0;
       batch_progress.clear();
@@ -288,7 +299,11 @@ class Applier {
                " partition(s): " + DescribePartitions(starts));
         }
       };
-      if (auto e = consumer.Subscribe(options_.topics, on_rebalance); !e.ok()) {
+      if (!OpenSchemaChangeTopic(consumer, progress, nullptr, stop, error)) return false;
+      if (stop.load()) return true;
+      std::vector<std::string> subscribed = options_.topics;
+      if (!schema_topic_.empty()) subscribed.push_back(schema_topic_);
+      if (auto e = consumer.Subscribe(subscribed, on_rebalance); !e.ok()) {
         error = "apply: " + e.ToString();
         return false;
       }
@@ -366,7 +381,11 @@ class Applier {
         const kafka::MessageView& message = *item.message;
         // Where source transactions end: released so by the order, or sqltail's end marker. In
         // parallel mode the marker may be on a partition another instance reads: every event is one.
-        auto boundary_after = [&]() { return order ? item.ends : parallel || AtBoundaryAfter(message, at_boundary); };
+        // A schema change event stands alone and says nothing of the transactions around it.
+        const bool schema_change = IsSchemaChange(message);
+        auto boundary_after = [&]() {
+          return order ? item.ends : parallel || (schema_change ? at_boundary : AtBoundaryAfter(message, at_boundary));
+        };
         if (Careful(message)) {
           if (in_transaction) {
             // Another partition's events opened a batch meanwhile: the careful event must get its
@@ -391,7 +410,7 @@ class Applier {
           committed(one_);
           if (item.ends && item.txn_id != nullptr && !item.txn_id->empty()) committed_txn_id = *item.txn_id;
           at_boundary = boundary_after();
-          if (!item.control) ++stats_.events;
+          if (!item.control && !schema_change) ++stats_.events;
           continue;
         }
         if (!in_transaction) {
@@ -422,7 +441,7 @@ class Applier {
           dead_in_transaction_.push_back({std::string(message.topic), message.partition, message.offset});
         }
         note_progress(message);
-        if (!item.control) {
+        if (!item.control && !schema_change) {
           ++batch_events;
           ++stats_.events;
         }
@@ -595,6 +614,45 @@ class Applier {
       }
     }
     return true;
+  }
+
+  // apply.schema_change_topic with apply.schema_evolution = basic: finds the capture's schema change
+  // topic and adds its partition to `starts` (null: subscribed, the group assigns it). auto: the
+  // <prefix> the topics share, skipped when missing (capture.include_schema_changes = false); a name
+  // is waited for like the topics. schema_topic_ stays empty when none is read.
+  bool OpenSchemaChangeTopic(kafka::Consumer& consumer, const ProgressMap& progress,
+                             std::vector<kafka::PartitionStart>* starts, const std::atomic<bool>& stop,
+                             std::string& error) {
+    std::string topic = options_.schema_change_topic;
+    if (options_.schema_evolution != "basic" || topic == "none") return true;
+    const bool automatic = topic == "auto";
+    if (automatic) {
+      topic.clear();
+      for (const auto& name : options_.topics) {
+        const std::string p = name.substr(0, name.find('.'));
+        if (p == name || (!topic.empty() && p != topic)) {
+          if (log_) log_("the topics share no <prefix>.: no schema change topic read (apply.schema_change_topic)");
+          return true;
+        }
+        topic = p;
+      }
+    }
+    std::vector<kafka::PartitionStart> probe;
+    const Found found = AddPartitions(consumer, "schema change topic", topic, !automatic, progress,
+                                      starts != nullptr ? *starts : probe, stop, error);
+    if (found == Found::kFailed) return false;
+    if (found == Found::kStopped) return true;
+    if (found == Found::kMissing) {
+      if (log_) log_("no schema change topic " + topic + " (capture.include_schema_changes = false?): not read");
+      return true;
+    }
+    schema_topic_ = topic;
+    if (log_) log_("schema changes from " + topic + " (apply.schema_evolution = basic)");
+    return true;
+  }
+
+  bool IsSchemaChange(const kafka::MessageView& message) const {
+    return !schema_topic_.empty() && message.topic == schema_topic_;
   }
 
   // The committed progress of a partition read, as starts_ holds it (negative: none stored).
@@ -772,74 +830,175 @@ class Applier {
     return !Listed(options_.field_exclude, field);
   }
 
-  // Builds the target table from the value schema's "after" struct and the key schema.
-  bool DefineFromSchema(simdjson::dom::element value_schema, const std::string& table_name,
-                        const std::vector<std::string>& key_fields, std::string& error) {
+  // The value schema's "after" struct's fields; false when it has none.
+  static bool AfterFields(simdjson::dom::element value_schema, simdjson::dom::array& out) {
     simdjson::dom::array envelope_fields;
-    if (value_schema["fields"].get(envelope_fields)) {
-      error = "the value schema has no fields";
-      return false;
-    }
+    if (value_schema["fields"].get(envelope_fields)) return false;
     for (simdjson::dom::element f : envelope_fields) {
       std::string_view field_name;
       if (f["field"].get(field_name) || field_name != "after") continue;
-      simdjson::dom::array columns;
-      if (f["fields"].get(columns)) break;
-      std::vector<TargetColumn> out;
-      for (simdjson::dom::element c : columns) {
-        TargetColumn column;
-        std::string_view name, type, logical;
-        if (c["field"].get(name) || c["type"].get(type)) {
-          error = "a field of the after struct lacks field/type";
-          return false;
-        }
-        column.field = std::string(name);
-        column.name = column.field;
-        for (const auto& [from, to] : options_.field_renames)
-          if (from == name) column.name = to;
-        column.connect_type = std::string(type);
-        if (c["name"].get(logical)) logical = {};
-        if (logical == "org.apache.kafka.connect.data.Decimal") {
-          column.kind = ValueKind::kDecimal;
-          std::string_view scale_text, precision_text;
-          if (!c["parameters"]["scale"].get(scale_text)) column.scale = std::stoi(std::string(scale_text));
-          if (!c["parameters"]["connect.decimal.precision"].get(precision_text))
-            column.precision = std::stoi(std::string(precision_text));
-        } else if (type == "int8" || type == "int16" || type == "int32" || type == "int64") {
-          column.kind = ValueKind::kInteger;
-        } else if (type == "float" || type == "double") {
-          column.kind = ValueKind::kReal;
-        } else if (type == "boolean") {
-          column.kind = ValueKind::kBoolean;
-        } else if (type == "bytes") {
-          column.kind = ValueKind::kBytes;
-        } else {
-          column.kind = ValueKind::kText;
-        }
-        for (const auto& k : key_fields) column.key |= k == column.field;
-        if (!FieldKept(column.field)) {
-          if (column.key) {
-            error = "key field " + column.field + " is left out by apply.fields.include/exclude";
-            return false;
-          }
-          continue;
-        }
-        for (const auto& other : out) {
-          if (other.name == column.name) {
-            error = "two fields become column " + column.name + " (apply.fields.rename)";
-            return false;
-          }
-        }
-        out.push_back(std::move(column));
-      }
-      if (target_->DefineTable(table_name, std::move(out), error) == nullptr) {
-        target_error_ = true;
+      return !f["fields"].get(out);
+    }
+    return false;
+  }
+
+  // How a column of Connect type `type` (logical type `logical`) is stored.
+  static void SetKind(TargetColumn& column, std::string_view type, std::string_view logical) {
+    column.connect_type = std::string(type);
+    if (logical == "org.apache.kafka.connect.data.Decimal") {
+      column.kind = ValueKind::kDecimal;
+    } else if (type == "int8" || type == "int16" || type == "int32" || type == "int64") {
+      column.kind = ValueKind::kInteger;
+    } else if (type == "float" || type == "double") {
+      column.kind = ValueKind::kReal;
+    } else if (type == "boolean") {
+      column.kind = ValueKind::kBoolean;
+    } else if (type == "bytes") {
+      column.kind = ValueKind::kBytes;
+    } else {
+      column.kind = ValueKind::kText;
+    }
+  }
+
+  // Adds the column of event field column.field to `out` as apply.fields.* say: renamed, or left
+  // out (false with `error` for a key field).
+  bool AddColumn(TargetColumn column, std::vector<TargetColumn>& out, std::string& error) const {
+    column.name = column.field;
+    for (const auto& [from, to] : options_.field_renames)
+      if (from == column.field) column.name = to;
+    if (!FieldKept(column.field)) {
+      if (column.key) {
+        error = "key field " + column.field + " is left out by apply.fields.include/exclude";
         return false;
       }
       return true;
     }
-    error = "the value schema has no \"after\" struct";
-    return false;
+    for (const auto& other : out) {
+      if (other.name == column.name) {
+        error = "two fields become column " + column.name + " (apply.fields.rename)";
+        return false;
+      }
+    }
+    out.push_back(std::move(column));
+    return true;
+  }
+
+  // Builds the target table from the value schema's "after" struct and the key schema. With
+  // apply.schema_evolution = basic the stored table first gets the columns it lacks (EvolveTable):
+  // events whose structure changed at the source land even before (or without) their schema change event.
+  bool DefineFromSchema(simdjson::dom::element value_schema, const std::string& table_name,
+                        const std::vector<std::string>& key_fields, const RowOrigin& origin, std::string& error) {
+    simdjson::dom::array columns;
+    if (!AfterFields(value_schema, columns)) {
+      error = value_schema["fields"].error() ? "the value schema has no fields"
+                                             : "the value schema has no \"after\" struct";
+      return false;
+    }
+    std::vector<TargetColumn> out;
+    for (simdjson::dom::element c : columns) {
+      TargetColumn column;
+      std::string_view name, type, logical;
+      if (c["field"].get(name) || c["type"].get(type)) {
+        error = "a field of the after struct lacks field/type";
+        return false;
+      }
+      column.field = std::string(name);
+      if (c["name"].get(logical)) logical = {};
+      SetKind(column, type, logical);
+      if (column.kind == ValueKind::kDecimal) {
+        std::string_view scale_text, precision_text;
+        if (!c["parameters"]["scale"].get(scale_text)) column.scale = std::stoi(std::string(scale_text));
+        if (!c["parameters"]["connect.decimal.precision"].get(precision_text))
+          column.precision = std::stoi(std::string(precision_text));
+      }
+      for (const auto& k : key_fields) column.key |= k == column.field;
+      if (!AddColumn(std::move(column), out, error)) return false;
+    }
+    if (options_.schema_evolution == "basic") {
+      EvolveResult evolved;
+      if (!target_->EvolveTable(table_name, out, origin, evolved, error)) {
+        target_error_ = true;
+        return false;
+      }
+      LogEvolved(table_name, evolved, origin, "a change event");
+    }
+    TargetTable* table = target_->DefineTable(table_name, std::move(out), error);
+    if (table == nullptr) {
+      target_error_ = true;
+      return false;
+    }
+    table->event_fields = columns.size();
+    return true;
+  }
+
+  void LogEvolved(const std::string& table, const EvolveResult& evolved, const RowOrigin& origin,
+                  std::string_view by) const {
+    if (!log_ || (!evolved.created && evolved.added.empty())) return;
+    std::string text = "schema evolution: table " + table;
+    if (evolved.created) {
+      text += " created";
+    } else {
+      text += " gets column(s) ";
+      for (size_t i = 0; i < evolved.added.size(); ++i) text += (i > 0 ? ", " : "") + evolved.added[i];
+    }
+    log_(text + " (" + std::string(by) + ", " + DescribeOrigin(origin) + ")");
+  }
+
+  // A schema change event (docs/events.md "Schema changes"; docs/operator-guide.md "Schema
+  // evolution"). Each table change of a table this applier applies (its data topic
+  // <prefix>.<db>.<schema>.<table> is in apply.topics), routed and renamed as its change events
+  // are: CREATE and ALTER give the target table the columns it lacks (EvolveTable: created when
+  // missing, else nullable columns added, none dropped or changed), typed as the change events type
+  // them under the capture's type mapping (apply.*_mode); DROP leaves the target as it is and is logged.
+  //
+  // Order: it is applied as it arrives (the order stage releases it on its own). That is safe for
+  // what it does: adding nullable columns (or a table) before earlier events are written changes
+  // none of them (they do not name the new columns). And a change event that arrives first (another
+  // partition, read sooner) adds the columns it carries itself (DefineFromSchema), so the new
+  // structure is in place before every event that follows the change at the source, whichever
+  // partition is read first. Its progress is saved as any event's; a re-delivered event adds nothing.
+  bool ApplySchemaChange(const kafka::MessageView& message, const RowOrigin& origin, std::string& error) {
+    ++stats_.schema_changes;
+    if (!ParseSchemaChangeEvent(parser_, *message.value, type_modes_, table_changes_, error)) return false;
+    for (const TableChange& change : table_changes_) {
+      const std::string data_topic = schema_topic_ + "." + change.db + "." + change.schema + "." + change.table;
+      if (std::find(options_.topics.begin(), options_.topics.end(), data_topic) == options_.topics.end())
+        continue;  // a table this applier does not apply
+      const std::string name = TableNameFor(data_topic, change.db, change.schema, change.table);
+      if (name.empty()) {
+        error = "apply.route.replacement gives an empty table name";
+        return false;
+      }
+      schema_table_ = name;
+      current_table_ = schema_table_;
+      if (change.type == "DROP") {
+        if (log_)
+          log_("schema change DROP of " + change.id + " (" + DescribeOrigin(origin) + "): table " + name +
+               " is left as it is in the target");
+        continue;
+      }
+      if (!change.column_error.empty()) {
+        error = change.type + " " + change.id + ": " + change.column_error;
+        return false;
+      }
+      std::vector<TargetColumn> out;
+      for (const auto& c : change.columns) {
+        TargetColumn column;
+        column.field = c.name;
+        SetKind(column, c.connect.type, c.connect.logical_name);
+        column.precision = c.connect.precision;
+        column.scale = c.connect.scale;
+        column.key = c.key;
+        if (!AddColumn(std::move(column), out, error)) return false;
+      }
+      EvolveResult evolved;
+      if (!target_->EvolveTable(name, out, origin, evolved, error)) {
+        target_error_ = true;
+        return false;
+      }
+      LogEvolved(name, evolved, origin, change.type + " " + change.id);
+    }
+    return true;
   }
 
   // One JSON value as a FieldValue; bytes and decimals are decoded into the column's buffer.
@@ -946,6 +1105,7 @@ class Applier {
   std::string_view StableTopic(std::string_view topic) const {
     for (const auto& t : options_.topics)
       if (t == topic) return t;
+    if (topic == schema_topic_) return schema_topic_;
     return topic;
   }
 
@@ -955,7 +1115,7 @@ class Applier {
     // Errors of the target name the row themselves (a batching target may fail on an earlier row).
     target_error_ = described_ = false;
     current_table_ = {};
-    if (!ApplyEvent(message, origin, error)) {
+    if (!(IsSchemaChange(message) ? ApplySchemaChange(message, origin, error) : ApplyEvent(message, origin, error))) {
       if (!described_ && !target_error_) error = DescribeOrigin(origin) + ": " + Where(message) + error;
       return false;
     }
@@ -1012,6 +1172,18 @@ class Applier {
       return true;
     }
     TargetTable* table = target_->FindTable(name);
+    if (table != nullptr && enveloped) {
+      // The source's structure changed (the event's after struct has another number of fields than
+      // the one the table was defined from): define it again from this event.
+      simdjson::dom::array fields;
+      if (AfterFields(schema, fields) && fields.size() != table->event_fields) {
+        if (!target_->ForgetTable(name, error)) {
+          target_error_ = true;
+          return false;
+        }
+        table = nullptr;
+      }
+    }
     if (table == nullptr) {
       if (!enveloped) {
         error = "events without a schema (schemas.enable=false) cannot create table " + name;
@@ -1029,8 +1201,9 @@ class Applier {
           }
         }
       }
-      if (!DefineFromSchema(schema, name, key_fields, error)) {
-        error = DescribeOrigin(origin) + ": " + Where(message) + error;
+      if (!DefineFromSchema(schema, name, key_fields, origin, error)) {
+        // EvolveTable's errors name the event already.
+        if (error.rfind(DescribeOrigin(origin), 0) != 0) error = DescribeOrigin(origin) + ": " + Where(message) + error;
         described_ = true;
         return false;
       }
@@ -1106,6 +1279,10 @@ class Applier {
   bool target_error_ = false;                                  // the target failed (its transaction may be lost)
   bool described_ = false;  // the error already names topic, partition, offset, table and key
   std::string_view current_table_;
+  std::string schema_table_;                // current_table_ of a schema change event
+  std::vector<TableChange> table_changes_;  // of the schema change event being applied, reused
+  std::string schema_topic_;                // the schema change topic read; empty: none
+  EncoderOptions type_modes_;               // the capture's type mapping (apply.*_mode)
   ServiceObserver* observer_ = &NoServiceObserver();
   std::function<void(const std::string&)> log_;
   std::optional<std::regex> route_;

@@ -136,6 +136,28 @@ uint64_t Fnv(uint64_t hash, std::string_view bytes) {
 
 }  // namespace
 
+std::string PgColumnType(const TargetColumn& column) {
+  std::string buffer;
+  return PgType(column, buffer);
+}
+
+std::string PgCreateTableSql(std::string_view qualified, const std::vector<TargetColumn>& columns) {
+  std::string create = "CREATE TABLE IF NOT EXISTS " + std::string(qualified) + " (", keys, type_buffer;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const std::string quoted = PgQuoteIdentifier(columns[i].name);
+    if (i > 0) create += ", ";
+    create += quoted + " " + PgType(columns[i], type_buffer);
+    if (columns[i].key) keys += (keys.empty() ? "" : ", ") + quoted;
+  }
+  if (!keys.empty()) create += ", PRIMARY KEY (" + keys + ")";
+  return create + ")";
+}
+
+std::string PgAddColumnSql(std::string_view qualified, const TargetColumn& column) {
+  return "ALTER TABLE " + std::string(qualified) + " ADD COLUMN IF NOT EXISTS " + PgQuoteIdentifier(column.name) + " " +
+         PgColumnType(column);
+}
+
 std::string PgQuoteIdentifier(std::string_view name) {
   std::string out = "\"";
   for (char c : name) {
@@ -442,15 +464,14 @@ TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<Ta
   table->upsert_statement = "sqltail_upsert_" + number;
   table->delete_statement = "sqltail_delete_" + number;
   for (const auto& c : table->columns) table->has_key |= c.key;
-  std::string create = "CREATE TABLE IF NOT EXISTS " + table->qualified + " (";
+  const std::string create = PgCreateTableSql(table->qualified, table->columns);
   std::string names, unnest, keys, updates, key_unnest, key_names, key_match, keyless_match, type_buffer;
   for (size_t i = 0; i < table->columns.size(); ++i) {
     const auto& c = table->columns[i];
     std::string quoted = PgQuoteIdentifier(c.name);
     std::string type = PgType(c, type_buffer);
     std::string param = "$" + std::to_string(i + 1);
-    if (i > 0) create += ", ", names += ", ", unnest += ", ", keyless_match += " AND ";
-    create += quoted + " " + type;
+    if (i > 0) names += ", ", unnest += ", ", keyless_match += " AND ";
     names += quoted;
     unnest += param + "::" + type + "[]";
     keyless_match += quoted + " IS NOT DISTINCT FROM " + param + "::" + type;
@@ -465,8 +486,6 @@ TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<Ta
     }
     if (c.key || !table->has_key) table->key_columns.push_back(i);
   }
-  if (table->has_key) create += ", PRIMARY KEY (" + keys + ")";
-  create += ")";
   std::string upsert = "INSERT INTO " + table->qualified + " (" + names + ") SELECT * FROM unnest(" + unnest + ")";
   std::string remove;
   if (table->has_key) {
@@ -505,6 +524,58 @@ TargetTable* PostgresTarget::DefineTable(const std::string& name, std::vector<Ta
   }
   tables_.push_back(std::move(table));
   return tables_.back().get();
+}
+
+bool PostgresTarget::ForgetTable(const std::string& name, std::string& error) {
+  auto it = std::find_if(tables_.begin(), tables_.end(), [&](const auto& t) { return t->name == name; });
+  if (it == tables_.end()) return true;
+  Table& t = **it;
+  if (!Flush(t, error)) return false;
+  if (ordered_pending_ == &t) ordered_pending_ = nullptr;
+  // Statement names are never reused: these are simply dropped.
+  Result upsert_gone(PQexec(conn_, ("DEALLOCATE " + t.upsert_statement).c_str()));
+  Result delete_gone(PQexec(conn_, ("DEALLOCATE " + t.delete_statement).c_str()));
+  tables_.erase(it);
+  return true;
+}
+
+bool PostgresTarget::EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns,
+                                 const RowOrigin& origin, EvolveResult& result, std::string& error) {
+  result = EvolveResult{};
+  if (!ForgetTable(name, error)) return false;
+  auto fail = [&](const std::string& what) {
+    error = DescribeOrigin(origin) + ": table " + name + ": " + what;
+    return false;
+  };
+  const std::string qualified = PgQuoteIdentifier(schema_) + "." + PgQuoteIdentifier(name);
+  // The table's columns as stored (none: no such table). Compared exactly: the names are quoted.
+  const char* param = qualified.c_str();
+  Result stored(PQexecParams(conn_,
+                             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
+                             "AND NOT attisdropped",
+                             1, nullptr, &param, nullptr, nullptr, 0));
+  if (stored.status() != PGRES_TUPLES_OK) return fail("reading its columns: " + PgError(conn_, stored.r));
+  std::vector<std::string> have;
+  for (int i = 0; i < PQntuples(stored.r); ++i) have.emplace_back(PQgetvalue(stored.r, i, 0));
+  std::string exec_error;
+  // Under the DDL lock, as DefineTable: appliers of one target (apply.mode = parallel) do not race.
+  if (have.empty()) {
+    if (!Exec(kDdlLock, exec_error) || !Exec(PgCreateTableSql(qualified, columns).c_str(), exec_error))
+      return fail(exec_error);
+    result.created = true;
+    return true;
+  }
+  bool locked = false;
+  for (const auto& c : columns) {
+    if (std::find(have.begin(), have.end(), c.name) != have.end()) continue;
+    // IF NOT EXISTS: another applier may have added it since the columns were read.
+    if ((!locked && !Exec(kDdlLock, exec_error)) || !Exec(PgAddColumnSql(qualified, c).c_str(), exec_error))
+      return fail(exec_error);
+    locked = true;
+    result.added.push_back(c.name);
+    have.push_back(c.name);
+  }
+  return true;
 }
 
 bool PostgresTarget::Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,

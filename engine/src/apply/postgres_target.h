@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "target.h"
@@ -39,6 +40,9 @@ class PostgresTarget final : public Target {
 
   TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) override;
   TargetTable* FindTable(const std::string& name) override;
+  bool ForgetTable(const std::string& name, std::string& error) override;
+  bool EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns, const RowOrigin& origin,
+                   EvolveResult& result, std::string& error) override;
 
   bool Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
               std::string& error) override;
@@ -80,5 +84,11 @@ class PostgresTarget final : public Target {
 
 // Quotes an identifier for PostgreSQL ("a""b").
 std::string PgQuoteIdentifier(std::string_view name);
+// PostgreSQL spellings, exposed for the golden tests: the type a created column gets, the table
+// DefineTable creates when missing ("schema"."table" as `qualified`), and the column schema
+// evolution adds.
+std::string PgColumnType(const TargetColumn& column);
+std::string PgCreateTableSql(std::string_view qualified, const std::vector<TargetColumn>& columns);
+std::string PgAddColumnSql(std::string_view qualified, const TargetColumn& column);
 
 }  // namespace sqltail::engine

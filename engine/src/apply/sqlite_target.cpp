@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
 
@@ -15,6 +17,30 @@ std::string QuoteIdentifier(std::string_view name) {
   }
   out.push_back('"');
   return out;
+}
+
+std::string SqliteType(const TargetColumn& c) {
+  return c.kind == ValueKind::kInteger || c.kind == ValueKind::kBoolean ? "INTEGER"
+         : c.kind == ValueKind::kReal                                   ? "REAL"
+         : c.kind == ValueKind::kBytes                                  ? "BLOB"
+                                                                        : "TEXT";
+}
+
+std::string SqliteCreateTableSql(std::string_view table, const std::vector<TargetColumn>& columns) {
+  std::string create = "CREATE TABLE IF NOT EXISTS " + QuoteIdentifier(table) + " (", keys;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const std::string quoted = QuoteIdentifier(columns[i].name);
+    if (i > 0) create += ", ";
+    create += quoted + " " + SqliteType(columns[i]);
+    if (columns[i].key) keys += (keys.empty() ? "" : ", ") + quoted;
+  }
+  if (!keys.empty()) create += ", PRIMARY KEY (" + keys + ")";
+  return create + ")";
+}
+
+std::string SqliteAddColumnSql(std::string_view table, const TargetColumn& column) {
+  return "ALTER TABLE " + QuoteIdentifier(table) + " ADD COLUMN " + QuoteIdentifier(column.name) + " " +
+         SqliteType(column);
 }
 
 SqliteTarget::~SqliteTarget() {
@@ -148,7 +174,7 @@ TargetTable* SqliteTarget::DefineTable(const std::string& name, std::vector<Targ
   auto table = std::make_unique<Table>();
   table->name = name;
   table->columns = std::move(columns);
-  std::string create = "CREATE TABLE IF NOT EXISTS " + QuoteIdentifier(name) + " (";
+  const std::string create = SqliteCreateTableSql(name, table->columns);
   std::string keys, names, params, updates, where;
   for (const auto& c : table->columns) table->has_key |= c.key;
   const bool has_key = table->has_key;
@@ -156,13 +182,8 @@ TargetTable* SqliteTarget::DefineTable(const std::string& name, std::vector<Targ
   int delete_param = 0;
   for (size_t i = 0; i < table->columns.size(); ++i) {
     const auto& c = table->columns[i];
-    const char* type = c.kind == ValueKind::kInteger || c.kind == ValueKind::kBoolean ? "INTEGER"
-                       : c.kind == ValueKind::kReal                                   ? "REAL"
-                       : c.kind == ValueKind::kBytes                                  ? "BLOB"
-                                                                                      : "TEXT";
     std::string quoted = QuoteIdentifier(c.name);
-    if (i > 0) create += ", ", names += ", ", params += ", ";
-    create += quoted + " " + type;
+    if (i > 0) names += ", ", params += ", ";
     names += quoted;
     params += "?" + std::to_string(i + 1);
     if (c.key) keys += (keys.empty() ? "" : ", ") + quoted;
@@ -172,8 +193,6 @@ TargetTable* SqliteTarget::DefineTable(const std::string& name, std::vector<Targ
       where += (where.empty() ? "" : " AND ") + quoted + " IS ?" + std::to_string(delete_param);
     }
   }
-  if (has_key) create += ", PRIMARY KEY (" + keys + ")";
-  create += ")";
   if (!Exec(create.c_str(), error)) return nullptr;
   std::string upsert = "INSERT INTO " + QuoteIdentifier(name) + " (" + names + ") VALUES (" + params + ")";
   if (has_key)
@@ -189,6 +208,55 @@ TargetTable* SqliteTarget::DefineTable(const std::string& name, std::vector<Targ
   Table* raw = table.get();
   tables_[name] = std::move(table);
   return raw;
+}
+
+bool SqliteTarget::ForgetTable(const std::string& name, std::string& error) {
+  (void)error;  // nothing is pending: every event ran as it came
+  auto it = tables_.find(name);
+  if (it == tables_.end()) return true;
+  sqlite3_finalize(it->second->upsert);
+  sqlite3_finalize(it->second->remove);
+  tables_.erase(it);
+  return true;
+}
+
+bool SqliteTarget::EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns,
+                               const RowOrigin& origin, EvolveResult& result, std::string& error) {
+  result = EvolveResult{};
+  if (!ForgetTable(name, error)) return false;
+  auto fail = [&](const std::string& what) {
+    error = DescribeOrigin(origin) + ": table " + name + ": " + what;
+    return false;
+  };
+  std::vector<std::string> stored;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info(?1)", -1, &stmt, nullptr) != SQLITE_OK)
+    return fail(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  sqlite3_bind_text(stmt, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+    stored.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) return fail(std::string("sqlite: reading its columns: ") + sqlite3_errmsg(db_));
+  std::string exec_error;
+  if (stored.empty()) {
+    if (!Exec(SqliteCreateTableSql(name, columns).c_str(), exec_error)) return fail(exec_error);
+    result.created = true;
+    return true;
+  }
+  // SQLite compares column names without regard to ASCII case.
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  for (const auto& c : columns) {
+    if (std::any_of(stored.begin(), stored.end(), [&](const std::string& s) { return same(s, c.name); })) continue;
+    if (!Exec(SqliteAddColumnSql(name, c).c_str(), exec_error)) return fail(exec_error);
+    result.added.push_back(c.name);
+    stored.push_back(c.name);
+  }
+  return true;
 }
 
 namespace {

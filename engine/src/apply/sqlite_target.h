@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "target.h"
 
@@ -37,6 +38,9 @@ class SqliteTarget final : public Target {
 
   TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) override;
   TargetTable* FindTable(const std::string& name) override;
+  bool ForgetTable(const std::string& name, std::string& error) override;
+  bool EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns, const RowOrigin& origin,
+                   EvolveResult& result, std::string& error) override;
 
   bool Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
               std::string& error) override;
@@ -64,5 +68,10 @@ class SqliteTarget final : public Target {
 
 // Quotes an identifier for SQLite ("a""b").
 std::string QuoteIdentifier(std::string_view name);
+// SQLite spellings, exposed for the golden tests: the type a created column gets (INTEGER, REAL,
+// BLOB, TEXT), the table DefineTable creates when missing, and the column schema evolution adds.
+std::string SqliteType(const TargetColumn& column);
+std::string SqliteCreateTableSql(std::string_view table, const std::vector<TargetColumn>& columns);
+std::string SqliteAddColumnSql(std::string_view table, const TargetColumn& column);
 
 }  // namespace sqltail::engine

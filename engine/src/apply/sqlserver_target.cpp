@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
 
 #include "sqltail/tds/connection.h"
 
@@ -182,6 +183,32 @@ std::string SqlServerType(const TargetColumn& c) {
   return c.key ? "nvarchar(450)" : "nvarchar(max)";
 }
 
+std::string SqlServerCreateTableSql(std::string_view qualified, const std::vector<TargetColumn>& columns) {
+  std::string create = "CREATE TABLE " + std::string(qualified) + " (", keys;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const auto& c = columns[i];
+    const std::string q = SqlServerQuoteIdentifier(c.name);
+    if (i > 0) create += ", ";
+    create += q + " " + SqlServerType(c) + (c.key ? " NOT NULL" : " NULL");
+    if (c.key) keys += (keys.empty() ? "" : ", ") + q;
+  }
+  if (!keys.empty()) create += ", PRIMARY KEY (" + keys + ")";
+  return create + ");\n";
+}
+
+std::string SqlServerAddColumnSql(std::string_view qualified, const TargetColumn& column) {
+  // Guarded: a column that exists (another applier added it since the catalog was read) stays.
+  std::string sql = "IF COL_LENGTH(";
+  AppendSqlServerString(sql, qualified);
+  sql += ", ";
+  AppendSqlServerString(sql, column.name);
+  TargetColumn added = column;
+  added.key = false;  // an added column is never part of the key: nvarchar(max), not nvarchar(450)
+  sql += ") IS NULL ALTER TABLE " + std::string(qualified) + " ADD " + SqlServerQuoteIdentifier(column.name) + " " +
+         SqlServerType(added) + " NULL;\n";
+  return sql;
+}
+
 std::unique_ptr<SqlServerSession> ConnectSqlServer(const tds::ConnectOptions& options, std::string& error) {
   try {
     return std::make_unique<TdsSession>(tds::Connection::Connect(options));
@@ -251,6 +278,7 @@ void SqlServerTarget::Rollback() {
   }
   sent_in_transaction_ = false;
   tables_.clear();
+  catalog_.clear();  // DDL of the rolled-back transaction is gone
 }
 
 bool SqlServerTarget::LoadProgress(ProgressMap& out, std::string& error) {
@@ -326,20 +354,12 @@ TargetTable* SqlServerTarget::DefineTable(const std::string& name, std::vector<T
   table->identity.assign(table->columns.size(), false);
 
   // The target's own columns: which exist, which are IDENTITY (the events cannot say).
-  std::string query = "SELECT c.[name], c.[is_identity] FROM sys.columns AS c WHERE c.[object_id] = OBJECT_ID(";
-  AppendSqlServerString(query, table->qualified);
-  query += ") ORDER BY c.[column_id];";
-  std::vector<std::pair<std::string, bool>> existing;
-  if (!session_->Execute(
-          query,
-          [&](std::span<const std::optional<std::string_view>> cells) {
-            if (cells.size() >= 2 && cells[0])
-              existing.emplace_back(std::string(*cells[0]), cells[1] && *cells[1] == "1");
-          },
-          error)) {
+  const std::vector<StoredColumn>* stored = StoredColumns(table->qualified, error);
+  if (stored == nullptr) {
     error = "table " + name + ": " + error;
     return nullptr;
   }
+  const std::vector<StoredColumn> existing = *stored;
   bool has_identity = false;
   for (size_t i = 0; i < table->columns.size(); ++i) {
     if (existing.empty()) break;
@@ -357,14 +377,13 @@ TargetTable* SqlServerTarget::DefineTable(const std::string& name, std::vector<T
     }
   }
 
-  std::string names, source_names, key_match, sets, keys, create;
+  std::string names, source_names, key_match, sets, keys;
   for (size_t i = 0; i < table->columns.size(); ++i) {
     const auto& c = table->columns[i];
     const std::string q = SqlServerQuoteIdentifier(c.name);
-    if (i > 0) names += ", ", source_names += ", ", create += ", ";
+    if (i > 0) names += ", ", source_names += ", ";
     names += q;
     source_names += "s." + q;
-    create += q + " " + SqlServerType(c) + (c.key ? " NOT NULL" : " NULL");
     if (c.key || !table->has_key) table->key_columns.push_back(i);
     if (c.key) {
       if (!keys.empty()) keys += ", ", key_match += " AND ";
@@ -376,9 +395,8 @@ TargetTable* SqlServerTarget::DefineTable(const std::string& name, std::vector<T
   }
   if (existing.empty()) {
     CloseRun();
-    pending_ += "CREATE TABLE " + table->qualified + " (" + create;
-    if (table->has_key) pending_ += ", PRIMARY KEY (" + keys + ")";
-    pending_ += ");\n";
+    pending_ += SqlServerCreateTableSql(table->qualified, table->columns);
+    Remember(table->qualified, table->columns);
   }
   // IDENTITY_INSERT is per session and for one table at a time: on around each statement.
   const std::string identity_on = has_identity ? "SET IDENTITY_INSERT " + table->qualified + " ON;\n" : "";
@@ -396,6 +414,77 @@ TargetTable* SqlServerTarget::DefineTable(const std::string& name, std::vector<T
   }
   tables_.push_back(std::move(table));
   return tables_.back().get();
+}
+
+const std::vector<SqlServerTarget::StoredColumn>* SqlServerTarget::StoredColumns(const std::string& qualified,
+                                                                                 std::string& error) {
+  if (auto it = catalog_.find(qualified); it != catalog_.end()) return &it->second;
+  std::string query = "SELECT c.[name], c.[is_identity] FROM sys.columns AS c WHERE c.[object_id] = OBJECT_ID(";
+  AppendSqlServerString(query, qualified);
+  query += ") ORDER BY c.[column_id];";
+  std::vector<StoredColumn> existing;
+  if (!session_->Execute(
+          query,
+          [&](std::span<const std::optional<std::string_view>> cells) {
+            if (cells.size() >= 2 && cells[0])
+              existing.emplace_back(std::string(*cells[0]), cells[1] && *cells[1] == "1");
+          },
+          error))
+    return nullptr;
+  return &(catalog_[qualified] = std::move(existing));
+}
+
+void SqlServerTarget::Remember(const std::string& qualified, const std::vector<TargetColumn>& columns) {
+  auto& known = catalog_[qualified];
+  for (const auto& c : columns) {
+    bool found = false;
+    for (const auto& [name, identity] : known) found |= EqualNoCase(name, c.name);
+    if (!found) known.emplace_back(c.name, false);
+  }
+}
+
+bool SqlServerTarget::ForgetTable(const std::string& name, std::string& error) {
+  (void)error;  // what is pending stays in the batch, in order
+  auto it = std::find_if(tables_.begin(), tables_.end(), [&](const auto& t) { return t->name == name; });
+  if (it == tables_.end()) return true;
+  if (run_ != Run::kNone && run_table_ == it->get()) CloseRun();
+  tables_.erase(it);
+  return true;
+}
+
+bool SqlServerTarget::EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns,
+                                  const RowOrigin& origin, EvolveResult& result, std::string& error) {
+  result = EvolveResult{};
+  if (!ForgetTable(name, error)) return false;
+  const std::string qualified = SqlServerQuoteIdentifier(schema_) + "." + SqlServerQuoteIdentifier(name);
+  const std::vector<StoredColumn>* stored = StoredColumns(qualified, error);
+  if (stored == nullptr) {
+    error = DescribeOrigin(origin) + ": table " + name + ": " + error;
+    return false;
+  }
+  std::string ddl;
+  if (stored->empty()) {
+    ddl = SqlServerCreateTableSql(qualified, columns);
+    result.created = true;
+  } else {
+    for (const auto& c : columns) {
+      bool found = false;
+      for (const auto& [column, identity] : *stored) found |= EqualNoCase(column, c.name);
+      if (found) continue;
+      ddl += SqlServerAddColumnSql(qualified, c);
+      result.added.push_back(c.name);
+    }
+  }
+  if (ddl.empty()) return true;
+  Remember(qualified, columns);
+  CloseRun();
+  if (pending_events_++ == 0) first_origin_ = origin, first_event_ = "table " + name;
+  last_origin_ = origin;
+  pending_ += ddl;
+  // Added columns are sent now, in the open transaction: a later batch compiles against them (a
+  // statement naming a column added earlier in its own batch would not compile). A created table
+  // needs no such care (deferred name resolution): it goes with the rows, as DefineTable's does.
+  return result.created || SendPending(error);
 }
 
 void SqlServerTarget::CloseRun() {

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "target.h"
@@ -61,6 +63,10 @@ class SqlServerTarget final : public Target {
 
   TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) override;
   TargetTable* FindTable(const std::string& name) override;
+  bool ForgetTable(const std::string& name, std::string& error) override;
+  // The columns it lacks come as IF COL_LENGTH(...) IS NULL ALTER TABLE ... ADD, sent at once.
+  bool EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns, const RowOrigin& origin,
+                   EvolveResult& result, std::string& error) override;
 
   bool Upsert(TargetTable& table, const std::vector<FieldValue>& row, const RowOrigin& origin,
               std::string& error) override;
@@ -81,6 +87,12 @@ class SqlServerTarget final : public Target {
   // Notes one event in the pending batch (for error messages).
   void NoteEvent(const Table& table, const std::vector<FieldValue>* row, const RowOrigin& origin);
   bool SendPending(std::string& error);
+  // The target's columns of [schema].[table] (name, is_identity): read from sys.columns once, then
+  // kept with what this target created or added (forgotten at Rollback). Null with `error`.
+  using StoredColumn = std::pair<std::string, bool>;
+  const std::vector<StoredColumn>* StoredColumns(const std::string& qualified, std::string& error);
+  void Remember(const std::string& qualified, const std::vector<TargetColumn>& columns);
+  std::map<std::string, std::vector<StoredColumn>> catalog_;
   bool MaybeSend(std::string& error);
 
   std::unique_ptr<SqlServerSession> session_;
@@ -107,5 +119,9 @@ class SqlServerTarget final : public Target {
 std::string SqlServerQuoteIdentifier(std::string_view name);          // [a]]b]
 void AppendSqlServerString(std::string& out, std::string_view utf8);  // N'it''s'
 std::string SqlServerType(const TargetColumn& column);                // the type a created column gets
+// CREATE TABLE [s].[t] (...); of a table DefineTable or EvolveTable creates (`qualified`: [s].[t]).
+std::string SqlServerCreateTableSql(std::string_view qualified, const std::vector<TargetColumn>& columns);
+// IF COL_LENGTH(N'[s].[t]', N'c') IS NULL ALTER TABLE [s].[t] ADD [c] type NULL; (schema evolution)
+std::string SqlServerAddColumnSql(std::string_view qualified, const TargetColumn& column);
 
 }  // namespace sqltail::engine

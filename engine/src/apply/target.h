@@ -53,6 +53,15 @@ class TargetTable {
   std::string name;
   std::vector<TargetColumn> columns;
   bool has_key = false;
+  // Fields of the "after" struct of the event schema it was defined from (the applier's): an event
+  // whose struct has another number of fields defines the table again (the source's structure changed).
+  size_t event_fields = 0;
+};
+
+// What EvolveTable did.
+struct EvolveResult {
+  bool created = false;            // the target had no such table: created
+  std::vector<std::string> added;  // the columns added to an existing table
 };
 
 using ProgressMap = std::map<std::pair<std::string, int32_t>, int64_t>;  // (topic, partition) -> next offset
@@ -81,6 +90,16 @@ class Target {
   // Creates the table when missing and prepares its statements.
   virtual TargetTable* DefineTable(const std::string& name, std::vector<TargetColumn> columns, std::string& error) = 0;
   virtual TargetTable* FindTable(const std::string& name) = 0;
+  // Writes what is pending for the table and forgets its definition: the next event defines it again.
+  virtual bool ForgetTable(const std::string& name, std::string& error) = 0;
+  // Schema evolution (apply.schema_evolution = basic): makes table `name` hold every column of
+  // `columns`, after the earlier events (what is pending is written first). A table the target
+  // lacks is created as DefineTable creates it; otherwise each column it lacks (by name, compared as
+  // the database compares names) is added, nullable, of the type DefineTable would give it. Nothing
+  // is ever dropped or changed: a column the target has keeps its type. Idempotent: a column that
+  // exists is not added again. The table's definition is forgotten (ForgetTable). Errors name `origin`.
+  virtual bool EvolveTable(const std::string& name, const std::vector<TargetColumn>& columns, const RowOrigin& origin,
+                           EvolveResult& result, std::string& error) = 0;
 
   // `row` holds one value per column of `table`. A target may defer the write to Commit (or to its
   // next batch); the effect is as if the calls ran in order. Errors (now or later) name the origin

@@ -69,7 +69,9 @@ bool TransactionOrder::Add(kafka::RetainedMessage message, std::string& error) {
   std::string_view id;
   uint64_t order = 0;
   bool has_order = false;
-  if (auto header = kafka::FindHeader(view, kTxnHeader)) {
+  if (view.topic == standalone_topic_) {
+    // The schema change topic: every event stands alone (see SetStandaloneTopic).
+  } else if (auto header = kafka::FindHeader(view, kTxnHeader)) {
     const size_t space = header->find(' ');
     id = header->substr(0, space);
     if (space != std::string_view::npos) {

@@ -28,6 +28,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "sqltail/kafka/consumer.h"
@@ -50,6 +51,9 @@ class TransactionOrder {
   // The `<prefix>` of a transaction topic (the name without ".transaction").
   static std::string TopicPrefix(std::string_view transaction_topic);
 
+  // Events of `topic` (the schema change topic) belong to no transaction whatever their headers or
+  // payload say: each is released as soon as nothing earlier of its partition is held.
+  void SetStandaloneTopic(std::string topic) { standalone_topic_ = std::move(topic); }
   // Takes one polled message. False with `error` for an unreadable transaction event.
   bool Add(kafka::RetainedMessage message, std::string& error);
   // Moves every message that may be applied now, in order, to the end of `out`.
@@ -123,7 +127,7 @@ class TransactionOrder {
   void Forget(Txn* txn);
   static bool Before(const Entry& entry, const Txn& head);
 
-  std::string transaction_topic_, prefix_;
+  std::string transaction_topic_, prefix_, standalone_topic_;
   std::unordered_set<std::string> data_topics_;
   size_t max_buffered_;
   size_t buffered_ = 0;

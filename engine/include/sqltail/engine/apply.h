@@ -49,6 +49,19 @@ struct ApplyOptions {
   // all) or left out (exclude); include/exclude name event fields, before renaming.
   std::vector<std::pair<std::string, std::string>> field_renames;
   std::vector<std::string> field_include, field_exclude;
+  // Schema evolution, as Debezium's JDBC sink's schema.evolution (docs/operator-guide.md "Schema
+  // evolution"): "basic" creates the tables and adds the columns (nullable) that schema change
+  // events and change events describe and the target lacks, never dropping or changing one;
+  // "none" leaves the target's structure alone (a table the target lacks is still created).
+  std::string schema_evolution = "basic";
+  // The capture's schema change topic, read with schema_evolution = basic: "auto" = the <prefix>
+  // that the topics <prefix>.<db>.<schema>.<table> share, when that topic exists; "none"; or its name
+  // (which is then also the prefix of the data topics its tables have).
+  std::string schema_change_topic = "auto";
+  // The capture's type mapping (its capture.time_precision_mode, decimal_handling_mode,
+  // binary_handling_mode), by which the columns of schema change events are typed as its change
+  // events type them.
+  std::string time_precision_mode = "adaptive", decimal_handling_mode = "precise", binary_handling_mode = "bytes";
 };
 
 struct ApplyStats {
@@ -56,7 +69,8 @@ struct ApplyStats {
   uint64_t upserts = 0;
   uint64_t deletes = 0;
   uint64_t truncates = 0;
-  uint64_t dead_lettered = 0;  // bad events written to the dead-letter topic
+  uint64_t dead_lettered = 0;   // bad events written to the dead-letter topic
+  uint64_t schema_changes = 0;  // schema change events read (not counted in `events`)
   uint64_t target_transactions = 0;
 };
 

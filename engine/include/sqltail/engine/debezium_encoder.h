@@ -44,6 +44,19 @@ struct EncoderOptions {
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
 };
 
+// The Connect type a source column gets in change events (its field of the value schema), for the
+// applier's schema evolution: from the column's sys.types name and its sys.columns precision and
+// scale (a schema change event's typeName, length and scale).
+struct ConnectColumnType {
+  std::string type;          // "int32", "bytes", "string", ...
+  std::string logical_name;  // "org.apache.kafka.connect.data.Decimal", "io.debezium.time.Date", ...; empty for none
+  int precision = 0;         // Decimal: connect.decimal.precision
+  int scale = 0;             // Decimal: scale
+};
+// False when `type_name` is not a type sqltail maps (a user-defined alias type, a misspelling).
+bool ConnectColumnTypeOf(std::string_view type_name, int precision, int scale, const EncoderOptions& options,
+                         ConnectColumnType& out);
+
 // Events of one table within a source transaction (the END event's data_collections).
 struct TableEventCount {
   const logreader::CapturedTable* table = nullptr;
