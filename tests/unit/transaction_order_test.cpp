@@ -304,3 +304,25 @@ TEST_CASE("a transaction larger than the buffer streams: what arrived goes out b
   CHECK(order.buffered() == 0);
   CHECK(order.last_released() == kT2);
 }
+
+TEST_CASE("events of the schema change topic stand alone, whatever transaction they name") {
+  Messages m;
+  TransactionOrder order(kTxnTopic, {kOrders}, 1000);
+  order.SetStandaloneTopic("p");
+  std::vector<OrderedMessage> out;
+  Add(order, m.Begin(kT1));
+  Add(order, m.Data(kOrders, kT1, 1, "o1"));  // T1 is not complete: its END is not read yet
+  // A schema change naming a transaction the transaction topic never completes (nor names) is not
+  // held behind it, nor behind T1.
+  Add(order, m.Data("p", kT2, 1, "alter"));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"alter."});
+  Add(order, m.End(kT1, {{"db.dbo.orders", 1}}));
+  order.Drain(out);
+  CHECK(Names(out) == std::vector<std::string>{"B", "o1", "E."});
+  // Without the call the same event would wait for its transaction.
+  TransactionOrder plain(kTxnTopic, {kOrders}, 1000);
+  Add(plain, m.Data("p", kT2, 1, "alter"));
+  plain.Drain(out);
+  CHECK(out.empty());
+}
