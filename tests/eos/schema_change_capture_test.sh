@@ -8,7 +8,8 @@
 #   transaction's row is re-read and must still decode with 2 columns (from the schema history, not
 #   the catalog read at start), the ALTER is found in the log, the rows after it have qty;
 # - run 3: nothing new, and no schema change event again.
-# The topic <prefix> holds run 1's CREATE (2 columns) and one ALTER (3 columns, at its commit LSN).
+# The topic <prefix> holds run 1's CREATE (2 columns) and one ALTER (3 columns, at its commit LSN);
+# sqltail apply then gives the SQLite target the column, and every row its value.
 BIN=${BIN:?} REPO=${REPO:?}
 source "$REPO/tests/eos/common.sh"
 ROWS=30
@@ -75,4 +76,12 @@ for row in after:
            {"id": row["id"], "text": "after %d" % row["id"], "qty": row["id"] * 10}
     if row != want: die("row %s, expected %s" % (row, want))
 PY
+# The applier reads the schema change topic (apply.schema_change_topic = auto): the target table
+# gets qty from the ALTER, before the rows that carry it.
+write_apply_config "$RUN/apply.conf" "$BOOTSTRAP" "$topic" "$RUN/target.db"
+"$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.stop_when_idle_ms=2000 > "$RUN/apply.log" 2>&1 ||
+  fail "apply failed"
+got=$(sqlite3 "$RUN/target.db" "SELECT count(*), count(qty), sum(qty) FROM test_table WHERE (id < $ROWS AND qty IS NULL) OR (id >= $ROWS AND qty = id * 10)")
+want="$((2 * ROWS))|$ROWS|$((10 * (ROWS * (3 * ROWS - 1) / 2)))"
+[[ "$got" == "$want" ]] || fail "target table: count, count(qty), sum(qty) = $got, expected $want"
 echo "ok   CREATE then one ALTER (3 columns, commit $alter_commit) across three runs; $((2 * ROWS)) rows once, the row re-read after the restart with 2 columns, qty after the ALTER"
