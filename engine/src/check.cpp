@@ -190,6 +190,20 @@ bool CheckCapture(Checker& checker, const std::string& path, const std::vector<s
       checker.Report(true, "catalog query",
                      std::to_string(all_tables.size()) + " user table(s) with a heap or clustered index in '" +
                          config->source.database + "'");
+      // What marks DDL in the log (docs/operator-guide.md "Schema changes in the log").
+      if (!catalog.system_allocation_units().empty()) {
+        std::vector<std::string> names;
+        for (const auto& unit : catalog.system_allocation_units()) AddOnce(unit.name, names);
+        checker.Report(true, "schema changes",
+                       "detected by records on " + std::to_string(catalog.system_allocation_units().size()) +
+                           " system table allocation unit(s): " + JoinNames(names, 10));
+      } else {
+        checker.Warn("schema changes",
+                     "the system tables that mark DDL are not known (" +
+                         (catalog.system_allocation_units_error.empty() ? std::string("not listed")
+                                                                        : catalog.system_allocation_units_error) +
+                         "): only transactions named ALTER TABLE, CREATE TABLE or DROPOBJ count as schema changes");
+      }
       catalog.Filter(config->capture.table_include, config->capture.table_exclude);
       std::vector<std::string> selected;
       for (const auto& table : catalog.tables()) AddOnce(table->QualifiedName(), selected);

@@ -47,7 +47,10 @@ expect "capture: all pass" 0 \
   '^ok catalog query: 1 user table' '^ok table filter: 1 of 1 table\(s\) selected: dbo.test_table$' \
   '^ok fn_dblog: SELECT TOP \(1\) from sys.fn_dblog\(NULL, NULL\): first LSN [0-9a-f]{8}:[0-9a-f]{8}:[0-9a-f]{4}$' \
   "^ok kafka: bootstrap=$BOOTSTRAP: 1 broker.*not yet created: $PREFIX.offsets" -- --config "$RUN/capture.conf"
-[[ $(grep -vc '^[A-Za-z]* prepare' "$RUN/out") -eq 6 ]] || { echo "FAIL expected 6 check lines"; failures=$((failures + 1)); }
+[[ $(grep -vc '^[A-Za-z]* prepare' "$RUN/out") -eq 7 ]] || { echo "FAIL expected 7 check lines"; failures=$((failures + 1)); }
+# The inserts fixture lists no system allocation units: DDL is then known by transaction names only.
+grep -q '^WARN schema changes: the system tables that mark DDL are not known (system allocation units query: no rows)' \
+  "$RUN/out" || { echo "FAIL the unknown system tables are not reported"; failures=$((failures + 1)); }
 # The fixture has no server.json: tds-replay refuses prepare's fact queries, so every finding is
 # unknown, which warns but does not fail.
 grep -q '^WARN prepare: recovery model: unknown' "$RUN/out" ||
@@ -65,10 +68,19 @@ expect "capture: source not prepared" 1 '^FAIL prepare: recovery model: SIMPLE t
   '^ok prepare: permissions: sysadmin' '^WARN prepare: table dbo.test_table: missing: primary key but not published' \
   '^ok fn_dblog' -- --config "$RUN/capture.conf" --set "source.port=$port2"
 sed -i 's/"SIMPLE"/"FULL"/; s/"has_primary_key": true/"has_primary_key": true, "is_replicated": true/' "$RUN/fixture/server.json"
+# A prepared source also answers the system allocation units query (a real server always lists them).
+python3 - "$RUN/fixture/catalog.json" <<'PY'
+import json, sys
+catalog = json.load(open(sys.argv[1]))
+catalog["system_allocation_units"] = [{"name": "sys.syscolpars", "allocation_unit_id": 2686976},
+                                      {"name": "sys.sysschobjs", "allocation_unit_id": 2228224}]
+json.dump(catalog, open(sys.argv[1], "w"))
+PY
 REPLAY_ARGS="--user sqltail --password secret" start_replay "$RUN/fixture" 0 "$RUN/replay3.log" || fail "tds-replay"
 pids+=("$REPLAY_PID")
 port3=$(grep -o '127.0.0.1:[0-9]*' "$RUN/replay3.log" | head -1 | cut -d: -f2)
 expect "capture: source prepared" 0 '^ok prepare: recovery model: FULL' '^ok prepare: table dbo.test_table: primary key; published' \
+  '^ok schema changes: detected by records on 2 system table allocation unit\(s\): sys.sysschobjs, sys.syscolpars$' \
   -- --config "$RUN/capture.conf" --set "source.port=$port3"
 grep -q '^WARN\|^FAIL' "$RUN/out" && { echo "FAIL prepared source: warnings or failures"; failures=$((failures + 1)); }
 
