@@ -304,8 +304,6 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     transaction_started = Clock::now();
     return true;
   };
-  // Writes the checkpoint into the open transaction and commits it. Any failure ends the run: the
-  // transaction is aborted and a restart resumes from the last committed checkpoint.
   // Schema history records into the open Kafka transaction (the first version, or a change's).
   auto produce_history = [&](const std::vector<std::string>& records, std::string& out_error) -> bool {
     for (const std::string& record : records) {
@@ -316,6 +314,8 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     }
     return true;
   };
+  // Writes the checkpoint into the open transaction and commits it. Any failure ends the run: the
+  // transaction is aborted and a restart resumes from the last committed checkpoint.
   auto commit = [&]() -> bool {
     // The first checkpoint carries the history's first version: both or neither are committed.
     if (history_pending && !produce_history(first_history, error)) return false;
