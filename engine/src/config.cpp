@@ -259,7 +259,8 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "BEGIN/END events on <prefix>.transaction (sqltail apply takes commit order across topics from them)");
   add("capture.include_schema_changes", po::value(&capture.include_schema_changes)->default_value(true),
       "schema change events on the topic <prefix> (Debezium's include.schema.changes): a CREATE per captured "
-      "table when the capture first starts or takes a new snapshot");
+      "table when the capture first starts or takes a new snapshot, and CREATE/ALTER/DROP at each schema change "
+      "of captured tables in the log (the schema history <prefix>.schema-history is written either way)");
   add("capture.time_precision_mode", po::value(&raw.time_precision_mode)->default_value("adaptive"),
       "adaptive | connect");
   add("capture.decimal_handling_mode", po::value(&raw.decimal_handling_mode)->default_value("precise"),

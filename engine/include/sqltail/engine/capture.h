@@ -47,7 +47,7 @@ struct CaptureOptions {
   // BEGIN/END events on <prefix>.transaction. On by default (Debezium's default is off): sqltail apply
   // takes source commit order across topics from them.
   bool provide_transaction_metadata = true;
-  bool include_schema_changes = true;  // CREATE events on the topic <prefix> (docs/events.md)
+  bool include_schema_changes = true;  // CREATE/ALTER/DROP events on the topic <prefix> (docs/events.md)
   TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
