@@ -1,11 +1,14 @@
 // Fuzz target: the text parsers of external input: table layout JSON, LSN text, checkpoint values,
-// fn_dblog query text (tds-replay), and the TDS LOGIN7 / PRELOGIN parsers.
+// fn_dblog query text (tds-replay), the TDS LOGIN7 / PRELOGIN parsers, and the catalog versions of
+// the schema history (records from Kafka, one per line) and of a fixture's catalog.json.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sqltail/engine/checkpoint.h"
+#include "sqltail/logreader/catalog.h"
 #include "sqltail/logreader/lsn.h"
 #include "sqltail/logreader/table_layout.h"
 #include "sqltail/replay/fn_dblog_query.h"
@@ -16,6 +19,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::span<const uint8_t> bytes(data + 1, size - 1);
   std::string error;
+  // Two first bytes select the catalog parsers (so the older corpus keeps its mapping below).
+  if (data[0] == 0xF0) {
+    std::vector<std::string> records;
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string_view::npos) end = text.size();
+      records.emplace_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    sqltail::logreader::Catalog current;
+    auto rebuilt = sqltail::logreader::Catalog::FromHistory(records, current, error);
+    if (rebuilt) {
+      (void)rebuilt->FindByAllocationUnit(1, sqltail::logreader::Lsn(1, 1, 1));
+      (void)rebuilt->FirstHistoryRecords("g");
+    }
+    return 0;
+  }
+  if (data[0] == 0xF1) {
+    auto catalog = sqltail::logreader::Catalog::FromFixtureJson(text, error);
+    if (catalog) (void)catalog->HistoryRecords(catalog->changes());
+    return 0;
+  }
   switch (data[0] % 5) {
     case 0:
       (void)sqltail::logreader::ParseTableLayout(text, error);
