@@ -11,11 +11,16 @@ LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::
         if (txn.commit_lsn <= emitted_through_) return true;  // emitted before the checkpoint
         return handler(txn, error);
       }) {
-  assembler_.SetSchemaChangeHandler(
-      [this](const SchemaChangeCommit& commit, std::string& error) { return OnSchemaChange(commit, error); });
+  assembler_.SetCatalogRefresh(
+      [this](const SchemaChangeCommit& commit, std::string& error) { return RefreshCatalog(commit, error); });
+  assembler_.SetSchemaChangeHandler([this](const SchemaChangeCommit& commit, std::string& error) {
+    if (commit.commit_lsn <= emitted_through_ || !on_schema_change_) return true;
+    const std::vector<TableChange> changes = catalog_.ChangesIn(commit.first_ddl_lsn, commit.commit_lsn);
+    return on_schema_change_(commit, changes, error);
+  });
 }
 
-bool LogReader::OnSchemaChange(const SchemaChangeCommit& commit, std::string& error) {
+bool LogReader::RefreshCatalog(const SchemaChangeCommit& commit, std::string& error) {
   // A catalog that knows versions from here on (a fixture's, or the schema history's after a
   // restart) is not read again: the source's catalog now is later than this commit.
   if (!catalog_.HasVersionIn(commit.first_ddl_lsn, commit.commit_lsn) &&
@@ -31,9 +36,7 @@ bool LogReader::OnSchemaChange(const SchemaChangeCommit& commit, std::string& er
     ++catalog_reads_;
     catalog_.Update(std::move(fresh), commit.first_ddl_lsn);
   }
-  if (commit.commit_lsn <= emitted_through_ || !on_schema_change_) return true;
-  const std::vector<TableChange> changes = catalog_.ChangesIn(commit.first_ddl_lsn, commit.commit_lsn);
-  return on_schema_change_(commit, changes, error);
+  return true;
 }
 
 void LogReader::Resume(Lsn restart_lsn, Lsn emitted_through, Lsn read_through) {

@@ -52,8 +52,19 @@ struct TransactionAssembler::OpenTransaction {
   bool schema_change = false;
   Lsn first_ddl_lsn;
   std::string ddl_reason;
-  // Base-row changes it made to allocation units no captured table owned when they were read (a
-  // table it creates or rebuilds): checked again at its commit, against the catalog then.
+  // Inserts and deletes it made in allocation units no captured table owned when they were read
+  // (a table it creates, or rebuilds into new units): kept apart, never spilled, and handed over at
+  // its commit for the units the catalog then captures.
+  struct SideChange {
+    Lsn lsn, previous_lsn;
+    LogOp log_op;
+    uint64_t allocation_unit_id;
+    size_t offset, size;  // into side_bytes
+  };
+  std::vector<SideChange> side;
+  std::vector<uint8_t> side_bytes;
+  // Units whose changes in it cannot be handed over exactly (an update, a compensation that matches
+  // nothing kept, more than the side buffer holds): an error at its commit if the unit is captured then.
   struct UncapturedChange {
     uint64_t allocation_unit_id;
     Lsn lsn;
@@ -80,6 +91,8 @@ struct TransactionAssembler::OpenTransaction {
     schema_change = false;
     first_ddl_lsn = Lsn();
     ddl_reason.clear();
+    side.clear();
+    side_bytes.clear();
     uncaptured.clear();
     changes.clear();
     undoable.clear();
@@ -224,10 +237,8 @@ bool TransactionAssembler::Add(Lsn lsn, const LogRecordView& record, std::string
         txn.first_ddl_lsn = lsn;
         txn.ddl_reason = unit->name;
       }
-    } else if (txn.schema_change && !record.IsCompensation() && ChangesBaseRow(record) && txn.uncaptured.size() < 8 &&
-               std::none_of(txn.uncaptured.begin(), txn.uncaptured.end(),
-                            [&](const auto& u) { return u.allocation_unit_id == record.allocation_unit_id; })) {
-      txn.uncaptured.push_back({record.allocation_unit_id, lsn});
+    } else if (txn.schema_change && ChangesBaseRow(record)) {
+      KeepUncaptured(txn, lsn, record);
     }
     return true;
   }
@@ -407,7 +418,65 @@ void TransactionAssembler::AddUpdate(OpenTransaction& txn, Lsn lsn, Lsn previous
   txn.undoable.push_back({lsn, previous_lsn, op, &table, txn.changes.size() - 1});
 }
 
-bool TransactionAssembler::CommitSchemaChange(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record,
+void TransactionAssembler::KeepUncaptured(OpenTransaction& txn, Lsn lsn, const LogRecordView& record) {
+  const uint64_t unit = record.allocation_unit_id;
+  auto cannot = [&] {
+    if (txn.uncaptured.size() < 8 && std::none_of(txn.uncaptured.begin(), txn.uncaptured.end(),
+                                                  [&](const auto& u) { return u.allocation_unit_id == unit; }))
+      txn.uncaptured.push_back({unit, lsn});
+  };
+  const LogOp op = record.op();
+  if (record.IsCompensation()) {
+    // As Compensate: the newest kept change of the unit, named by the CLR's Previous LSN or
+    // Previous Page LSN.
+    if (!txn.side.empty() && txn.side.back().allocation_unit_id == unit && Undoes(op, txn.side.back().log_op) &&
+        (record.previous_lsn == txn.side.back().previous_lsn || record.previous_page_lsn == txn.side.back().lsn)) {
+      txn.side_bytes.resize(txn.side.back().offset);
+      txn.side.pop_back();
+    } else {
+      cannot();
+    }
+    return;
+  }
+  // A separate bound: these are neither spilled nor counted in the budget that drives spilling.
+  const size_t cap = spill_.memory_budget_bytes > 0 ? spill_.memory_budget_bytes / 4 : size_t{64} << 20;
+  if ((op != LogOp::kInsertRows && op != LogOp::kDeleteRows) || record.elements.empty() ||
+      txn.side_bytes.size() + record.elements[0].size() > cap) {
+    cannot();
+    return;
+  }
+  const auto image = record.elements[0];
+  txn.side.push_back({lsn, record.previous_lsn, op, unit, txn.side_bytes.size(), image.size()});
+  txn.side_bytes.insert(txn.side_bytes.end(), image.begin(), image.end());
+}
+
+bool TransactionAssembler::ResolveSideChanges(OpenTransaction& txn, Lsn commit_lsn, std::string& error) {
+  bool any = false;
+  for (const auto& c : txn.side) any = any || catalog_.FindByAllocationUnit(c.allocation_unit_id, c.lsn) != nullptr;
+  if (!any) return true;
+  if (txn.spill_fd >= 0) {
+    error = "transaction " + txn.id.ToString() + " (committed at " + commit_lsn.ToString() +
+            ") makes a table captured and writes rows into it, and it was spilled to disk past the memory budget: "
+            "those rows cannot be put in log order with the spilled changes (raise capture.txn_memory_budget_mb)";
+    return false;
+  }
+  for (const auto& c : txn.side) {
+    const CapturedTable* table = catalog_.FindByAllocationUnit(c.allocation_unit_id, c.lsn);
+    if (table == nullptr) continue;
+    Pending pending{c.lsn, c.log_op == LogOp::kInsertRows ? ChangeOp::kInsert : ChangeOp::kDelete, table, 0, 0};
+    pending.bytes_begin = txn.bytes.size();
+    pending.known_begin = txn.known.size();
+    pending.offset = txn.Append(std::span<const uint8_t>(txn.side_bytes.data() + c.offset, c.size));
+    pending.size = c.size;
+    txn.changes.push_back(pending);
+  }
+  // Log order across tables (foreign keys in the target): by each change's LSN.
+  std::stable_sort(txn.changes.begin(), txn.changes.end(),
+                   [](const Pending& a, const Pending& b) { return a.lsn < b.lsn; });
+  return true;
+}
+
+bool TransactionAssembler::CommitSchemaChange(OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record,
                                               std::string& error) {
   ++stats_.schema_change_transactions;
   SchemaChangeCommit commit;
@@ -418,18 +487,20 @@ bool TransactionAssembler::CommitSchemaChange(const OpenTransaction& txn, Lsn co
   commit.commit_lsn = commit_lsn;
   std::memcpy(commit.commit_time, record.xact_time, 8);
   commit.reason = txn.ddl_reason;
-  commit.has_changes = !txn.changes.empty() || txn.spilled_changes > 0;
-  if (on_schema_change_ && !on_schema_change_(commit, error)) return false;
+  if (refresh_catalog_ && !refresh_catalog_(commit, error)) return false;
   for (const auto& u : txn.uncaptured) {
     const CapturedTable* table = catalog_.FindByAllocationUnit(u.allocation_unit_id, u.lsn);
     if (table == nullptr) continue;
     error = "log record " + u.lsn.ToString() + " changes " + table->QualifiedName() + " in transaction " +
             txn.id.ToString() + " (" + txn.ddl_reason + ", committed at " + commit_lsn.ToString() +
-            "), which made it a captured table: changes in the transaction that creates or rebuilds a table "
-            "are not captured yet, and its rows would be missing (take a snapshot of the table instead)";
+            "), which made it a captured table, and cannot be handed over exactly (an update, a rollback to a "
+            "savepoint, or more rows than the side buffer holds, in the transaction that creates or rebuilds the "
+            "table): its rows would be missing";
     return false;
   }
-  return true;
+  if (!ResolveSideChanges(txn, commit_lsn, error)) return false;
+  commit.has_changes = !txn.changes.empty() || txn.spilled_changes > 0;
+  return !on_schema_change_ || on_schema_change_(commit, error);
 }
 
 void TransactionAssembler::StartCommitted(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record) {

@@ -98,6 +98,32 @@ class MemoryLog final : public logreader::LogSource {
     r.lock_info = fixtures::InsertLockInfo(41);
     return Append(fixtures::EncodeInsertRows(r));
   }
+  // The CLR of an insert (a rollback to a savepoint): a compensating DELETE_ROWS whose Previous Page
+  // LSN is the undone insert (nothing else changed the page in between; vector 22B's shape). The
+  // inserts here leave Previous LSN zero, so it is not what matches.
+  Lsn UndoInsert(uint32_t xact, const logreader::TableLayout& layout, std::vector<fixtures::ColumnValue> values,
+                 Lsn undone, uint64_t unit) {
+    fixtures::DeleteRowsRecord r;
+    r.previous_lsn = Lsn(0x7f, 0, 0);  // not the undone record's: the page LSN must match
+    r.previous_page_lsn = undone;
+    r.flag_bits = fixtures::kCompensationFlagBits;
+    r.transaction_id.low = xact;
+    r.allocation_unit_id = unit;
+    r.record = fixtures::EncodeFixedVarRecord(layout, values);
+    r.lock_info = fixtures::InsertLockInfo(static_cast<int32_t>(kObject));
+    return Append(fixtures::EncodeDeleteRows(r));
+  }
+  Lsn Modify(uint32_t xact, uint64_t unit) {
+    fixtures::ModifyRowRecord r;
+    r.transaction_id.low = xact;
+    r.allocation_unit_id = unit;
+    r.offset_in_row = 4;
+    r.modify_size = 1;
+    r.before = {1};
+    r.after = {2};
+    r.key_info = {0x10, 1, 0, 0, 0};
+    return Append(fixtures::EncodeModifyRow(r));
+  }
   Lsn End(uint32_t xact, Lsn begin, bool commit = true) {
     fixtures::EndXactRecord r;
     r.operation = commit ? fixtures::LogOperation::kCommitXact : fixtures::LogOperation::kAbortXact;
@@ -409,17 +435,57 @@ TEST_CASE("an aborted DDL transaction reads nothing and changes nothing") {
   CHECK(catalog.FindByAllocationUnit(kUnit)->layout.columns.size() == 2);
 }
 
-TEST_CASE("rows written in the transaction that creates a captured table stop the stream with an error") {
+TEST_CASE("rows written in the transaction that creates a captured table are handed over with it, in log order") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)}); };
+  Lsn t = log.Begin(1, "user_transaction");
+  Lsn old_table = log.Insert(1, LayoutV1(), {int64_t{1}, "old table"});
+  log.SystemRow(1, kSysschobjs);
+  Lsn first = log.Insert(1, LayoutV1(), {int64_t{1}, "new 1"}, kNewUnit);
+  Lsn other = log.Insert(1, LayoutV1(), {int64_t{9}, "elsewhere"}, fixtures::MakeAllocationUnitId(150, 256));
+  Lsn second = log.Insert(1, LayoutV1(), {int64_t{2}, "new 2"}, kNewUnit);
+  Lsn undone = log.Insert(1, LayoutV1(), {int64_t{3}, "rolled back"}, kNewUnit);
+  log.UndoInsert(1, LayoutV1(), {int64_t{3}, "rolled back"}, undone, kNewUnit);  // ROLLBACK TRAN to a savepoint
+  Lsn commit = log.End(1, t);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  REQUIRE(run.schema_events.size() == 1);
+  CHECK(run.schema_events[0].commit == commit);
+  REQUIRE(run.changes.size() == 3);
+  CHECK(run.changes[0].lsn == old_table);
+  CHECK(run.changes[1].lsn == first);
+  CHECK(run.changes[1].row == R"({id:1,text:"new 1"})");
+  CHECK(run.changes[2].lsn == second);
+  (void)other;
+}
+
+TEST_CASE("an update in the transaction that creates a captured table stops the stream with an error") {
   MemoryLog log;
   auto catalog = CatalogOf({Table(LayoutV1())});
   log.server = [] { return CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)}); };
   Lsn t = log.Begin(1, "user_transaction");
   log.SystemRow(1, kSysschobjs);
-  Lsn row = log.Insert(1, LayoutV1(), {int64_t{1}, "new"}, kNewUnit);
+  log.Insert(1, LayoutV1(), {int64_t{1}, "new"}, kNewUnit);
+  Lsn update = log.Modify(1, kNewUnit);
   log.End(1, t);
   Run run = ReadAll(log, catalog);
-  CHECK(run.error.find("log record " + row.ToString()) != std::string::npos);
+  CHECK(run.error.find("log record " + update.ToString()) != std::string::npos);
   CHECK(run.error.find("creates or rebuilds") != std::string::npos);
+  CHECK(run.changes.empty());
+}
+
+TEST_CASE("rows of a table that stays uncaptured are dropped at the schema change's commit") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV1())}); };  // the new table is not captured (filter)
+  Lsn t = log.Begin(1, "CREATE TABLE");
+  log.SystemRow(1, kSysschobjs);
+  log.Insert(1, LayoutV1(), {int64_t{1}, "new"}, kNewUnit);
+  log.Modify(1, kNewUnit);
+  log.End(1, t);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
   CHECK(run.changes.empty());
 }
 

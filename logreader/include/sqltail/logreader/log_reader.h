@@ -57,7 +57,7 @@ class LogReader {
   void SetSpill(SpillOptions options) { assembler_.SetSpill(std::move(options)); }
 
  private:
-  bool OnSchemaChange(const SchemaChangeCommit& commit, std::string& error);
+  bool RefreshCatalog(const SchemaChangeCommit& commit, std::string& error);
 
   LogSource& source_;
   Catalog& catalog_;

@@ -73,7 +73,7 @@ struct SchemaChangeCommit {
   Lsn commit_lsn;
   uint8_t commit_time[8] = {};  // datetime layout, as logged
   std::string_view reason;      // what marked it: "sys.syscolpars" or "transaction name ALTER TABLE"
-  bool has_changes = false;     // it holds changes of captured tables (handed over next)
+  bool has_changes = false;     // it holds changes of captured tables (handed over next); set for the handler
 };
 
 struct AssemblerStats {
@@ -94,9 +94,10 @@ struct AssemblerStats {
 class TransactionAssembler {
  public:
   using CommitHandler = std::function<bool(const CommittedTransaction&, std::string& error)>;
-  // Runs at the commit of a schema-changing transaction, before its changes are handed over: it
-  // brings the catalog up to date (a version from first_ddl_lsn). The transaction's changes from
-  // first_ddl_lsn on are then handed over with the table versions in force at their LSNs.
+  // At the commit of a schema-changing transaction, before its changes are handed over: first the
+  // refresh brings the catalog up to date (a version from first_ddl_lsn); then the rows it wrote into
+  // tables that are captured now are added to its changes; then the handler runs. The transaction's
+  // changes from first_ddl_lsn on are handed over with the table versions in force at their LSNs.
   using SchemaChangeHandler = std::function<bool(const SchemaChangeCommit&, std::string& error)>;
 
   TransactionAssembler(const Catalog& catalog, CommitHandler on_commit, UpdateResolverLimits limits = {});
@@ -108,6 +109,7 @@ class TransactionAssembler {
 
   // Spill transactions to disk past a memory budget (off by default).
   void SetSpill(SpillOptions options);
+  void SetCatalogRefresh(SchemaChangeHandler refresh) { refresh_catalog_ = std::move(refresh); }
   void SetSchemaChangeHandler(SchemaChangeHandler handler) { on_schema_change_ = std::move(handler); }
 
   // After a resume from a checkpoint: a record up to `lsn` of a transaction whose begin was not
@@ -139,12 +141,16 @@ class TransactionAssembler {
                 size_t first_change, bool last_part, std::string& error);
   // At the commit of a schema-changing transaction: the handler, then the check that no change of a
   // table it made captured was left behind.
-  bool CommitSchemaChange(const OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record, std::string& error);
+  bool CommitSchemaChange(OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record, std::string& error);
+  // A schema-changing transaction's row of a unit no captured table owns (OpenTransaction::side).
+  void KeepUncaptured(OpenTransaction& txn, Lsn lsn, const LogRecordView& record);
+  bool ResolveSideChanges(OpenTransaction& txn, Lsn commit_lsn, std::string& error);
   bool MaybeSpill(std::string& error);
   bool Spill(OpenTransaction& txn, bool keep_last, std::string& error);
   bool StreamSpilled(OpenTransaction& txn, Lsn commit_lsn, const LogRecordView& record, std::string& error);
   const Catalog& catalog_;
   CommitHandler on_commit_;
+  SchemaChangeHandler refresh_catalog_;
   SchemaChangeHandler on_schema_change_;
   // While a schema-changing transaction is handed over: its changes from this LSN on take the table
   // version in force at their LSN (max: none).
