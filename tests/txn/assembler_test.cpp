@@ -3,6 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "memory_log.h"
 #include "sqltail/fixtures/fixed_var_record_encoder.h"
 #include "sqltail/fixtures/inserts_workload.h"
 #include "sqltail/fixtures/log_record_encoder.h"
@@ -26,52 +27,13 @@ logreader::Catalog TestCatalog() {
   return catalog;
 }
 
-// An in-memory log: records appended with increasing LSNs.
-class MemoryLog final : public logreader::LogSource {
+// The shared in-memory log, with inserts of dbo.test_table rows (id, "row <id>").
+class MemoryLog final : public testing::MemoryLog {
  public:
-  Lsn Begin(uint32_t xact) {
-    fixtures::BeginXactRecord r;
-    r.transaction_id.low = xact;
-    r.transaction_name = "user_transaction";
-    r.login_sid = {1};
-    return Append(fixtures::EncodeBeginXact(r));
-  }
   Lsn Insert(uint32_t xact, int64_t id, uint64_t unit = kUnit, uint16_t flags = fixtures::kOrdinaryFlagBits) {
     std::vector<fixtures::ColumnValue> values = {id, std::string("row ") + std::to_string(id)};
-    fixtures::InsertRowsRecord r;
-    r.transaction_id.low = xact;
-    r.flag_bits = flags;
-    r.allocation_unit_id = unit;
-    r.record = fixtures::EncodeFixedVarRecord(fixtures::TestTableLayout(), values);
-    r.lock_info = fixtures::InsertLockInfo(7);
-    return Append(fixtures::EncodeInsertRows(r));
+    return InsertRecord(xact, fixtures::EncodeFixedVarRecord(fixtures::TestTableLayout(), values), unit, 7, flags);
   }
-  Lsn End(uint32_t xact, Lsn begin, bool commit = true) {
-    fixtures::EndXactRecord r;
-    r.operation = commit ? fixtures::LogOperation::kCommitXact : fixtures::LogOperation::kAbortXact;
-    r.transaction_id.low = xact;
-    r.begin_lsn = begin;
-    return Append(fixtures::EncodeEndXact(r));
-  }
-
-  bool ReadCatalog(logreader::Catalog&, std::string&) override { return false; }
-  bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) override {
-    delivered = 0;
-    for (const auto& [lsn, bytes] : records_) {
-      if (lsn < from || delivered == max_rows) continue;
-      ++delivered;
-      if (!on_row({lsn, bytes, static_cast<int>(bytes.size())}, error)) return false;
-    }
-    return true;
-  }
-
- private:
-  Lsn Append(fixtures::Bytes bytes) {
-    Lsn lsn(0x25, 0x100, static_cast<uint16_t>(records_.size() + 1));
-    records_.emplace_back(lsn, std::move(bytes));
-    return lsn;
-  }
-  std::vector<std::pair<Lsn, fixtures::Bytes>> records_;
 };
 
 struct Emitted {

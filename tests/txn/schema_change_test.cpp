@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include "memory_log.h"
+#include "sqltail/fixtures/add_column_workload.h"
 #include "sqltail/fixtures/fixed_var_record_encoder.h"
 #include "sqltail/fixtures/inserts_workload.h"
 #include "sqltail/fixtures/log_record_encoder.h"
@@ -27,23 +29,10 @@ constexpr uint64_t kNewUnit = fixtures::MakeAllocationUnitId(102, 256);
 constexpr uint64_t kSyscolpars = fixtures::MakeAllocationUnitId(41, 1);
 constexpr uint64_t kSysschobjs = fixtures::MakeAllocationUnitId(34, 1);
 
-// dbo.test_table (id, text) and, from version 2, a nullable int `qty` added at the end of the fixed part.
+// dbo.test_table (id, text) and, from version 2, fixture-gen's add-column layout: a nullable int
+// `qty` added at the end of the fixed part.
 logreader::TableLayout LayoutV1() { return fixtures::TestTableLayout(); }
-logreader::TableLayout LayoutV2() {
-  logreader::TableLayout layout = fixtures::TestTableLayout();
-  logreader::ColumnLayout qty;
-  qty.name = "qty";
-  qty.column_id = 3;
-  qty.type_name = "int";
-  qty.type = logreader::SqlType::kInt;
-  qty.max_length = 4;
-  qty.precision = 10;
-  qty.is_nullable = true;
-  qty.leaf_offset = 8;
-  qty.leaf_null_bit = 3;
-  layout.columns.push_back(qty);
-  return layout;
-}
+logreader::TableLayout LayoutV2() { return fixtures::AddColumnLayout(); }
 
 logreader::CapturedTable Table(logreader::TableLayout layout, uint64_t unit = kUnit, int64_t object = kObject) {
   logreader::CapturedTable table;
@@ -66,37 +55,20 @@ logreader::Catalog CatalogOf(std::vector<logreader::CapturedTable> tables, bool 
   return catalog;
 }
 
-// An in-memory log whose ReadCatalog answers what `server` says the catalog is now.
-class MemoryLog final : public logreader::LogSource {
+// The shared in-memory log (its ReadCatalog answers what `server` says the catalog is now), with
+// this test's records.
+class MemoryLog final : public testing::MemoryLog {
  public:
-  std::function<logreader::Catalog()> server;
-  int catalog_reads = 0;
-
-  Lsn Begin(uint32_t xact, std::string name = "user_transaction") {
-    fixtures::BeginXactRecord r;
-    r.transaction_id.low = xact;
-    r.transaction_name = std::move(name);
-    r.login_sid = {1};
-    return Append(fixtures::EncodeBeginXact(r));
-  }
   Lsn Insert(uint32_t xact, const logreader::TableLayout& layout, std::vector<fixtures::ColumnValue> values,
              uint64_t unit = kUnit) {
-    fixtures::InsertRowsRecord r;
-    r.transaction_id.low = xact;
-    r.allocation_unit_id = unit;
-    r.record = fixtures::EncodeFixedVarRecord(layout, values);
-    r.lock_info = fixtures::InsertLockInfo(static_cast<int32_t>(kObject));
-    return Append(fixtures::EncodeInsertRows(r));
+    return InsertRecord(xact, fixtures::EncodeFixedVarRecord(layout, values), unit, static_cast<int32_t>(kObject));
   }
   // A row written into a system base table. Its bytes are a stand-in: sqltail reads only which
   // allocation unit the record names, never the system row itself.
   Lsn SystemRow(uint32_t xact, uint64_t unit) {
-    fixtures::InsertRowsRecord r;
-    r.transaction_id.low = xact;
-    r.allocation_unit_id = unit;
-    r.record = fixtures::EncodeFixedVarRecord(LayoutV1(), std::vector<fixtures::ColumnValue>{int64_t{41}, "x"});
-    r.lock_info = fixtures::InsertLockInfo(41);
-    return Append(fixtures::EncodeInsertRows(r));
+    return InsertRecord(
+        xact, fixtures::EncodeFixedVarRecord(LayoutV1(), std::vector<fixtures::ColumnValue>{int64_t{41}, "x"}), unit,
+        41);
   }
   // The CLR of an insert (a rollback to a savepoint): a compensating DELETE_ROWS whose Previous Page
   // LSN is the undone insert (nothing else changed the page in between; vector 22B's shape). The
@@ -124,40 +96,6 @@ class MemoryLog final : public logreader::LogSource {
     r.key_info = {0x10, 1, 0, 0, 0};
     return Append(fixtures::EncodeModifyRow(r));
   }
-  Lsn End(uint32_t xact, Lsn begin, bool commit = true) {
-    fixtures::EndXactRecord r;
-    r.operation = commit ? fixtures::LogOperation::kCommitXact : fixtures::LogOperation::kAbortXact;
-    r.transaction_id.low = xact;
-    r.begin_lsn = begin;
-    return Append(fixtures::EncodeEndXact(r));
-  }
-
-  bool ReadCatalog(logreader::Catalog& out, std::string& error) override {
-    ++catalog_reads;
-    if (!server) {
-      error = "no server";
-      return false;
-    }
-    out = server();
-    return true;
-  }
-  bool ReadLog(Lsn from, size_t max_rows, const RowHandler& on_row, size_t& delivered, std::string& error) override {
-    delivered = 0;
-    for (const auto& [lsn, bytes] : records_) {
-      if (lsn < from || delivered == max_rows) continue;
-      ++delivered;
-      if (!on_row({lsn, bytes, static_cast<int>(bytes.size())}, error)) return false;
-    }
-    return true;
-  }
-
- private:
-  Lsn Append(fixtures::Bytes bytes) {
-    Lsn lsn(0x25, 0x100, static_cast<uint16_t>(records_.size() + 1));
-    records_.emplace_back(lsn, std::move(bytes));
-    return lsn;
-  }
-  std::vector<std::pair<Lsn, fixtures::Bytes>> records_;
 };
 
 // A change as handed over: its LSN, the table version's first LSN, and the row as JSON.
