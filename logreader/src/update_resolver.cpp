@@ -22,26 +22,13 @@ bool FixedKeySize(const CapturedTable& table, size_t& total) {
   return true;
 }
 
-// Cache keys start with the allocation unit id.
-uint64_t UnitOf(const std::string& key) {
-  uint64_t unit = 0;
-  std::memcpy(&unit, key.data(), sizeof unit);
-  return unit;
-}
-
 bool IsRowChange(LogOp op) {
   return op == LogOp::kInsertRows || op == LogOp::kDeleteRows || op == LogOp::kModifyRow || op == LogOp::kModifyColumns;
 }
 
 }  // namespace
 
-namespace {
-constexpr size_t kMaxSpareEntries = 256;  // erased entries kept for reuse (bounded memory)
-}  // namespace
-
-UpdateResolver::UpdateResolver(UpdateResolverLimits limits) : limits_(limits) {
-  spare_nodes_.reserve(kMaxSpareEntries);
-}
+UpdateResolver::UpdateResolver(UpdateResolverLimits limits) : cache_(limits.max_rows, limits.max_bytes) {}
 
 bool UpdateResolver::RowIdentity(const CapturedTable& table, const LogRecordView& record, std::vector<uint8_t>& out) {
   out.clear();
@@ -83,120 +70,12 @@ bool UpdateResolver::RowIdentity(const CapturedTable& table, const LogRecordView
   return false;
 }
 
-void UpdateResolver::MakeKey(uint64_t allocation_unit_id, std::span<const uint8_t> identity) {
-  key_.assign(reinterpret_cast<const char*>(&allocation_unit_id), sizeof allocation_unit_id);
-  key_.append(reinterpret_cast<const char*>(identity.data()), identity.size());
-}
-
-std::vector<uint8_t>* UpdateResolver::Find() {
-  auto found = index_.find(key_);
-  if (found == index_.end()) return nullptr;
-  entries_.splice(entries_.begin(), entries_, found->second);
-  return &found->second->image;
-}
-
 const std::vector<uint8_t>* UpdateResolver::CachedImage(const CapturedTable& table, const LogRecordView& record) {
   if (!RowIdentity(table, record, identity_)) return nullptr;
-  MakeKey(record.allocation_unit_id, identity_);
-  return Find();
+  return cache_.Find(cache_.MakeKey(record.allocation_unit_id, identity_));
 }
 
-void UpdateResolver::Put(std::span<const uint8_t> image) {
-  if (image.size() + key_.size() > limits_.max_bytes || limits_.max_rows == 0) {
-    Erase();
-    return;
-  }
-  if (std::vector<uint8_t>* cached = Find()) {
-    cached_bytes_ -= cached->size();
-    cached->assign(image.begin(), image.end());
-    cached_bytes_ += cached->size();
-  } else {
-    Insert(image);
-  }
-  Evict();
-}
-
-void UpdateResolver::Insert(std::span<const uint8_t> image) {
-  const size_t added = key_.size() + image.size();
-  Index::node_type node;
-  if (!spare_entries_.empty()) {
-    entries_.splice(entries_.begin(), spare_entries_, spare_entries_.begin());
-    node = std::move(spare_nodes_.back());
-    spare_nodes_.pop_back();
-  } else if (!entries_.empty() && (entries_.size() >= limits_.max_rows || cached_bytes_ + added > limits_.max_bytes)) {
-    // Full: the least recently used entry is evicted and becomes the new one, buffers and all.
-    Entry& oldest = entries_.back();
-    cached_bytes_ -= oldest.key.size() + oldest.image.size();
-    --rows_per_unit_[UnitOf(oldest.key)];
-    node = index_.extract(oldest.key);
-    ++stats_.images_evicted;
-    entries_.splice(entries_.begin(), entries_, std::prev(entries_.end()));
-  } else {
-    entries_.emplace_front();
-  }
-  Entry& entry = entries_.front();
-  entry.key.assign(key_);
-  entry.image.assign(image.begin(), image.end());
-  if (node.empty()) {
-    index_.emplace(key_, entries_.begin());
-  } else {
-    node.key().assign(key_);
-    node.mapped() = entries_.begin();
-    index_.insert(std::move(node));
-  }
-  ++rows_per_unit_[UnitOf(key_)];
-  cached_bytes_ += added;
-}
-
-void UpdateResolver::Erase() {
-  auto found = index_.find(key_);
-  if (found == index_.end()) return;
-  cached_bytes_ -= found->second->key.size() + found->second->image.size();
-  --rows_per_unit_[UnitOf(found->second->key)];
-  // Keep a few erased entries for the next inserts (deletes and inserts alternate in steady state).
-  if (spare_entries_.size() < kMaxSpareEntries) {
-    spare_entries_.splice(spare_entries_.begin(), entries_, found->second);
-    spare_nodes_.push_back(index_.extract(found));
-  } else {
-    entries_.erase(found->second);
-    index_.erase(found);
-  }
-}
-
-void UpdateResolver::EraseAllocationUnit(uint64_t allocation_unit_id) {
-  auto count = rows_per_unit_.find(allocation_unit_id);
-  if (count == rows_per_unit_.end() || count->second == 0) return;
-  count->second = 0;
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (UnitOf(it->key) != allocation_unit_id) {
-      ++it;
-      continue;
-    }
-    cached_bytes_ -= it->key.size() + it->image.size();
-    index_.erase(it->key);
-    it = entries_.erase(it);
-  }
-}
-
-void UpdateResolver::Evict() {
-  while (!entries_.empty() && (entries_.size() > limits_.max_rows || cached_bytes_ > limits_.max_bytes)) {
-    Entry& oldest = entries_.back();
-    cached_bytes_ -= oldest.key.size() + oldest.image.size();
-    --rows_per_unit_[UnitOf(oldest.key)];
-    index_.erase(oldest.key);
-    entries_.pop_back();
-    ++stats_.images_evicted;
-  }
-}
-
-void UpdateResolver::Clear() {
-  entries_.clear();
-  spare_entries_.clear();
-  spare_nodes_.clear();
-  index_.clear();
-  rows_per_unit_.clear();
-  cached_bytes_ = 0;
-}
+void UpdateResolver::Clear() { cache_.Clear(); }
 
 void UpdateResolver::ResolveWithoutBase(const CapturedTable& table, const std::vector<ModifyRegion>& regions,
                                         bool identity_from_key, UpdateResult& update) const {
@@ -252,9 +131,9 @@ bool UpdateResolver::Apply(const CapturedTable& table, Lsn lsn, const LogRecordV
   const bool has_identity = RowIdentity(table, record, identity_);
   if (!has_identity) {
     // A change to a row we cannot name may touch any cached image of the table: forget them all.
-    EraseAllocationUnit(record.allocation_unit_id);
+    cache_.EraseAllocationUnit(record.allocation_unit_id);
   } else {
-    MakeKey(record.allocation_unit_id, identity_);
+    key_ = cache_.MakeKey(record.allocation_unit_id, identity_);
   }
   const bool is_modify = op == LogOp::kModifyRow || op == LogOp::kModifyColumns;
   if (is_modify && !ModifyRegions(record, regions_, error)) {
@@ -267,17 +146,17 @@ bool UpdateResolver::Apply(const CapturedTable& table, Lsn lsn, const LogRecordV
     return true;
   }
   if (op == LogOp::kDeleteRows) {  // also the CLR of an insert
-    if (has_identity) Erase();
+    if (has_identity) cache_.Erase(key_);
     return true;
   }
   if (record.IsCompensation()) {
     // CLR of a modify: writes el1 over the Modify Size bytes at Offset in Row (vector 22B).
     if (!has_identity) return true;
-    std::vector<uint8_t>* cached = Find();
+    std::vector<uint8_t>* cached = cache_.Find(key_);
     if (cached == nullptr) return true;
     if (op != LogOp::kModifyRow || record.elements.size() < 2 ||
         record.offset_in_row + size_t{record.modify_size} > cached->size()) {
-      Erase();
+      cache_.Erase(key_);
       return true;
     }
     auto restored = record.elements[1];
@@ -292,7 +171,7 @@ bool UpdateResolver::Apply(const CapturedTable& table, Lsn lsn, const LogRecordV
   UpdateResult& result = update != nullptr ? *update : scratch;
   result.identity.assign(identity_.begin(), identity_.end());
   if (!has_identity) result.identity.clear();
-  std::vector<uint8_t>* base = has_identity ? Find() : nullptr;
+  std::vector<uint8_t>* base = has_identity ? cache_.Find(key_) : nullptr;
   if (base != nullptr) {
     // after = base with every region's before bytes replaced by its after bytes (regions ascending).
     bool matches = true;
@@ -321,7 +200,7 @@ bool UpdateResolver::Apply(const CapturedTable& table, Lsn lsn, const LogRecordV
     }
     // The cached image is not the row this record changed: never splice onto it.
     ++stats_.base_mismatches;
-    Erase();
+    cache_.Erase(key_);
   }
   ResolveWithoutBase(table, regions_, has_identity && table.index_id != 0, result);
   ++stats_.updates_without_base;

@@ -5,15 +5,14 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "sqltail/logreader/catalog.h"
 #include "sqltail/logreader/log_record.h"
 #include "sqltail/logreader/lsn.h"
+#include "sqltail/logreader/row_image_cache.h"
 
 namespace sqltail::logreader {
 
@@ -68,38 +67,17 @@ class UpdateResolver {
   void Clear();
 
   const UpdateResolverStats& stats() const { return stats_; }
-  size_t cached_rows() const { return entries_.size(); }
-  size_t cached_bytes() const { return cached_bytes_; }
+  size_t cached_rows() const { return cache_.rows(); }
+  size_t cached_bytes() const { return cache_.bytes(); }
 
  private:
-  struct Entry {
-    std::string key;  // allocation unit + identity
-    std::vector<uint8_t> image;
-  };
-  using EntryList = std::list<Entry>;
-  using Index = std::unordered_map<std::string, EntryList::iterator>;
-
-  void MakeKey(uint64_t allocation_unit_id, std::span<const uint8_t> identity);
-  std::vector<uint8_t>* Find();  // by key_; moves it to the front
-  void Put(std::span<const uint8_t> image);
-  void Insert(std::span<const uint8_t> image);  // key_ is not cached yet
-  void Erase();
-  void EraseAllocationUnit(uint64_t allocation_unit_id);
-  void Evict();
+  void Put(std::span<const uint8_t> image) { stats_.images_evicted += cache_.Put(key_, image); }
   void ResolveWithoutBase(const CapturedTable& table, const std::vector<ModifyRegion>& regions, bool identity_from_key,
                           UpdateResult& update) const;
 
-  UpdateResolverLimits limits_;
   UpdateResolverStats stats_;
-  EntryList entries_;  // most recently used first
-  Index index_;
-  // Steady state allocates nothing: a new image reuses the least recently used entry (list node,
-  // key and image buffers, index node) when the cache is full, or a spare one an erase left behind.
-  EntryList spare_entries_;
-  std::vector<Index::node_type> spare_nodes_;
-  std::unordered_map<uint64_t, size_t> rows_per_unit_;  // skips the scan of EraseAllocationUnit when 0
-  size_t cached_bytes_ = 0;
-  std::string key_;                    // scratch
+  RowImageCache cache_;
+  RowImageCache::Key key_;             // of the record being applied (over identity_)
   std::vector<uint8_t> identity_;      // scratch
   std::vector<ModifyRegion> regions_;  // scratch
   std::vector<uint8_t> spliced_;       // scratch
