@@ -1,5 +1,6 @@
 #include "sqltail/logreader/lsn.h"
 
+#include <array>
 #include <charconv>
 #include <cstdio>
 
@@ -25,9 +26,37 @@ bool IsAllHexDigits(std::string_view text) {
   return true;
 }
 
+// Hex digit values, 0xFF for every other byte.
+constexpr auto kHexValue = [] {
+  std::array<uint8_t, 256> table{};
+  table.fill(0xFF);
+  for (int c = 0; c < 10; ++c) table['0' + c] = static_cast<uint8_t>(c);
+  for (int c = 0; c < 6; ++c) table['a' + c] = table['A' + c] = static_cast<uint8_t>(10 + c);
+  return table;
+}();
+
+// `n` hex digits at `p` into `out`; false on any other character.
+bool FixedHex(const char* p, int n, uint32_t& out) {
+  uint32_t value = 0;
+  for (int i = 0; i < n; ++i) {
+    const uint8_t digit = kHexValue[static_cast<unsigned char>(p[i])];
+    if (digit == 0xFF) return false;
+    value = (value << 4) | digit;
+  }
+  out = value;
+  return true;
+}
+
 }  // namespace
 
 std::optional<Lsn> Lsn::Parse(std::string_view text) {
+  // Fast path for fn_dblog's [Current LSN] (8:8:4 hex digits, one per log row); anything else, or
+  // a non-hex digit, takes the general path below, which accepts the same texts the same way.
+  if (text.size() == 22 && text[8] == ':' && text[17] == ':') {
+    uint32_t vlf = 0, block = 0, slot = 0;
+    if (FixedHex(text.data(), 8, vlf) && FixedHex(text.data() + 9, 8, block) && FixedHex(text.data() + 18, 4, slot))
+      return Lsn(vlf, block, static_cast<uint16_t>(slot));
+  }
   bool hex_prefix = text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
   if (hex_prefix) text.remove_prefix(2);
   auto first = text.find(':');
