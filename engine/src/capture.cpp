@@ -186,8 +186,8 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   // The schema history: the catalog versions by LSN this capture has seen, so that a restart decodes
   // the records before a schema change with the layout before it (docs/events.md "The schema
   // history"). Without a checkpoint, or with a new snapshot, the catalog read now starts it afresh.
-  std::vector<logreader::Catalog> retired_catalogs;  // encoders and the snapshot phase may point into them
-  bool history_pending = true;                       // the first version still to be written
+  logreader::Catalog startup_catalog;  // replaced by the history's; the encoder's cache points into it
+  bool history_pending = true;         // the first version still to be written
   if (stored.value() && !force_snapshot) {
     auto history = kafka::ReadValues(options.kafka, history_topic, checkpoint_key, kKafkaTimeout);
     if (!history.ok()) {
@@ -209,7 +209,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
         if (known == nullptr || !known->SameStructure(*now))
           changed += (changed.empty() ? "" : ", ") + now->QualifiedName();
       }
-      retired_catalogs.push_back(std::move(catalog));
+      startup_catalog = std::move(catalog);
       catalog = std::move(*rebuilt);
       history_pending = false;
       info("schema history: " + std::to_string(history.value().size()) + " records, " +
@@ -555,16 +555,10 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
       return false;
     }
     if (!produce_history(catalog.HistoryRecords(changes), change_error)) return false;
-    if (!options.include_schema_changes) {
-      if (!ddl.has_changes) {
-        next.commit_lsn = ddl.commit_lsn;
-        next_emitted = {ddl.begin_lsn, ddl.commit_lsn, true};
-      }
-      return true;
-    }
     described.clear();
     const int64_t ts_ns = DatetimeBytesToUnixNanos(ddl.commit_time);
     for (const auto& change : changes) {
+      if (!options.include_schema_changes) break;
       if (!described.insert(change.table->object_id).second) continue;
       encoder.EncodeSchemaChange(*change.table, logreader::TableChangeKindName(change.kind), ddl.commit_lsn, "false",
                                  ts_ns, event);
@@ -575,7 +569,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
       ++pending_events;
       ++stats.schema_changes;
     }
-    // A schema change without captured changes is emitted by these events alone: the checkpoint
+    // A schema change without captured changes is emitted by these records alone: the checkpoint
     // that commits them must say so, or a restart would write them again. (With changes, the commit
     // handler advances it after the last of them.)
     if (!ddl.has_changes) {

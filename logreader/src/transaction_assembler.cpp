@@ -318,21 +318,26 @@ bool Undoes(LogOp clr, LogOp undone) {
   }
 }
 
+// Whether the CLR `clr` compensates the kept record (unit, op, lsn, previous_lsn): the same
+// allocation unit (a schema change inside the transaction may have put the two under different
+// versions of the table), the matching kind of change, and the CLR naming the record (vector 22B):
+// its Previous LSN is the record's Previous LSN, or its Previous Page LSN is the record's LSN when
+// nothing else changed the page in between.
+bool CompensatesRecord(const LogRecordView& clr, uint64_t unit, LogOp op, Lsn lsn, Lsn previous_lsn) {
+  return clr.allocation_unit_id == unit && Undoes(clr.op(), op) &&
+         (clr.previous_lsn == previous_lsn || clr.previous_page_lsn == lsn);
+}
+
 }  // namespace
 
 bool TransactionAssembler::Compensate(OpenTransaction& txn, Lsn lsn, const LogRecordView& record,
                                       const CapturedTable& table, std::string& error) {
   // A rollback undoes the transaction's records last first, so a CLR compensates the newest record
-  // not compensated yet. The CLR names it (vector 22B): its Previous LSN is the undone record's
-  // Previous LSN, and its Previous Page LSN is the undone record's LSN when nothing else changed the
-  // page in between. Either must agree, with the table and the kind of change; otherwise the
-  // transaction is marked and fails at commit (an abort drops it anyway).
-  // Tables are compared by allocation unit: a schema change inside the transaction may have put the
-  // record and its CLR under different versions of the table.
-  if (txn.undoable.empty() || txn.undoable.back().table->allocation_unit_id != table.allocation_unit_id ||
-      !Undoes(record.op(), txn.undoable.back().op) ||
-      (record.previous_lsn != txn.undoable.back().previous_lsn &&
-       record.previous_page_lsn != txn.undoable.back().lsn)) {
+  // not compensated yet (CompensatesRecord); otherwise the transaction is marked and fails at
+  // commit (an abort drops it anyway).
+  if (txn.undoable.empty() ||
+      !CompensatesRecord(record, txn.undoable.back().table->allocation_unit_id, txn.undoable.back().op,
+                         txn.undoable.back().lsn, txn.undoable.back().previous_lsn)) {
     if (!txn.unmatched_compensation) {
       txn.unmatched_compensation = true;
       txn.unmatched_clr_lsn = lsn;
@@ -427,10 +432,9 @@ void TransactionAssembler::KeepUncaptured(OpenTransaction& txn, Lsn lsn, const L
   };
   const LogOp op = record.op();
   if (record.IsCompensation()) {
-    // As Compensate: the newest kept change of the unit, named by the CLR's Previous LSN or
-    // Previous Page LSN.
-    if (!txn.side.empty() && txn.side.back().allocation_unit_id == unit && Undoes(op, txn.side.back().log_op) &&
-        (record.previous_lsn == txn.side.back().previous_lsn || record.previous_page_lsn == txn.side.back().lsn)) {
+    // As Compensate: the newest change kept.
+    if (!txn.side.empty() && CompensatesRecord(record, txn.side.back().allocation_unit_id, txn.side.back().log_op,
+                                               txn.side.back().lsn, txn.side.back().previous_lsn)) {
       txn.side_bytes.resize(txn.side.back().offset);
       txn.side.pop_back();
     } else {
