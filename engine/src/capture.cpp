@@ -701,6 +701,14 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     progress.restart_lsn = committed.restart_lsn;
     progress.open_transactions = reader->assembler().open_transactions();
     progress.buffered_bytes = reader->assembler().buffered_bytes();
+    const logreader::AssemblerStats& assembled = reader->assembler().stats();
+    progress.partial_updates = assembled.partial_updates_emitted;
+    progress.unavailable_values = assembled.unavailable_values;
+    progress.changes_compensated = assembled.changes_compensated;
+    progress.rows_moved_by_page_splits = assembled.rows_moved_by_page_splits;
+    progress.schema_change_transactions = assembled.schema_change_transactions;
+    progress.transactions_spilled = assembled.transactions_spilled;
+    progress.bytes_spilled = assembled.bytes_spilled;
     progress.last_commit_unix_ms = last_commit_unix_ms;
     progress.caught_up = rows == 0;
     const logreader::SourceHealth health = source.Health();

@@ -163,6 +163,8 @@ TEST_CASE("the daemon observer says READY, STATUS, WATCHDOG and STOPPING, and fi
   progress.open_transactions = 1;
   progress.buffered_bytes = 300;
   progress.caught_up = true;
+  progress.unavailable_values = 4;
+  progress.rows_moved_by_page_splits = 17;
   observer.OnProgress(progress);
   // Within half the watchdog interval of the READY ping: a STATUS only.
   std::string status = listener.Receive();
@@ -189,6 +191,10 @@ TEST_CASE("the daemon observer says READY, STATUS, WATCHDOG and STOPPING, and fi
   CHECK(text.find("sqltail_errors_total{kind=\"kafka\"} 1\n") != std::string::npos);
   CHECK(text.find("sqltail_errors_total{kind=\"sink\"} 0\n") != std::string::npos);
   CHECK(text.find("sqltail_lag_seconds 0.000\n") != std::string::npos);
+  CHECK(text.find("# TYPE sqltail_unavailable_values_total counter\nsqltail_unavailable_values_total 4\n") !=
+        std::string::npos);
+  CHECK(text.find("sqltail_page_split_rows_moved_total 17\n") != std::string::npos);
+  CHECK(text.find("sqltail_partial_updates_total 0\n") != std::string::npos);
 }
 
 TEST_CASE("lag is the age of the last emitted commit while catching up") {

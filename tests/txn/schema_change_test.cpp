@@ -359,6 +359,23 @@ TEST_CASE("a schema change of other tables re-reads the catalog and reports no c
   CHECK(run.schema_events[0].changes.empty());
 }
 
+TEST_CASE("a page split of a system table's page (SplitPage) is no schema change and reads no catalog") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1())});
+  log.server = [] { return CatalogOf({Table(LayoutV1())}); };
+  Lsn u = log.Begin(1);
+  log.Insert(1, LayoutV1(), {int64_t{1}, "a row"});
+  Lsn s = log.Begin(2, "SplitPage");
+  log.SystemRow(2, kSyscolpars);  // a moved system row
+  log.End(2, s);
+  log.End(1, u);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.catalog_reads == 0);
+  CHECK(run.schema_events.empty());
+  CHECK(run.changes.size() == 1);
+}
+
 TEST_CASE("an aborted DDL transaction reads nothing and changes nothing") {
   MemoryLog log;
   auto catalog = CatalogOf({Table(LayoutV1())});

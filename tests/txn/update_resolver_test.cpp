@@ -57,10 +57,10 @@ class Harness {
             },
             limits) {}
 
-  Lsn Begin(uint32_t xact) {
+  Lsn Begin(uint32_t xact, std::string name = "user_transaction") {
     fixtures::BeginXactRecord r;
     r.transaction_id.low = xact;
-    r.transaction_name = "user_transaction";
+    r.transaction_name = std::move(name);
     r.login_sid = {1};
     const Lsn lsn = Feed(fixtures::EncodeBeginXact(r));
     chain_[xact] = lsn;
@@ -77,7 +77,7 @@ class Harness {
     fixtures::InsertRowsRecord r;
     r.transaction_id.low = xact;
     r.previous_lsn = chain_[xact];
-    r.page = fixtures::PageId{1, 300};
+    r.page = fixtures::PageId{1, page_};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.record = record;
@@ -88,13 +88,27 @@ class Harness {
     fixtures::DeleteRowsRecord r;
     r.transaction_id.low = xact;
     r.previous_lsn = chain_[xact];
-    r.page = fixtures::PageId{1, 300};
+    r.page = fixtures::PageId{1, page_};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.record = record;
     r.key_info = Key(id);
     r.lock_info = fixtures::InsertLockInfo(7);
     return Chain(xact, r.previous_lsn, Feed(fixtures::EncodeDeleteRows(r)));
+  }
+  // A page split removing a moved row from the old page: LOP_DELETE_SPLIT (11), laid out here as a
+  // DELETE_ROWS; sqltail reads only its operation and allocation unit [UNCONFIRMED layout].
+  Lsn DeleteSplit(uint32_t xact, uint16_t slot, const fixtures::Bytes& record) {
+    fixtures::DeleteRowsRecord r;
+    r.transaction_id.low = xact;
+    r.previous_lsn = chain_[xact];
+    r.page = fixtures::PageId{1, page_};
+    r.slot = slot;
+    r.allocation_unit_id = kUnit;
+    r.record = record;
+    fixtures::Bytes bytes = fixtures::EncodeDeleteRows(r);
+    bytes[22] = 11;  // the operation byte of the header
+    return Chain(xact, r.previous_lsn, Feed(std::move(bytes)));
   }
   // CLRs of an insert (a DELETE_ROWS) and of a delete (an INSERT_ROWS) undone by a rollback: flag
   // 0x0001, Previous LSN = the undone record's, Previous Page LSN = the undone record (vector 22B).
@@ -104,7 +118,7 @@ class Harness {
     r.transaction_id.low = xact;
     r.previous_lsn = previous_of_.at(undone);
     r.previous_page_lsn = undone;
-    r.page = fixtures::PageId{1, 300};
+    r.page = fixtures::PageId{1, page_};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.record = record;
@@ -118,7 +132,7 @@ class Harness {
     r.transaction_id.low = xact;
     r.previous_lsn = previous_of_.at(undone);
     r.previous_page_lsn = undone;
-    r.page = fixtures::PageId{1, 300};
+    r.page = fixtures::PageId{1, page_};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.record = record;
@@ -132,7 +146,7 @@ class Harness {
     fixtures::ModifyRowRecord r;
     r.transaction_id.low = xact;
     r.previous_lsn = chain_[xact];
-    r.page = fixtures::PageId{1, 300};
+    r.page = fixtures::PageId{1, page_};
     r.slot = slot;
     r.allocation_unit_id = kUnit;
     r.offset_in_row = region.offset;
@@ -175,6 +189,8 @@ class Harness {
   const std::string& error() const { return error_; }
   const logreader::TransactionAssembler& assembler() const { return assembler_; }
   void set_with_key_element(bool value) { with_key_element_ = value; }
+  void set_page(uint32_t page) { page_ = page; }  // the data page the next records name
+  void expect_error() { expect_error_ = true; }
 
  private:
   Lsn Chain(uint32_t xact, Lsn previous, Lsn lsn) {
@@ -187,7 +203,7 @@ class Harness {
     Lsn lsn(0x25, 0x100, static_cast<uint16_t>(records_.size()));
     std::string parse_error;
     REQUIRE(logreader::ParseLogRecord(records_.back(), view_, parse_error));
-    if (!assembler_.Add(lsn, view_, error_)) FAIL_CHECK(error_);
+    if (!assembler_.Add(lsn, view_, error_) && !expect_error_) FAIL_CHECK(error_);
     return lsn;
   }
 
@@ -203,6 +219,8 @@ class Harness {
   std::map<uint32_t, Lsn> chain_;   // each transaction's last record: the next one's Previous LSN
   std::map<Lsn, Lsn> previous_of_;  // each row record's Previous LSN
   bool with_key_element_ = true;
+  bool expect_error_ = false;
+  uint32_t page_ = 300;
   std::string error_;
 };
 
@@ -463,4 +481,88 @@ TEST_CASE("rolling back every change of a committed transaction emits nothing") 
   REQUIRE(h.error().empty());
   CHECK(h.Lines().size() == 1);
   CHECK(h.assembler().stats().transactions_committed == 2);
+}
+
+// A page split during an update: the user transaction's row grows, SQL Server moves half the page
+// to a new one in a SplitPage system transaction nested in it, then goes on with the update.
+TEST_CASE("a page split during an update moves rows without emitting them; updates of moved rows still splice") {
+  Harness h;
+  const auto row1 = Row(1, "row one as inserted"), row2 = Row(2, "row two as inserted"),
+             row3 = Row(3, "row three as inserted");
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, row1);
+  h.Insert(1, 1, row2);
+  h.Insert(1, 2, row3);
+  h.End(1, a);
+
+  Lsn b = h.Begin(2);
+  Lsn split = h.Begin(3, "SplitPage");
+  h.set_page(301);  // rows 2 and 3 move to the new page, slots 0 and 1
+  h.Insert(3, 0, row2);
+  h.Insert(3, 1, row3);
+  h.set_page(300);
+  h.DeleteSplit(3, 1, row2);
+  h.End(3, split);
+  h.Modify(2, 0, 1, row1, Row(1, "row one, now a good deal longer than before"));
+  h.set_page(301);
+  h.Modify(2, 1, 3, row3, Row(3, "row three, changed on its new page"));
+  h.End(2, b);
+
+  REQUIRE(h.error().empty());
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 5);  // three inserts, two updates: nothing for the split
+  for (size_t i = 0; i < 3; ++i) CHECK(Contains(lines[i], "\"op\":\"c\""));
+  CHECK(Contains(lines[3], "\"op\":\"u\""));
+  CHECK(Contains(lines[3],
+                 "\"before\":{\"id\":1,\"text\":\"row one as inserted\"},"
+                 "\"after\":{\"id\":1,\"text\":\"row one, now a good deal longer than before\"}}"));
+  CHECK(Contains(lines[4],
+                 "\"before\":{\"id\":3,\"text\":\"row three as inserted\"},"
+                 "\"after\":{\"id\":3,\"text\":\"row three, changed on its new page\"}}"));
+  for (const auto& line : lines) CHECK_FALSE(Contains(line, "unavailable"));
+  CHECK(h.assembler().stats().rows_moved_by_page_splits == 2);
+  CHECK(h.assembler().stats().changes_emitted == 5);
+  CHECK(h.assembler().stats().unavailable_values == 0);
+  CHECK(h.assembler().open_transactions() == 0);
+}
+
+TEST_CASE("a page split inside a transaction that rolls back: the moves stay, the update is undone") {
+  Harness h;
+  const auto row1 = Row(1, "row one as inserted"), row2 = Row(2, "row two as inserted");
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, row1);
+  h.Insert(1, 1, row2);
+  h.End(1, a);
+  Lsn b = h.Begin(2);
+  Lsn split = h.Begin(3, "SplitPage");
+  h.set_page(301);
+  h.Insert(3, 0, row2);
+  h.End(3, split);  // a system transaction commits on its own
+  h.Modify(2, 0, 2, row2, Row(2, "row two, rolled back"));
+  h.CompensateLastModify();
+  h.End(2, b, false);
+  // Row 2's image is the one the split moved, restored by the CLR: a later update splices.
+  Lsn c = h.Begin(4);
+  h.Modify(4, 0, 2, row2, Row(2, "row two, for good"));
+  h.End(4, c);
+  REQUIRE(h.error().empty());
+  auto lines = h.Lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(Contains(lines[2],
+                 "\"before\":{\"id\":2,\"text\":\"row two as inserted\"},\"after\":{\"id\":2,\"text\":\"row two, for good\"}}"));
+  CHECK(h.assembler().stats().rows_moved_by_page_splits == 1);
+}
+
+TEST_CASE("a delete of a captured row inside a SplitPage transaction is an error naming it, never dropped") {
+  Harness h;
+  const auto row1 = Row(1, "row one as inserted");
+  Lsn a = h.Begin(1);
+  h.Insert(1, 0, row1);
+  h.End(1, a);
+  Lsn split = h.Begin(2, "SplitPage");
+  h.expect_error();
+  Lsn del = h.Delete(2, 0, 1, row1);
+  CHECK(Contains(h.error(), "log record " + del.ToString() + ": LOP_DELETE_ROWS on dbo.test_table"));
+  CHECK(Contains(h.error(), "inside the page split transaction 0000:00000002 (begun at " + split.ToString() + ")"));
+  CHECK(h.Lines().size() == 1);
 }

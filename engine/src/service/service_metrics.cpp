@@ -112,6 +112,34 @@ void RenderSourceLog(std::string& out, const ProgressSnapshot& p) {
   out += "sqltail_lag_lsn_distance{unit=\"block\"} " + std::to_string(blocks) + "\n";
 }
 
+// What the log allowed the capture to know (logreader::AssemblerStats): the counters an operator
+// watches to see that nothing was guessed.
+void RenderLogSemantics(std::string& out, const ProgressSnapshot& p) {
+  const struct {
+    const char* name;
+    const char* help;
+    uint64_t value;
+  } counters[] = {
+      {"sqltail_partial_updates_total", "Update events without a base image of the row (capture).", p.partial_updates},
+      {"sqltail_unavailable_values_total",
+       "Columns emitted as unavailable, one per column per event (capture; sqltail.unavailable header).",
+       p.unavailable_values},
+      {"sqltail_changes_compensated_total", "Changes cancelled by their compensation records (capture).",
+       p.changes_compensated},
+      {"sqltail_page_split_rows_moved_total", "Captured rows a page split moved; not change events (capture).",
+       p.rows_moved_by_page_splits},
+      {"sqltail_schema_change_transactions_total", "Committed source transactions that changed a schema (capture).",
+       p.schema_change_transactions},
+      {"sqltail_spilled_transactions_total", "Source transactions larger than the memory budget (capture).",
+       p.transactions_spilled},
+      {"sqltail_spilled_bytes_total", "Row bytes written to spill files (capture).", p.bytes_spilled},
+  };
+  for (const auto& c : counters) {
+    Header(out, c.name, "counter", c.help);
+    Sample(out, c.name, c.value);
+  }
+}
+
 }  // namespace
 
 void MetricsBoard::Publish(const ServiceSnapshot& snapshot) {
@@ -187,6 +215,7 @@ std::string MetricsBoard::RenderPrometheus(std::chrono::system_clock::time_point
          "Seconds between now and the source commit time of the last emitted transaction; 0 when caught up.");
   SampleDouble(out, "sqltail_lag_seconds", lag);
   RenderSourceLog(out, p);
+  RenderLogSemantics(out, p);
   Header(out, "sqltail_snapshot_rows", "gauge", "Rows read by the initial snapshot in progress (capture).");
   Sample(out, "sqltail_snapshot_rows", p.snapshot_rows);
   Header(out, "sqltail_snapshot_rows_estimated", "gauge",

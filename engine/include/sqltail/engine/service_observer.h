@@ -32,6 +32,14 @@ struct ProgressSnapshot {
   logreader::Lsn log_end_lsn;            // capture: the last LSN written to the log
   uint64_t snapshot_rows = 0;            // capture: rows read by the initial snapshot in progress
   uint64_t snapshot_rows_estimated = 0;  // capture: its row estimate (sys.partitions); 0: no snapshot running
+  // capture: what the log allowed (logreader::AssemblerStats, since the process started)
+  uint64_t partial_updates = 0;             // update events without a base image of the row
+  uint64_t unavailable_values = 0;          // columns emitted as unavailable (one per column per event)
+  uint64_t changes_compensated = 0;         // changes cancelled by their CLRs (rollbacks to a savepoint)
+  uint64_t rows_moved_by_page_splits = 0;   // captured rows a page split moved (not emitted)
+  uint64_t schema_change_transactions = 0;  // committed transactions that changed a schema
+  uint64_t transactions_spilled = 0;        // source transactions larger than the memory budget
+  uint64_t bytes_spilled = 0;               // row bytes they wrote to spill files
 };
 
 class ServiceObserver {

@@ -89,6 +89,7 @@ struct AssemblerStats {
   uint64_t bytes_spilled = 0;                  // row bytes written to spill files
   uint64_t records_of_ended_transactions = 0;  // skipped after a resume (SkipUnknownThrough)
   uint64_t schema_change_transactions = 0;     // committed transactions that SchemaChangeCommit describes
+  uint64_t rows_moved_by_page_splits = 0;      // captured rows a SplitPage system transaction inserted elsewhere
 };
 
 class TransactionAssembler {
@@ -133,6 +134,9 @@ class TransactionAssembler {
   struct OpenTransaction;
   // update_ into txn
   void AddUpdate(OpenTransaction& txn, Lsn lsn, Lsn previous_lsn, LogOp op, const CapturedTable& table);
+  // A record of a page split's system transaction on a captured table: a row move, not a change.
+  bool AddPageSplitRecord(const OpenTransaction& txn, Lsn lsn, const LogRecordView& record, const CapturedTable& table,
+                          std::string& error);
   // A CLR: cancels the buffered change it undoes (rollback to a savepoint, or of the whole transaction).
   bool Compensate(OpenTransaction& txn, Lsn lsn, const LogRecordView& record, const CapturedTable& table,
                   std::string& error);
