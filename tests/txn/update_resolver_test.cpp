@@ -548,8 +548,9 @@ TEST_CASE("a page split inside a transaction that rolls back: the moves stay, th
   REQUIRE(h.error().empty());
   auto lines = h.Lines();
   REQUIRE(lines.size() == 3);
-  CHECK(Contains(lines[2],
-                 "\"before\":{\"id\":2,\"text\":\"row two as inserted\"},\"after\":{\"id\":2,\"text\":\"row two, for good\"}}"));
+  CHECK(Contains(
+      lines[2],
+      "\"before\":{\"id\":2,\"text\":\"row two as inserted\"},\"after\":{\"id\":2,\"text\":\"row two, for good\"}}"));
   CHECK(h.assembler().stats().rows_moved_by_page_splits == 1);
 }
 
