@@ -31,13 +31,15 @@ int RunBare(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
   uint64_t rows = 0, bytes = 0;
   sqltail::logreader::Lsn from;
   std::string last_text;
+  int record_column = -1;  // by name, once, as the reader finds it
   bool first = true;
   for (;;) {
     size_t batch = 0;
     auto error = connection.Execute(sqltail::logreader::FnDblogQuery(from, batch_rows + (first ? 0 : 1)),
                                     [&](const sqltail::tds::Row& row) {
+                                      if (record_column < 0) record_column = row.ColumnIndex("Log Record");
                                       const std::string_view lsn = row.Text(0);
-                                      bytes += lsn.size() + row.Bytes(9).size();
+                                      bytes += lsn.size() + row.Bytes(record_column).size();
                                       last_text.assign(lsn);
                                       ++batch;
                                       return true;
