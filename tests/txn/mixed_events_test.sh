@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The mixed workload (three tables of many types, overlapping transactions, multi-row statements,
-# updates, ghosted and heap deletes, key changes, rollbacks and savepoint rollbacks, page splits): for 20 seeds
+# updates, ghosted and heap deletes, key changes, rollbacks and savepoint rollbacks, page splits,
+# multi-region LOP_MODIFY_COLUMNS): for 20 seeds
 # `logreader-dump fixture DIR --json` prints exactly the generator's expected.jsonl, and replaying
 # those events onto empty tables (c: insert after, u: replace before by after, d: remove before; rows
 # of keyed tables by key, heap rows by their whole value) leaves exactly source.jsonl.
@@ -64,9 +65,10 @@ savepoints = sum(1 for rs in by_txn.values() if rs[-1]["Operation"] == "LOP_COMM
 # Page splits: SplitPage system transactions whose moved rows (INSERT_ROWS) must not become events.
 splits = [rs for rs in by_txn.values() if any(r["Operation"] == "LOP_DELETE_SPLIT" for r in rs)]
 moved = sum(1 for rs in splits for r in rs if r["Operation"] == "LOP_INSERT_ROWS")
-if most_open < 2 or aborted == 0 or savepoints == 0 or not splits or moved == 0:
+multi = sum(1 for r in records if r["Operation"] == "LOP_MODIFY_COLUMNS")
+if most_open < 2 or aborted == 0 or savepoints == 0 or not splits or moved == 0 or multi == 0:
     sys.exit(f"seed {seed}: {most_open} transactions open at once, {aborted} aborted, {savepoints} savepoint "
-             f"rollbacks, {len(splits)} page splits moving {moved} rows")
+             f"rollbacks, {len(splits)} page splits moving {moved} rows, {multi} LOP_MODIFY_COLUMNS")
 PY
   rm -rf "$run/f"
 done

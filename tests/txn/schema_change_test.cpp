@@ -436,8 +436,7 @@ TEST_CASE("an ALTER TABLE between two updates of one row: both updates are exact
   CHECK(events[1].find("\"before\":{\"id\":1,\"text\":\"first text of row one\"},"
                        "\"after\":{\"id\":1,\"text\":\"FIRST text of row one\"}}") != std::string::npos);
   CHECK(events[2].find("\"before\":{\"id\":1,\"text\":\"FIRST text of row one\",\"qty\":null},"
-                       "\"after\":{\"id\":1,\"text\":\"FIRST TEXT of row one\",\"qty\":null}}") !=
-        std::string::npos);
+                       "\"after\":{\"id\":1,\"text\":\"FIRST TEXT of row one\",\"qty\":null}}") != std::string::npos);
   for (const auto& e : events) CHECK(e.find("unavailable") == std::string::npos);
 }
 

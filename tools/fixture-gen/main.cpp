@@ -88,13 +88,15 @@ int main(int argc, char** argv) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::fprintf(
         stderr,
-        "fixture-gen: %llu rows, %llu updates, %llu deletes, %llu transactions, %llu page splits, %llu log "
+        "fixture-gen: %llu rows, %llu updates (%llu multi-region), %llu deletes, %llu transactions, %llu page splits, "
+        "%llu log "
         "records (%s .. %s) "
         "in %.2f s -> %s\n",
         static_cast<unsigned long long>(summary.rows), static_cast<unsigned long long>(summary.updates),
-        static_cast<unsigned long long>(summary.deletes), static_cast<unsigned long long>(summary.transactions),
-        static_cast<unsigned long long>(summary.page_splits), static_cast<unsigned long long>(summary.log_records),
-        summary.first_lsn.ToString().c_str(), summary.last_lsn.ToString().c_str(), seconds, out_dir.c_str());
+        static_cast<unsigned long long>(summary.multi_region_updates), static_cast<unsigned long long>(summary.deletes),
+        static_cast<unsigned long long>(summary.transactions), static_cast<unsigned long long>(summary.page_splits),
+        static_cast<unsigned long long>(summary.log_records), summary.first_lsn.ToString().c_str(),
+        summary.last_lsn.ToString().c_str(), seconds, out_dir.c_str());
   } catch (const std::exception& error) {
     std::cerr << "fixture-gen: " << error.what() << "\n";
     return 1;
