@@ -19,6 +19,7 @@
 #include "sqltail/fixtures/log_space.h"
 #include "sqltail/fixtures/sentence_text.h"
 #include "sqltail/fixtures/sql_datetime.h"
+#include "sqltail/logreader/log_record.h"
 
 namespace fx = sqltail::fixtures;
 using sqltail::logreader::ColumnLayout;
@@ -670,6 +671,54 @@ TEST_CASE("minimal modify region: byte diff for equal lengths, to the record's e
   CHECK(region.before.size() == old_record.size() - 13);
   CHECK(Hex(region.after) == "160055706461746564");  // end 22 (0x16), then 'Updated'
   CHECK_THROWS(fx::MinimalModifyRegion(old_record, old_record));
+}
+
+TEST_CASE("separate modify regions and LOP_MODIFY_COLUMNS: the regions parse back and splice to the after image") {
+  // dbo.test_table: id 5 -> 6 (fixed, offset 4) and [text] grows: two regions, the second from the
+  // end-offset entry to the end of both records.
+  const TableLayout layout = fx::TestTableLayout();
+  std::vector<fx::ColumnValue> values = {int64_t{5}, std::string("short text")};
+  const fx::Bytes before = fx::EncodeFixedVarRecord(layout, values);
+  values = {int64_t{6}, std::string("a longer text than before")};
+  const fx::Bytes after = fx::EncodeFixedVarRecord(layout, values);
+  auto regions = fx::SeparateModifyRegions(before, after);
+  REQUIRE(regions.size() == 2);
+  CHECK(regions[0].offset == 4);
+  CHECK(Hex(regions[0].before) == "05");
+  CHECK(Hex(regions[0].after) == "06");
+  CHECK(regions[1].offset == 13);
+  CHECK(regions[1].before.size() == before.size() - 13);
+  CHECK(regions[1].after.size() == after.size() - 13);
+  // One difference, or differences closer than the gap: one region, as MinimalModifyRegion.
+  CHECK(fx::SeparateModifyRegions(fx::ParseHex("1000080001000000010000"), fx::ParseHex("1000080006000000010000"))
+            .size() == 1);
+  CHECK(fx::SeparateModifyRegions(fx::ParseHex("00010203040506"), fx::ParseHex("FF0102FF040506")).size() == 1);
+  CHECK(fx::SeparateModifyRegions(fx::ParseHex("00010203040506"), fx::ParseHex("FF01020304FF06")).size() == 2);
+
+  fx::ModifyColumnsRecord record;
+  record.allocation_unit_id = fx::MakeAllocationUnitId(101, 256);
+  record.regions = regions;
+  record.key_info = {0x16, 5, 0, 0, 0};
+  const fx::Bytes bytes = fx::EncodeModifyColumns(record);
+  sqltail::logreader::LogRecordView view;
+  std::string error;
+  REQUIRE_MESSAGE(sqltail::logreader::ParseLogRecord(bytes, view, error), error);
+  CHECK(view.op() == sqltail::logreader::LogOp::kModifyColumns);
+  CHECK(view.num_elements == 8);
+  CHECK(Hex(fx::Bytes(view.elements[0].begin(), view.elements[0].end())) == "040004000D000D00");
+  std::vector<sqltail::logreader::ModifyRegion> parsed;
+  REQUIRE_MESSAGE(sqltail::logreader::ModifyRegions(view, parsed, error), error);
+  REQUIRE(parsed.size() == 2);
+  fx::Bytes spliced;
+  size_t at = 0;
+  for (const auto& region : parsed) {
+    spliced.insert(spliced.end(), before.begin() + static_cast<std::ptrdiff_t>(at),
+                   before.begin() + static_cast<std::ptrdiff_t>(region.offset));
+    spliced.insert(spliced.end(), region.after.begin(), region.after.end());
+    at = region.offset + region.before.size();
+  }
+  spliced.insert(spliced.end(), before.begin() + static_cast<std::ptrdiff_t>(at), before.end());
+  CHECK(spliced == after);
 }
 
 TEST_CASE("clustered key info: status byte then the fixed key bytes (DELPHI form, unconfirmed)") {
