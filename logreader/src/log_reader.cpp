@@ -15,8 +15,15 @@ LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::
       [this](const SchemaChangeCommit& commit, std::string& error) { return RefreshCatalog(commit, error); });
   assembler_.SetSchemaChangeHandler([this](const SchemaChangeCommit& commit, std::string& error) {
     if (commit.commit_lsn <= emitted_through_ || !on_schema_change_) return true;
-    const std::vector<TableChange> changes = catalog_.ChangesIn(commit.first_ddl_lsn, commit.commit_lsn);
-    return on_schema_change_(commit, changes, error);
+    unreported_.clear();
+    for (const TableChange& change : catalog_.ChangesIn(commit.first_ddl_lsn, commit.commit_lsn))
+      if (!std::binary_search(reported_versions_.begin(), reported_versions_.end(), change.lsn))
+        unreported_.push_back(change);
+    for (const TableChange& change : unreported_) {
+      auto at = std::lower_bound(reported_versions_.begin(), reported_versions_.end(), change.lsn);
+      if (at == reported_versions_.end() || *at != change.lsn) reported_versions_.insert(at, change.lsn);
+    }
+    return on_schema_change_(commit, unreported_, error);
   });
 }
 

@@ -440,6 +440,29 @@ TEST_CASE("an ALTER TABLE between two updates of one row: both updates are exact
   for (const auto& e : events) CHECK(e.find("unavailable") == std::string::npos);
 }
 
+// Two DDL transactions on different tables that interleave: the re-read at B's commit already
+// holds A's change (SQL Server's catalog query waits for A's schema lock, or sees it), and A's commit
+// finds that version in its range. Each change is reported once, at the first commit.
+TEST_CASE("interleaved DDL transactions on two tables: each ALTER is reported once") {
+  MemoryLog log;
+  auto catalog = CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)});
+  log.server = [] { return CatalogOf({Table(LayoutV2()), Table(LayoutV2(), kNewUnit, kNewObject)}); };
+  Lsn a = log.Begin(1, "ALTER TABLE");
+  log.SystemRow(1, kSyscolpars);
+  Lsn b = log.Begin(2, "ALTER TABLE");
+  log.SystemRow(2, kSyscolpars);
+  Lsn b_commit = log.End(2, b);
+  Lsn a_commit = log.End(1, a);
+  Run run = ReadAll(log, catalog);
+  REQUIRE_MESSAGE(run.error.empty(), run.error);
+  CHECK(run.catalog_reads == 1);
+  REQUIRE(run.schema_events.size() == 2);
+  CHECK(run.schema_events[0].commit == b_commit);
+  CHECK(run.schema_events[0].changes.size() == 2);
+  CHECK(run.schema_events[1].commit == a_commit);
+  CHECK(run.schema_events[1].changes.empty());
+}
+
 TEST_CASE("an aborted DDL transaction reads nothing and changes nothing") {
   MemoryLog log;
   auto catalog = CatalogOf({Table(LayoutV1())});

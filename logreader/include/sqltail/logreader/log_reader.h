@@ -71,6 +71,11 @@ class LogReader {
   Lsn emitted_through_;
   Lsn read_through_;
   std::vector<Lsn> ignored_begins_;
+  // The catalog versions (by their first LSN) already handed to the schema change handler. Two DDL
+  // transactions that interleave share the re-read made at the first commit, whose versions then
+  // fall in both transactions' ranges: they are reported once, at the first commit.
+  std::vector<Lsn> reported_versions_;
+  std::vector<TableChange> unreported_;  // reused
 };
 
 }  // namespace sqltail::logreader
