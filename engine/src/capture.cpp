@@ -91,6 +91,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
   encoder_options.time_precision_mode = options.time_precision_mode;
   encoder_options.decimal_handling_mode = options.decimal_handling_mode;
   encoder_options.binary_handling_mode = options.binary_handling_mode;
+  encoder_options.off_row_values_unavailable = options.off_row_values_unavailable;
   DebeziumEncoder encoder(encoder_options);
 
   const std::string offsets_topic = options.topic_prefix + ".offsets";
@@ -703,7 +704,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     progress.buffered_bytes = reader->assembler().buffered_bytes();
     const logreader::AssemblerStats& assembled = reader->assembler().stats();
     progress.partial_updates = assembled.partial_updates_emitted;
-    progress.unavailable_values = assembled.unavailable_values;
+    progress.unavailable_values = assembled.unavailable_values + encoder.off_row_values_unavailable();
     progress.changes_compensated = assembled.changes_compensated;
     progress.rows_moved_by_page_splits = assembled.rows_moved_by_page_splits;
     progress.schema_change_transactions = assembled.schema_change_transactions;

@@ -176,7 +176,7 @@ bool ResolveKafkaSecrets(const std::string& path, const KafkaSecretFiles& secret
 struct CaptureRawValues {
   KafkaSecretFiles kafka_secrets;
   std::string password, password_file, include, exclude;
-  std::string time_precision_mode, decimal_handling_mode, binary_handling_mode;
+  std::string time_precision_mode, decimal_handling_mode, binary_handling_mode, off_row_values;
   std::string snapshot_mode;
   std::string log_safeguard;
   std::string safeguard_table;
@@ -267,6 +267,10 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "precise | double | string");
   add("capture.binary_handling_mode", po::value(&raw.binary_handling_mode)->default_value("bytes"),
       "bytes | base64 | hex");
+  add("capture.off_row_values", po::value(&raw.off_row_values)->default_value("fail"),
+      "fail | unavailable: a value stored off-row (row overflow, (max) and LOB types past the row) is not read "
+      "from the log yet; fail stops with an error naming LSN, table and column, unavailable emits the column as "
+      "unavailable (named in sqltail.unavailable, counted in sqltail_unavailable_values_total)");
 }
 
 void AddCaptureKafkaOptions(po::options_description& d, CaptureOptions& capture) {
@@ -472,6 +476,12 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
             "' is not bytes, base64 or hex";
     return std::nullopt;
   }
+  if (raw.off_row_values != "fail" && raw.off_row_values != "unavailable") {
+    error =
+        "config " + path + ": key 'capture.off_row_values': '" + raw.off_row_values + "' is not fail or unavailable";
+    return std::nullopt;
+  }
+  c.capture.off_row_values_unavailable = raw.off_row_values == "unavailable";
   c.capture.database = c.source.database;
   c.capture.snapshot.connection = c.source;  // the snapshot's second connection
   c.capture.table_include = SplitList(raw.include);

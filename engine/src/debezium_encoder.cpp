@@ -441,7 +441,9 @@ bool DebeziumEncoder::AppendRow(const logreader::RowChange& change, const logrea
       return true;
     }
     if (field.state == FieldState::kOffRow) {
-      return fail("the value is stored off-row; reading off-row values is not implemented yet");
+      return fail(
+          "the value is stored off-row; reading off-row values is not implemented yet "
+          "(capture.off_row_values = unavailable emits such columns as unavailable instead)");
     }
     ConnectType t = ConnectTypeOf(c, options_);
     if (field.state == FieldState::kValue && (c.type == SqlType::kBinary || c.type == SqlType::kVarBinary ||
@@ -523,6 +525,16 @@ bool DebeziumEncoder::Encode(const logreader::CommittedTransaction& txn, const l
   if (!logreader::DecodeChange(change, decoded_, error)) return false;
   const bool is_update = change.op == logreader::ChangeOp::kUpdate;
   if (is_update && !logreader::DecodeChangeBefore(change, decoded_before_, error)) return false;
+  if (options_.off_row_values_unavailable) {
+    for (logreader::DecodedRecord* decoded : {&decoded_, is_update ? &decoded_before_ : nullptr}) {
+      if (decoded == nullptr) continue;
+      for (auto& field : decoded->fields) {
+        if (field.state != FieldState::kOffRow) continue;
+        field.state = FieldState::kUnavailable;
+        ++off_row_unavailable_;
+      }
+    }
+  }
   out.topic = &schemas.topic;
   out.key.clear();
   out.value.clear();

@@ -322,3 +322,37 @@ TEST_CASE("transaction metadata: BEGIN and END keyed by the commit LSN") {
         R"({"data_collection":"db.dbo.typed","event_count":3},{"data_collection":"db.dbo.other","event_count":2}],)"
         R"("ts_ms":1709164800000})");
 }
+
+// A value stored off-row (its variable offset entry has the complex bit 0x8000): by default the
+// event is an error naming the column and the option; with capture.off_row_values = unavailable
+// the column is unavailable (null for bytes), named in sqltail.unavailable and counted.
+TEST_CASE("an off-row value: an error naming the column by default, unavailable when configured") {
+  Fixture f;
+  // Record: status (2), fixed length (2), fixed part, column count (2), NULL bitmap (1 byte for
+  // 8 columns), variable count (2), then vb's end offset: set its complex bit.
+  const size_t fixed_end = static_cast<size_t>(f.record[2]) | (static_cast<size_t>(f.record[3]) << 8);
+  const size_t vb_entry = fixed_end + 2 + 1 + 2;
+  REQUIRE(vb_entry + 1 < f.record.size());
+  f.record[vb_entry + 1] |= 0x80;
+  f.txn.changes[0].record = f.record;
+
+  engine::EncoderOptions options;
+  options.topic_prefix = "srv";
+  options.database = "db";
+  engine::EncodedEvent event;
+  std::string error;
+  {
+    engine::DebeziumEncoder encoder(options);
+    CHECK_FALSE(encoder.Encode(f.txn, f.txn.changes[0], 1, 1, 0, event, error));
+    CHECK(error.find("table dbo.typed, column vb: the value is stored off-row") != std::string::npos);
+    CHECK(error.find("capture.off_row_values = unavailable") != std::string::npos);
+  }
+  options.off_row_values_unavailable = true;
+  engine::DebeziumEncoder encoder(options);
+  error.clear();
+  REQUIRE_MESSAGE(encoder.Encode(f.txn, f.txn.changes[0], 1, 1, 0, event, error), error);
+  CHECK(event.unavailable == "vb");
+  CHECK(AfterField(event.value, "vb").value == "null");
+  CHECK(AfterField(event.value, "id").value == "7");
+  CHECK(encoder.off_row_values_unavailable() == 1);
+}

@@ -1216,10 +1216,16 @@ class Applier {
         return false;
       }
       // Columns the log did not determine (header sqltail.unavailable, docs/events.md) keep their
-      // current values in the target.
-      std::optional<std::string_view> unavailable;
-      if (op == "u") unavailable = kafka::FindHeader(message, "sqltail.unavailable");
+      // current values in the target. A new row has none to keep: writing it would put placeholders
+      // in the target, so it is a bad event (capture.off_row_values = unavailable makes them).
+      const std::optional<std::string_view> unavailable = kafka::FindHeader(message, "sqltail.unavailable");
       const bool partial = unavailable && !unavailable->empty();
+      if (partial && op != "u") {
+        error = "op '" + std::string(op) +
+                "' with columns the log did not hold (header sqltail.unavailable: " + std::string(*unavailable) +
+                "): a new row cannot be written without them";
+        return false;
+      }
       if (op == "u" && !table->has_key && !partial) {
         // Without a key the row is found by its old values: one row equal to `before` goes, and
         // `after` comes in its place (an upsert of a keyless table only inserts).

@@ -51,7 +51,8 @@ struct CaptureOptions {
   TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
-  SnapshotOptions snapshot;  // the initial snapshot (engine/snapshot.h)
+  bool off_row_values_unavailable = false;  // capture.off_row_values (EncoderOptions)
+  SnapshotOptions snapshot;                 // the initial snapshot (engine/snapshot.h)
   // Open source transactions may buffer this many bytes in memory; past it the largest goes to a
   // temporary file in spill_dir and is handed over in parts at its commit (0: never spill).
   size_t txn_memory_budget_mb = 256;

@@ -42,6 +42,10 @@ struct EncoderOptions {
   TimePrecisionMode time_precision_mode = TimePrecisionMode::kAdaptive;
   DecimalHandlingMode decimal_handling_mode = DecimalHandlingMode::kPrecise;
   BinaryHandlingMode binary_handling_mode = BinaryHandlingMode::kBytes;
+  // A value stored off-row (row overflow, LOB root, text pointer): reading it from the log's LOB
+  // records is not implemented. false: the event is an error naming LSN, table and column; true:
+  // the column is unavailable (placeholder or null, named in sqltail.unavailable) and counted.
+  bool off_row_values_unavailable = false;
 };
 
 // The Connect type a source column gets in change events (its field of the value schema), for the
@@ -110,6 +114,8 @@ class DebeziumEncoder {
   // source.commit_lsn (the snapshot LSN, or none when no LSN is known); `snapshot` is source.snapshot;
   // `ts_ns` is the source time and the event's ts_ms.
   const std::string& SchemaChangeTopic() const { return options_.topic_prefix; }
+  // Off-row values emitted as unavailable so far (EncoderOptions::off_row_values_unavailable).
+  uint64_t off_row_values_unavailable() const { return off_row_unavailable_; }
   void EncodeSchemaChange(const logreader::CapturedTable& table, std::string_view type,
                           std::optional<logreader::Lsn> commit_lsn, std::string_view snapshot, int64_t ts_ns,
                           EncodedEvent& out);
@@ -132,6 +138,7 @@ class DebeziumEncoder {
   std::unordered_map<const logreader::CapturedTable*, TableSchemas> schemas_;
   logreader::DecodedRecord decoded_;
   logreader::DecodedRecord decoded_before_;  // updates
+  uint64_t off_row_unavailable_ = 0;
   std::string scratch_;
   std::string schema_change_schema_;  // built on first use
 };
