@@ -43,10 +43,14 @@ for line in "sqltail_ready 1" "sqltail_info{role=\"capture\"} 1" "# TYPE sqltail
 done
 for name in sqltail_log_rows_total sqltail_kafka_transactions_total sqltail_open_transactions \
   sqltail_buffered_bytes sqltail_lag_seconds 'sqltail_errors_total{kind="kafka"}' \
-  'sqltail_lsn{lsn="committed",part="vlf"}' 'sqltail_lsn{lsn="restart",part="block"}'; do
+  'sqltail_lsn{lsn="committed",part="vlf"}' 'sqltail_lsn{lsn="restart",part="block"}' \
+  sqltail_unavailable_values_total sqltail_partial_updates_total sqltail_page_split_rows_moved_total; do
   grep -q "^$name [0-9.]*$" "$RUN/metrics.txt" || fail "metrics lack a sample of $name"
 done
 [[ $(sed -n 's/^sqltail_log_rows_total //p' "$RUN/metrics.txt") -gt 0 ]] || fail "sqltail_log_rows_total is 0"
+# Every image of the inserts workload is known: nothing was emitted as unavailable.
+[[ $(sed -n 's/^sqltail_unavailable_values_total //p' "$RUN/metrics.txt") == 0 ]] ||
+  fail "sqltail_unavailable_values_total is not 0 for a workload of inserts"
 [[ $(metrics /healthz) == ok ]] || fail "/healthz is not ok during the run"
 [[ $(metrics /readyz) == ready ]] || fail "/readyz is not ready during the run"
 
