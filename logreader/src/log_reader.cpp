@@ -14,7 +14,8 @@ LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::
   assembler_.SetCatalogRefresh(
       [this](const SchemaChangeCommit& commit, std::string& error) { return RefreshCatalog(commit, error); });
   assembler_.SetSchemaChangeHandler([this](const SchemaChangeCommit& commit, std::string& error) {
-    if (commit.commit_lsn <= emitted_through_ || !on_schema_change_) return true;
+    // Versions of a commit emitted before the checkpoint count as reported too: a later commit
+    // whose range holds them (interleaved DDL) must not report them again after a restart.
     unreported_.clear();
     for (const TableChange& change : catalog_.ChangesIn(commit.first_ddl_lsn, commit.commit_lsn))
       if (!std::binary_search(reported_versions_.begin(), reported_versions_.end(), change.lsn))
@@ -23,6 +24,7 @@ LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::
       auto at = std::lower_bound(reported_versions_.begin(), reported_versions_.end(), change.lsn);
       if (at == reported_versions_.end() || *at != change.lsn) reported_versions_.insert(at, change.lsn);
     }
+    if (commit.commit_lsn <= emitted_through_ || !on_schema_change_) return true;
     return on_schema_change_(commit, unreported_, error);
   });
 }

@@ -461,6 +461,14 @@ TEST_CASE("interleaved DDL transactions on two tables: each ALTER is reported on
   CHECK(run.schema_events[0].changes.size() == 2);
   CHECK(run.schema_events[1].commit == a_commit);
   CHECK(run.schema_events[1].changes.empty());
+
+  // After a restart whose checkpoint holds B's commit (A still open), A's commit reports nothing.
+  auto again = CatalogOf({Table(LayoutV1()), Table(LayoutV1(), kNewUnit, kNewObject)});
+  Run resumed = ReadAll(log, again, b_commit);
+  REQUIRE_MESSAGE(resumed.error.empty(), resumed.error);
+  REQUIRE(resumed.schema_events.size() == 1);
+  CHECK(resumed.schema_events[0].commit == a_commit);
+  CHECK(resumed.schema_events[0].changes.empty());
 }
 
 TEST_CASE("an aborted DDL transaction reads nothing and changes nothing") {
