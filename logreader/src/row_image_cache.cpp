@@ -1,5 +1,6 @@
 #include "sqltail/logreader/row_image_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sqltail::logreader {
@@ -7,7 +8,8 @@ namespace {
 
 constexpr size_t kMaxSpare = 256;  // erased entries that keep their buffers (bounded memory)
 constexpr size_t kInitialSlots = 16;
-constexpr uint64_t kOdd = 0x9e3779b97f4a7c15;  // 2^64 / golden ratio: spreads sequential ids
+constexpr size_t kMaxReserved = size_t{1} << 20;  // entries reserved up front (88 MB of slab)
+constexpr uint64_t kOdd = 0x9e3779b97f4a7c15;     // 2^64 / golden ratio: spreads sequential ids
 
 uint64_t Load(const uint8_t* p, size_t n) {  // n <= 8, little-endian, zero-padded
   uint64_t word = 0;
@@ -54,6 +56,11 @@ size_t RowImageCache::FindSlot(const Key& key) const {
 }
 
 std::vector<uint8_t>* RowImageCache::Find(const Key& key) {
+  Complete();
+  return FindEntry(key);
+}
+
+std::vector<uint8_t>* RowImageCache::FindEntry(const Key& key) {
   const size_t slot = FindSlot(key);
   if (slot == slots_.size()) return nullptr;
   const uint32_t entry = slots_[slot].entry;
@@ -64,19 +71,36 @@ std::vector<uint8_t>* RowImageCache::Find(const Key& key) {
   return &entries_[entry].image;
 }
 
-size_t RowImageCache::Put(const Key& key, std::span<const uint8_t> image) {
+void RowImageCache::Put(const Key& key, std::span<const uint8_t> image) {
+  Complete();
   const size_t added = sizeof key.unit + key.identity.size() + image.size();
   if (added > max_bytes_ || max_rows_ == 0) {
     Erase(key);
-    return 0;
+    return;
   }
-  size_t evicted = 0;
-  if (std::vector<uint8_t>* cached = Find(key)) {
+  staged_unit_ = key.unit;
+  staged_hash_ = key.hash;
+  staged_identity_.assign(key.identity.begin(), key.identity.end());
+  staged_image_.assign(image.begin(), image.end());
+  staged_ = true;
+  if (slots_.empty()) return;
+  const size_t mask = slots_.size() - 1;
+  __builtin_prefetch(&slots_[key.hash & mask]);
+  if (oldest_ != kNone && (rows_ >= max_rows_ || bytes_ + added > max_bytes_))
+    __builtin_prefetch(&slots_[entries_[oldest_].hash & mask]);
+}
+
+void RowImageCache::Complete() {
+  if (!staged_) return;
+  staged_ = false;
+  const Key key{staged_unit_, staged_identity_, staged_hash_};
+  const size_t added = sizeof key.unit + key.identity.size() + staged_image_.size();
+  if (std::vector<uint8_t>* cached = FindEntry(key)) {
     bytes_ -= cached->size();
-    cached->assign(image.begin(), image.end());
+    cached->swap(staged_image_);
     bytes_ += cached->size();
   } else {
-    const uint32_t id = TakeEntry(added, evicted);
+    const uint32_t id = TakeEntry(added);
     Entry& entry = entries_[id];
     entry.unit = key.unit;
     entry.hash = key.hash;
@@ -86,7 +110,7 @@ size_t RowImageCache::Put(const Key& key, std::span<const uint8_t> image) {
     } else {
       entry.long_identity.assign(key.identity.begin(), key.identity.end());
     }
-    entry.image.assign(image.begin(), image.end());
+    entry.image.swap(staged_image_);
     if ((rows_ + 1) * 2 > slots_.size()) Grow();
     InsertSlot(key.hash, id);
     LinkFront(id);
@@ -96,17 +120,16 @@ size_t RowImageCache::Put(const Key& key, std::span<const uint8_t> image) {
   }
   while (rows_ > 0 && (rows_ > max_rows_ || bytes_ > max_bytes_)) {
     EvictOldest();
-    ++evicted;
+    ++evictions_;
   }
-  return evicted;
 }
 
 // An entry for a new key: a spare one, else (cache full) the least recently used one, evicted,
 // else a new one.
-uint32_t RowImageCache::TakeEntry(size_t added, size_t& evicted) {
+uint32_t RowImageCache::TakeEntry(size_t added) {
   if (free_ == kNone && rows_ > 0 && (rows_ >= max_rows_ || bytes_ + added > max_bytes_)) {
     EvictOldest();
-    ++evicted;
+    ++evictions_;
   }
   if (free_ != kNone) {
     const uint32_t id = free_;
@@ -114,16 +137,21 @@ uint32_t RowImageCache::TakeEntry(size_t added, size_t& evicted) {
     --free_count_;
     return id;
   }
+  // The slab grows to max_rows at most: reserved at once, it is never moved (a warm-up cost that
+  // showed in profiles), and its pages are touched only as images arrive.
+  if (entries_.capacity() == 0) entries_.reserve(std::min(max_rows_, kMaxReserved));
   entries_.emplace_back();
   return static_cast<uint32_t>(entries_.size() - 1);
 }
 
 void RowImageCache::Erase(const Key& key) {
+  Complete();
   const size_t slot = FindSlot(key);
   if (slot != slots_.size()) Remove(slots_[slot].entry);
 }
 
 void RowImageCache::EraseAllocationUnit(uint64_t unit) {
+  Complete();
   auto count = rows_per_unit_.find(unit);
   if (count == rows_per_unit_.end() || count->second == 0) return;
   for (uint32_t id = newest_; id != kNone;) {
@@ -134,6 +162,9 @@ void RowImageCache::EraseAllocationUnit(uint64_t unit) {
 }
 
 void RowImageCache::Clear() {
+  staged_ = false;
+  staged_identity_ = {};
+  staged_image_ = {};
   slots_ = {};
   entries_ = {};
   newest_ = oldest_ = free_ = kNone;

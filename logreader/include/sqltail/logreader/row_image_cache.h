@@ -3,6 +3,12 @@
 // over a slab of entries linked in LRU order by position: a lookup that misses reads one or two
 // contiguous slots and no entry, and once warm, caching an image allocates nothing (a new image
 // reuses an evicted or erased entry with its buffers).
+//
+// Put is staged: it copies the image, prefetches the index slots it will touch (the new key's and,
+// when full, the oldest image's) and does the index work at the next call of any other member.
+// The caller reads the next log row in between, so the two random reads of a 2 MB index are
+// already in cache when they are needed (they were most of the cost of caching an insert). Every
+// member but Put completes a staged Put first, so what callers observe is as if Put were immediate.
 #pragma once
 
 #include <cstddef>
@@ -30,16 +36,26 @@ class RowImageCache {
 
   // The key's image, or null; a hit makes it the most recently used. Valid until the next Put.
   std::vector<uint8_t>* Find(const Key& key);
-  // Caches `image` (not aliasing a cached one) as the key's most recently used image, evicting
-  // least recently used ones beyond the bounds; an image too large for them only erases the key.
-  // Returns how many images it evicted.
-  size_t Put(const Key& key, std::span<const uint8_t> image);
+  // Caches `image` (copied, not aliasing a cached one; the key's identity too) as the key's most recently used image,
+  // evicting least recently used ones beyond the bounds; an image too large for them only erases
+  // the key.
+  void Put(const Key& key, std::span<const uint8_t> image);
   void Erase(const Key& key);
   void EraseAllocationUnit(uint64_t unit);
   void Clear();  // also releases the memory
 
-  size_t rows() const { return rows_; }
-  size_t bytes() const { return bytes_; }
+  size_t rows() {
+    Complete();
+    return rows_;
+  }
+  size_t bytes() {
+    Complete();
+    return bytes_;
+  }
+  uint64_t evictions() {  // LRU evictions (bounds) so far
+    Complete();
+    return evictions_;
+  }
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
@@ -61,8 +77,10 @@ class RowImageCache {
     uint32_t entry = kNone;  // kNone: empty
   };
 
+  void Complete();  // the staged Put's index work, if any
+  std::vector<uint8_t>* FindEntry(const Key& key);
   size_t FindSlot(const Key& key) const;  // slot of the key, or slots_.size()
-  uint32_t TakeEntry(size_t added, size_t& evicted);
+  uint32_t TakeEntry(size_t added);
   void InsertSlot(uint32_t hash, uint32_t entry);
   void RemoveSlot(uint32_t entry);
   void Grow();
@@ -79,7 +97,14 @@ class RowImageCache {
   uint32_t free_ = kNone;  // erased entries for reuse; those beyond kMaxSpare give back their buffers
   size_t free_count_ = 0;
   size_t rows_ = 0, bytes_ = 0;
+  uint64_t evictions_ = 0;
   std::unordered_map<uint64_t, size_t> rows_per_unit_;  // skips the scan of EraseAllocationUnit when 0
+  // The staged Put: its key (identity copied) and image; the buffers are swapped with entries', so
+  // staging allocates nothing once warm.
+  bool staged_ = false;
+  uint64_t staged_unit_ = 0;
+  uint32_t staged_hash_ = 0;
+  std::vector<uint8_t> staged_identity_, staged_image_;
 };
 
 }  // namespace sqltail::logreader

@@ -66,17 +66,22 @@ class UpdateResolver {
   // Forgets every cached image (e.g. after a gap in the log).
   void Clear();
 
-  const UpdateResolverStats& stats() const { return stats_; }
+  UpdateResolverStats stats() const {
+    UpdateResolverStats stats = stats_;
+    stats.images_evicted = cache_.evictions();
+    return stats;
+  }
   size_t cached_rows() const { return cache_.rows(); }
   size_t cached_bytes() const { return cache_.bytes(); }
 
  private:
-  void Put(std::span<const uint8_t> image) { stats_.images_evicted += cache_.Put(key_, image); }
+  void Put(std::span<const uint8_t> image) { cache_.Put(key_, image); }
   void ResolveWithoutBase(const CapturedTable& table, const std::vector<ModifyRegion>& regions, bool identity_from_key,
                           UpdateResult& update) const;
 
-  UpdateResolverStats stats_;
-  RowImageCache cache_;
+  UpdateResolverStats stats_;  // but images_evicted, which the cache counts
+  // Mutable because its counts complete a staged Put first: what they report does not change.
+  mutable RowImageCache cache_;
   RowImageCache::Key key_;             // of the record being applied (over identity_)
   std::vector<uint8_t> identity_;      // scratch
   std::vector<ModifyRegion> regions_;  // scratch
