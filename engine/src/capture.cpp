@@ -582,7 +582,7 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
 
   // The reader, with spilling past the memory budget (capture.txn_memory_budget_mb).
   auto make_reader = [&]() {
-    reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit);
+    reader = std::make_unique<logreader::LogReader>(source, catalog, on_commit, options.image_cache);
     reader->SetSchemaChangeHandler(on_schema_change);
     logreader::SpillOptions spill;
     spill.memory_budget_bytes = options.txn_memory_budget_mb << 20;
@@ -705,6 +705,8 @@ bool RunCaptureOnce(const CaptureOptions& options, logreader::LogSource& source,
     const logreader::AssemblerStats& assembled = reader->assembler().stats();
     progress.partial_updates = assembled.partial_updates_emitted;
     progress.unavailable_values = assembled.unavailable_values + encoder.off_row_values_unavailable();
+    stats.partial_updates = progress.partial_updates;
+    stats.unavailable_values = progress.unavailable_values;
     progress.changes_compensated = assembled.changes_compensated;
     progress.rows_moved_by_page_splits = assembled.rows_moved_by_page_splits;
     progress.schema_change_transactions = assembled.schema_change_transactions;

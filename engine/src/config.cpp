@@ -177,6 +177,7 @@ struct CaptureRawValues {
   KafkaSecretFiles kafka_secrets;
   std::string password, password_file, include, exclude;
   std::string time_precision_mode, decimal_handling_mode, binary_handling_mode, off_row_values;
+  size_t image_cache_mb = 64;
   std::string snapshot_mode;
   std::string log_safeguard;
   std::string safeguard_table;
@@ -230,6 +231,11 @@ void AddCaptureOptions(po::options_description& d, CaptureOptions& capture, Capt
       "exit after this idle time (0: never)");
   add("capture.txn_memory_budget_mb", po::value(&capture.txn_memory_budget_mb)->default_value(256),
       "open source transactions buffer at most this much; past it the largest spills to disk (0: never)");
+  add("capture.image_cache_rows", po::value(&capture.image_cache.max_rows)->default_value(100000),
+      "rows whose last image is kept to complete later updates of them (0: none; an update of a row "
+      "not kept has only its logged columns, the others unavailable)");
+  add("capture.image_cache_mb", po::value(&raw.image_cache_mb)->default_value(64),
+      "...and at most this many MB of those images");
   add("capture.spill_dir", po::value(&capture.spill_dir)->default_value(""),
       "directory of spill files (unlinked at creation; empty: the system temporary directory)");
   add("capture.log_safeguard", po::value(&raw.log_safeguard)->default_value("none"),
@@ -482,6 +488,14 @@ std::optional<CaptureConfig> LoadCaptureConfig(const std::string& path, const st
     return std::nullopt;
   }
   c.capture.off_row_values_unavailable = raw.off_row_values == "unavailable";
+  // The cache numbers its entries in 32 bits; a larger bound would also be memory no host has.
+  constexpr size_t kMaxImageCacheRows = 100'000'000, kMaxImageCacheMb = size_t{1} << 20;
+  if (c.capture.image_cache.max_rows > kMaxImageCacheRows || raw.image_cache_mb > kMaxImageCacheMb) {
+    error = "config " + path + ": keys 'capture.image_cache_rows' and 'capture.image_cache_mb': at most " +
+            std::to_string(kMaxImageCacheRows) + " rows and " + std::to_string(kMaxImageCacheMb) + " MB";
+    return std::nullopt;
+  }
+  c.capture.image_cache.max_bytes = raw.image_cache_mb << 20;
   c.capture.database = c.source.database;
   c.capture.snapshot.connection = c.source;  // the snapshot's second connection
   c.capture.table_include = SplitList(raw.include);

@@ -4,13 +4,17 @@
 
 namespace sqltail::logreader {
 
-LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::CommitHandler on_commit)
+LogReader::LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::CommitHandler on_commit,
+                     UpdateResolverLimits image_cache)
     : source_(source),
       catalog_(catalog),
-      assembler_(catalog, [this, handler = std::move(on_commit)](const CommittedTransaction& txn, std::string& error) {
-        if (txn.commit_lsn <= emitted_through_) return true;  // emitted before the checkpoint
-        return handler(txn, error);
-      }) {
+      assembler_(
+          catalog,
+          [this, handler = std::move(on_commit)](const CommittedTransaction& txn, std::string& error) {
+            if (txn.commit_lsn <= emitted_through_) return true;  // emitted before the checkpoint
+            return handler(txn, error);
+          },
+          image_cache) {
   assembler_.SetCatalogRefresh(
       [this](const SchemaChangeCommit& commit, std::string& error) { return RefreshCatalog(commit, error); });
   assembler_.SetSchemaChangeHandler([this](const SchemaChangeCommit& commit, std::string& error) {

@@ -114,6 +114,9 @@ int Capture(const std::string& config_path, const std::vector<std::string>& over
       runtime.observer());
   spdlog::info("capture: {} log rows, {} transactions, {} events in {} Kafka transactions", stats.log_rows,
                stats.transactions, stats.events, stats.kafka_transactions);
+  if (stats.partial_updates > 0 || stats.unavailable_values > 0)
+    spdlog::info("capture: {} partial updates, {} unavailable values (sqltail.unavailable)", stats.partial_updates,
+                 stats.unavailable_values);
   if (config->capture.log_safeguard == engine::LogSafeguard::kRepldone)
     spdlog::info("capture: log safeguard: {} sp_repldone marks, {} refused", stats.safeguard_marks,
                  stats.safeguard_failures);

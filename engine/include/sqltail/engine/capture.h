@@ -13,6 +13,7 @@
 #include "sqltail/engine/snapshot.h"
 #include "sqltail/kafka/config.h"
 #include "sqltail/logreader/log_source.h"
+#include "sqltail/logreader/update_resolver.h"
 
 namespace sqltail::engine {
 
@@ -56,6 +57,9 @@ struct CaptureOptions {
   // Open source transactions may buffer this many bytes in memory; past it the largest goes to a
   // temporary file in spill_dir and is handed over in parts at its commit (0: never spill).
   size_t txn_memory_budget_mb = 256;
+  // The update resolver's cache of the last image of each row, which makes complete update events
+  // (capture.image_cache_rows, capture.image_cache_mb).
+  logreader::UpdateResolverLimits image_cache;
   std::string spill_dir;  // empty: the system temporary directory
   LogSafeguard log_safeguard = LogSafeguard::kNone;
   int safeguard_interval_ms = 10000;  // kRepldone: mark at most this often; kOpenTransaction: check and roll forward
@@ -78,6 +82,8 @@ struct CaptureStats {
   uint64_t safeguard_releases = 0;  // ... and committed (rolled forward, or at stop)
   uint64_t safeguard_reconnects = 0;  // ... holder connections re-established after a loss
   uint64_t schema_changes = 0;        // schema change events produced (include_schema_changes)
+  uint64_t partial_updates = 0;       // update events without a base image (sqltail.unavailable)
+  uint64_t unavailable_values = 0;    // columns emitted as unavailable, one per column per event
 };
 
 // Runs until `stop` is set, the log stays idle for stop_when_idle_ms, or an error. An abortable Kafka

@@ -24,7 +24,9 @@ class LogReader {
 
   // `catalog` gains a version at each schema change: re-read from the source at the commit, unless
   // it already has one there (a fixture's catalog.json holds them all).
-  LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::CommitHandler on_commit);
+  // `image_cache` bounds the update resolver's cache of row images (capture.image_cache_*).
+  LogReader(LogSource& source, Catalog& catalog, TransactionAssembler::CommitHandler on_commit,
+            UpdateResolverLimits image_cache = {});
   void SetSchemaChangeHandler(SchemaChangeHandler handler) { on_schema_change_ = std::move(handler); }
   // Catalog reads at schema changes so far.
   uint64_t catalog_reads() const { return catalog_reads_; }
