@@ -150,6 +150,60 @@ TEST_CASE("the DDL of each dialect, golden") {
   CHECK(PgCreateTableSql(R"("s"."orders")", {key_text, qty}) ==
         R"(CREATE TABLE IF NOT EXISTS "s"."orders" ("code" text, "qty" smallint, PRIMARY KEY ("code")))");
 
+  CHECK(PgWidenColumnSql(R"("public"."orders")", amount) ==
+        R"(ALTER TABLE "public"."orders" ALTER COLUMN "amount" TYPE numeric(12,2))");
+}
+
+TEST_CASE("PostgreSQL: which stored types are widened to the type the events now have") {
+  struct Case {
+    const char* stored;
+    const char* wanted;
+    bool widens;
+  };
+  const Case cases[] = {
+      {"smallint", "integer", true},
+      {"integer", "bigint", true},
+      {"smallint", "bigint", true},
+      {"bigint", "integer", false},
+      {"integer", "smallint", false},
+      {"integer", "integer", false},
+      {"integer", "numeric", true},
+      {"integer", "numeric(10,0)", true},
+      {"integer", "numeric(12,3)", false},
+      {"bigint", "numeric(21,2)", true},
+      {"bigint", "numeric(20,2)", false},
+      {"integer", "double precision", true},
+      {"bigint", "double precision", false},
+      {"smallint", "real", true},
+      {"integer", "real", false},
+      {"real", "double precision", true},
+      {"double precision", "real", false},
+      {"numeric(10,2)", "numeric(12,2)", true},
+      {"numeric(10,2)", "numeric(12,4)", true},
+      {"numeric(10,2)", "numeric(12,5)", false},
+      {"numeric(10,2)", "numeric(10,1)", false},
+      {"numeric(10,2)", "numeric", true},
+      {"numeric", "numeric(38,2)", false},
+      {"numeric(10,2)", "bigint", false},
+      {"numeric(10,2)", "double precision", false},
+      {"text", "bigint", false},
+      {"integer", "text", false},
+      {"character varying(20)", "text", false},
+      {"numeric(x,2)", "numeric", false},
+      {"numeric(3,4)", "numeric", false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.stored);
+    CAPTURE(c.wanted);
+    CHECK(PgTypeWidens(c.stored, c.wanted) == c.widens);
+  }
+}
+
+TEST_CASE("the DDL of each dialect, golden (SQL Server)") {
+  TargetColumn amount = Column("amount", ValueKind::kDecimal, "bytes");
+  amount.precision = 12, amount.scale = 2;
+  const TargetColumn qty = Column("qty", ValueKind::kInteger, "int16");
+  const TargetColumn key_text = Column("code", ValueKind::kText, "string", true);
   CHECK(SqlServerAddColumnSql("[dbo].[orders]", amount) ==
         "IF COL_LENGTH(N'[dbo].[orders]', N'amount') IS NULL ALTER TABLE [dbo].[orders] ADD [amount] decimal(12,2) "
         "NULL;\n");

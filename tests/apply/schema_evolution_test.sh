@@ -8,8 +8,11 @@
 #      progress is stored;
 #   3. c 2 and u 1 carrying qty: their values land in quantity;
 #   4. the ALTER delivered again (progress set back): a no-op, nothing changes;
-#   5. DROP: logged, the target table stays;
-#   6. an ALTER with an unknown type: the applier stops, naming topic, partition, offset and table.
+#   5. qty becomes bigint: a change event carrying int64 after one carrying int32, in one run,
+#      makes PostgreSQL widen quantity to bigint (logged; SQLite's INTEGER already holds 64 bits)
+#      and its value past 2^31 lands; the ALTER to bigint read after it changes nothing;
+#   6. DROP: logged, the target table stays;
+#   7. an ALTER with an unknown type: the applier stops, naming topic, partition, offset and table.
 # sqlserver: a captured fixture, then an ALTER adding column extra and a change event carrying it:
 # the ALTER's T-SQL reaches tds-replay, last in its batch, before the MERGE that writes extra.
 KIND=${1:-sqlite}
@@ -23,7 +26,7 @@ events() {  # name db table lines...
   python3 - "$RUN/$1.txt" "$2" "$3" "${@:4}" <<'PY'
 import json, sys
 out, db, table, lines = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-lengths = {"int": (10, 0), "nvarchar": (40, None), "varchar": (10, None), "dbo.Phone": (20, None)}
+lengths = {"int": (10, 0), "bigint": (19, 0), "nvarchar": (40, None), "varchar": (10, None), "dbo.Phone": (20, None)}
 def schema_change(kind, columns):
     cols = []
     for i, c in enumerate(columns):
@@ -49,7 +52,8 @@ def data(op, i, name, qty):
         if table == "test_table":
             cols.append(("extra", "string")); row["extra"] = qty
         else:
-            cols += [("qty", "int32"), ("secret", "string")]; row.update(qty=int(qty), secret="s" + i)
+            qty_type = "int64" if abs(int(qty)) >= 2**31 else "int32"
+            cols += [("qty", qty_type), ("secret", "string")]; row.update(qty=int(qty), secret="s" + i)
     fields = [{"type": t, "optional": c != "id", "field": c} for c, t in cols]
     after = {"type": "struct", "optional": True, "field": "after", "fields": fields}
     schema = {"type": "struct", "optional": False, "fields": [dict(after, field="before"), after,
@@ -206,17 +210,39 @@ grep -q "gets column" "$RUN/apply4.log" && fail "the re-delivered ALTER added a 
 [[ "$(rows)" == "1|ann|7 2|bo|5 " ]] || fail "after the re-delivered ALTER: rows $(rows)"
 [[ "$(schema_progress)" == 2 ]] || fail "schema topic progress $(schema_progress) after re-delivery"
 
-# 5. DROP: logged, the table stays.
-events drop src orders "schema DROP" && produce "$S" drop
+# 5. qty becomes bigint at the source. Its change events come first, in one run: the first
+#    carries int32 and defines the table, the second int64, which defines it again (same fields,
+#    another type), so the stored column is widened where it could not hold the value. The ALTER
+#    read after them finds nothing to do.
+events big src orders "data c 3 cy 8" "data c 4 dee 1099511627776" && produce "$T" big
 apply_run apply5.log
-grep -q "schema change DROP of \"src\".\"dbo\".\"orders\" (topic $S, partition 0, offset 2): table copy_orders is left as it is" \
-  "$RUN/apply5.log" || fail "the DROP is not logged"
-[[ "$(rows)" == "1|ann|7 2|bo|5 " ]] || fail "after DROP: rows $(rows)"
+if [[ "$KIND" == postgresql ]]; then
+  [[ $(grep -c "schema evolution: table copy_orders widens column(s) quantity integer -> bigint (a change event, topic $T, partition 0, offset 4)" "$RUN/apply5.log") == 1 ]] ||
+    fail "the change event with int64 did not widen quantity once"
+  [[ "$(query "SELECT data_type FROM information_schema.columns WHERE table_schema = '$PG_SCHEMA'
+        AND table_name = 'copy_orders' AND column_name = 'quantity'")" == bigint ]] || fail "quantity is not bigint"
+else
+  grep -q "widens" "$RUN/apply5.log" && fail "SQLite widened a column"
+fi
+want_rows="1|ann|7 2|bo|5 3|cy|8 4|dee|1099511627776 "
+[[ "$(rows)" == "$want_rows" ]] || fail "after the widening: rows $(rows)"
+events widen src orders "schema ALTER id:int name:nvarchar qty:bigint secret:varchar" && produce "$S" widen
+apply_run apply5b.log
+grep -q "1 schema changes" "$RUN/apply5b.log" || fail "the ALTER to bigint is not read"
+grep -q "widens" "$RUN/apply5b.log" && fail "the ALTER after the widening widened again"
+[[ "$(schema_progress)" == 3 ]] || fail "schema topic progress $(schema_progress) after the ALTER to bigint"
 
-# 6. A bad schema change event (apply.on_error = fail): stops, naming it.
+# 6. DROP: logged, the table stays.
+events drop src orders "schema DROP" && produce "$S" drop
+apply_run apply6.log
+grep -q "schema change DROP of \"src\".\"dbo\".\"orders\" (topic $S, partition 0, offset 3): table copy_orders is left as it is" \
+  "$RUN/apply6.log" || fail "the DROP is not logged"
+[[ "$(rows)" == "$want_rows" ]] || fail "after DROP: rows $(rows)"
+
+# 7. A bad schema change event (apply.on_error = fail): stops, naming it.
 events bad src orders "schema ALTER id:int name:nvarchar phone:dbo.Phone" && produce "$S" bad
-"$BIN/sqltail" apply --config "$RUN/apply.conf" > "$RUN/apply6.log" 2>&1 && fail "apply did not stop at the bad event"
-grep -q "topic $S, partition 0, offset 3: table copy_orders, key .*: ALTER \"src\".\"dbo\".\"orders\": column phone: unknown type 'dbo.Phone'" \
-  "$RUN/apply6.log" || fail "the error does not name topic, partition, offset, table and type"
-[[ "$(schema_progress)" == 3 ]] || fail "the bad event's progress was stored"
-echo "PASS: schema evolution ($KIND): CREATE, ALTER (renamed, excluded), values after it, re-delivery, DROP, bad event"
+"$BIN/sqltail" apply --config "$RUN/apply.conf" > "$RUN/apply7.log" 2>&1 && fail "apply did not stop at the bad event"
+grep -q "topic $S, partition 0, offset 4: table copy_orders, key .*: ALTER \"src\".\"dbo\".\"orders\": column phone: unknown type 'dbo.Phone'" \
+  "$RUN/apply7.log" || fail "the error does not name topic, partition, offset, table and type"
+[[ "$(schema_progress)" == 4 ]] || fail "the bad event's progress was stored"
+echo "PASS: schema evolution ($KIND): CREATE, ALTER (renamed, excluded), values after it, re-delivery, widening, DROP, bad event"

@@ -842,6 +842,28 @@ class Applier {
     return false;
   }
 
+  // A hash of the fields' types: Connect type, logical name, and a decimal's precision and scale
+  // (the parameters are looked up only for decimals, so this stays cheap per event).
+  static uint64_t FieldTypesHash(simdjson::dom::array fields) {
+    uint64_t hash = 14695981039346656037ull;
+    auto mix = [&](std::string_view text) {
+      for (char c : text) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+      hash = (hash ^ 0xff) * 1099511628211ull;  // separator: "ab","c" differs from "a","bc"
+    };
+    for (simdjson::dom::element f : fields) {
+      std::string_view type, logical, text;
+      if (!f["type"].get(type)) mix(type);
+      if (f["name"].get(logical)) continue;
+      mix(logical);
+      if (logical != "org.apache.kafka.connect.data.Decimal") continue;
+      simdjson::dom::element parameters;
+      if (f["parameters"].get(parameters)) continue;
+      if (!parameters["scale"].get(text)) mix(text);
+      if (!parameters["connect.decimal.precision"].get(text)) mix(text);
+    }
+    return hash;
+  }
+
   // How a column of Connect type `type` (logical type `logical`) is stored.
   static void SetKind(TargetColumn& column, std::string_view type, std::string_view logical) {
     column.connect_type = std::string(type);
@@ -928,18 +950,22 @@ class Applier {
       return false;
     }
     table->event_fields = columns.size();
+    table->event_types = FieldTypesHash(columns);
     return true;
   }
 
   void LogEvolved(const std::string& table, const EvolveResult& evolved, const RowOrigin& origin,
                   std::string_view by) const {
-    if (!log_ || (!evolved.created && evolved.added.empty())) return;
+    if (!log_ || (!evolved.created && evolved.added.empty() && evolved.widened.empty())) return;
     std::string text = "schema evolution: table " + table;
     if (evolved.created) {
       text += " created";
     } else {
-      text += " gets column(s) ";
+      if (!evolved.added.empty()) text += " gets column(s) ";
       for (size_t i = 0; i < evolved.added.size(); ++i) text += (i > 0 ? ", " : "") + evolved.added[i];
+      if (!evolved.added.empty() && !evolved.widened.empty()) text += ",";
+      if (!evolved.widened.empty()) text += " widens column(s) ";
+      for (size_t i = 0; i < evolved.widened.size(); ++i) text += (i > 0 ? ", " : "") + evolved.widened[i];
     }
     log_(text + " (" + std::string(by) + ", " + DescribeOrigin(origin) + ")");
   }
@@ -1173,10 +1199,11 @@ class Applier {
     }
     TargetTable* table = target_->FindTable(name);
     if (table != nullptr && enveloped) {
-      // The source's structure changed (the event's after struct has another number of fields than
-      // the one the table was defined from): define it again from this event.
+      // The source's structure changed (the event's after struct has other fields or field types
+      // than the one the table was defined from): define it again from this event.
       simdjson::dom::array fields;
-      if (AfterFields(schema, fields) && fields.size() != table->event_fields) {
+      if (AfterFields(schema, fields) &&
+          (fields.size() != table->event_fields || FieldTypesHash(fields) != table->event_types)) {
         if (!target_->ForgetTable(name, error)) {
           target_error_ = true;
           return false;

@@ -153,6 +153,62 @@ std::string PgCreateTableSql(std::string_view qualified, const std::vector<Targe
   return create + ")";
 }
 
+namespace {
+
+struct PgNumericType {
+  enum Kind { kNone, kInteger, kReal, kNumeric } kind = kNone;
+  int digits = 0;                // kInteger: decimal digits of the largest value; kReal: 1 real, 2 double
+  int precision = 0, scale = 0;  // kNumeric; precision 0: unbounded
+};
+
+PgNumericType ParsePgNumericType(std::string_view type) {
+  if (type == "smallint") return {PgNumericType::kInteger, 5};
+  if (type == "integer") return {PgNumericType::kInteger, 10};
+  if (type == "bigint") return {PgNumericType::kInteger, 19};
+  if (type == "real") return {PgNumericType::kReal, 1};
+  if (type == "double precision") return {PgNumericType::kReal, 2};
+  if (type == "numeric") return {PgNumericType::kNumeric};
+  int precision = 0, scale = 0;
+  constexpr std::string_view kPrefix = "numeric(";
+  if (type.substr(0, kPrefix.size()) != kPrefix || type.back() != ')') return {};
+  const std::string_view args = type.substr(kPrefix.size(), type.size() - kPrefix.size() - 1);
+  const size_t comma = args.find(',');
+  if (comma == std::string_view::npos) return {};
+  auto p = std::from_chars(args.data(), args.data() + comma, precision);
+  auto s = std::from_chars(args.data() + comma + 1, args.data() + args.size(), scale);
+  if (p.ec != std::errc() || s.ec != std::errc() || p.ptr != args.data() + comma ||
+      s.ptr != args.data() + args.size() || precision <= 0 || scale < 0 || scale > precision)
+    return {};
+  return {PgNumericType::kNumeric, 0, precision, scale};
+}
+
+}  // namespace
+
+bool PgTypeWidens(std::string_view stored, std::string_view wanted) {
+  if (stored == wanted) return false;
+  const PgNumericType from = ParsePgNumericType(stored), to = ParsePgNumericType(wanted);
+  switch (from.kind) {
+    case PgNumericType::kNone:
+      return false;
+    case PgNumericType::kInteger:
+      if (to.kind == PgNumericType::kInteger) return to.digits > from.digits;
+      if (to.kind == PgNumericType::kNumeric) return to.precision == 0 || to.precision - to.scale >= from.digits;
+      // A double holds every integer up to 2^53 exactly, a real up to 2^24.
+      return to.kind == PgNumericType::kReal && (to.digits == 2 ? from.digits <= 10 : from.digits <= 5);
+    case PgNumericType::kReal:
+      return to.kind == PgNumericType::kReal && to.digits > from.digits;
+    case PgNumericType::kNumeric:
+      if (to.kind != PgNumericType::kNumeric || from.precision == 0) return false;
+      return to.precision == 0 || (to.scale >= from.scale && to.precision - to.scale >= from.precision - from.scale);
+  }
+  return false;
+}
+
+std::string PgWidenColumnSql(std::string_view qualified, const TargetColumn& column) {
+  return "ALTER TABLE " + std::string(qualified) + " ALTER COLUMN " + PgQuoteIdentifier(column.name) + " TYPE " +
+         PgColumnType(column);
+}
+
 std::string PgAddColumnSql(std::string_view qualified, const TargetColumn& column) {
   return "ALTER TABLE " + std::string(qualified) + " ADD COLUMN IF NOT EXISTS " + PgQuoteIdentifier(column.name) + " " +
          PgColumnType(column);
@@ -551,12 +607,15 @@ bool PostgresTarget::EvolveTable(const std::string& name, const std::vector<Targ
   // The table's columns as stored (none: no such table). Compared exactly: the names are quoted.
   const char* param = qualified.c_str();
   Result stored(PQexecParams(conn_,
-                             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
-                             "AND NOT attisdropped",
+                             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                             "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
                              1, nullptr, &param, nullptr, nullptr, 0));
   if (stored.status() != PGRES_TUPLES_OK) return fail("reading its columns: " + PgError(conn_, stored.r));
-  std::vector<std::string> have;
-  for (int i = 0; i < PQntuples(stored.r); ++i) have.emplace_back(PQgetvalue(stored.r, i, 0));
+  std::vector<std::string> have, have_types;
+  for (int i = 0; i < PQntuples(stored.r); ++i) {
+    have.emplace_back(PQgetvalue(stored.r, i, 0));
+    have_types.emplace_back(PQgetvalue(stored.r, i, 1));
+  }
   std::string exec_error;
   // Under the DDL lock, as DefineTable: appliers of one target (apply.mode = parallel) do not race.
   if (have.empty()) {
@@ -567,7 +626,29 @@ bool PostgresTarget::EvolveTable(const std::string& name, const std::vector<Targ
   }
   bool locked = false;
   for (const auto& c : columns) {
-    if (std::find(have.begin(), have.end(), c.name) != have.end()) continue;
+    const auto at = std::find(have.begin(), have.end(), c.name);
+    if (at != have.end()) {
+      // A source type change that the stored column cannot hold (int to bigint, a wider decimal):
+      // widened under the lock; every stored value keeps its value.
+      std::string stored_type = have_types[static_cast<size_t>(at - have.begin())];
+      const std::string wanted = PgColumnType(c);
+      if (!PgTypeWidens(stored_type, wanted)) continue;
+      if (!locked && !Exec(kDdlLock, exec_error)) return fail(exec_error);
+      locked = true;
+      // Read again under the lock: another applier may have widened it since, maybe further.
+      const char* params[2] = {qualified.c_str(), c.name.c_str()};
+      Result now(PQexecParams(conn_,
+                              "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                              "WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
+                              2, nullptr, params, nullptr, nullptr, 0));
+      if (now.status() != PGRES_TUPLES_OK || PQntuples(now.r) != 1)
+        return fail("reading the type of column " + c.name + ": " + PgError(conn_, now.r));
+      stored_type = PQgetvalue(now.r, 0, 0);
+      if (!PgTypeWidens(stored_type, wanted)) continue;
+      if (!Exec(PgWidenColumnSql(qualified, c).c_str(), exec_error)) return fail(exec_error);
+      result.widened.push_back(c.name + " " + stored_type + " -> " + wanted);
+      continue;
+    }
     // IF NOT EXISTS: another applier may have added it since the columns were read.
     if ((!locked && !Exec(kDdlLock, exec_error)) || !Exec(PgAddColumnSql(qualified, c).c_str(), exec_error))
       return fail(exec_error);

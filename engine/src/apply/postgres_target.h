@@ -90,5 +90,12 @@ std::string PgQuoteIdentifier(std::string_view name);
 std::string PgColumnType(const TargetColumn& column);
 std::string PgCreateTableSql(std::string_view qualified, const std::vector<TargetColumn>& columns);
 std::string PgAddColumnSql(std::string_view qualified, const TargetColumn& column);
+// Whether a column stored as `stored` (format_type's spelling) must become `wanted` (PgColumnType's)
+// to hold every value of the new type, keeping every value it holds: smallint < integer < bigint,
+// integers into a numeric with room for their digits, real < double precision (and smallint or
+// integer into it), numeric(p,s) into a numeric with at least as many digits on each side of the
+// point. Any other difference (text types, narrowing, a type the user chose) is left alone.
+bool PgTypeWidens(std::string_view stored, std::string_view wanted);
+std::string PgWidenColumnSql(std::string_view qualified, const TargetColumn& column);
 
 }  // namespace sqltail::engine

@@ -53,15 +53,20 @@ class TargetTable {
   std::string name;
   std::vector<TargetColumn> columns;
   bool has_key = false;
-  // Fields of the "after" struct of the event schema it was defined from (the applier's): an event
-  // whose struct has another number of fields defines the table again (the source's structure changed).
+  // The "after" struct of the event schema it was defined from (the applier's): the number of its
+  // fields and a hash of their types (Connect type, logical name, decimal precision and scale). An
+  // event whose struct differs in either defines the table again (the source's structure changed).
   size_t event_fields = 0;
+  uint64_t event_types = 0;
 };
 
 // What EvolveTable did.
 struct EvolveResult {
   bool created = false;            // the target had no such table: created
   std::vector<std::string> added;  // the columns added to an existing table
+  // Columns of an existing table whose stored type could not hold every value of the type the
+  // events now have, widened to it ("name old -> new"; PostgreSQL only).
+  std::vector<std::string> widened;
 };
 
 using ProgressMap = std::map<std::pair<std::string, int32_t>, int64_t>;  // (topic, partition) -> next offset
