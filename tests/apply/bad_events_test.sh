@@ -171,4 +171,35 @@ else
   n=$(psql "$PG_DSN" -Atq -c "SELECT count(*) FROM information_schema.tables WHERE table_schema = '$PG_SCHEMA' AND table_name = 'lobs'")
   [[ "$n" == 0 ]] || [[ "$(psql "$PG_DSN" -Atq -c "SELECT count(*) FROM \"$PG_SCHEMA\".lobs")" == 0 ]] || fail "a row was written"
 fi
+
+# 6. fail, a decimal field whose scale parameter is not a number (untrusted schema): a bad event
+#    naming the field and the parameter, not a crash.
+T4="$PREFIX.src.dbo.prices"
+python3 - "$RUN" <<'PY'
+import json, sys
+run = sys.argv[1]
+decimal = {"type": "bytes", "optional": True, "name": "org.apache.kafka.connect.data.Decimal", "version": 1,
+           "parameters": {"scale": "two", "connect.decimal.precision": "10"}, "field": "price"}
+schema = {"type": "struct", "optional": False, "fields": [
+    {"type": "struct", "optional": True, "field": f, "fields": [{"type": "int32", "optional": False, "field": "id"}, decimal]}
+    for f in ("before", "after")] + [{"type": "string", "optional": False, "field": "op"}]}
+payload = {"before": None, "after": {"id": 1, "price": "AQ=="}, "op": "c", "ts_ms": 0,
+           "source": {"connector": "sqlserver", "db": "src", "schema": "dbo", "table": "prices"}}
+key = {"schema": {"type": "struct", "optional": False, "fields": [{"type": "int32", "optional": False, "field": "id"}]},
+       "payload": {"id": 1}}
+open(run + "/t4.txt", "w").write(json.dumps(key) + "\t" + json.dumps({"schema": schema, "payload": payload}) + "\n")
+PY
+create_topics "$T4"
+kcat -b "$BOOTSTRAP" -P -t "$T4" -K $'\t' -l "$RUN/t4.txt" || fail "producing $T4"
+if [[ "$KIND" == sqlite ]]; then
+  write_apply_config "$RUN/fail6.conf" "$BOOTSTRAP" "$T4" "$DB"
+else
+  write_pg_apply_config "$RUN/fail6.conf" "$T4"
+fi
+printf '[apply]\nstop_when_idle_ms = 1500\n' >> "$RUN/fail6.conf"
+rc=0
+"$BIN/sqltail" apply --config "$RUN/fail6.conf" > "$RUN/fail6.log" 2>&1 || rc=$?
+[[ $rc -eq 1 ]] || fail "apply exited $rc on a decimal scale that is not a number (1 expected)"
+grep -q "topic $T4, partition 0, offset 0: .*field price: decimal parameter scale 'two' is not a number from 0 to 1000" \
+  "$RUN/fail6.log" || fail "the error does not name the field and the parameter: $(tail -3 "$RUN/fail6.log")"
 echo "PASS: bad events ($KIND)"

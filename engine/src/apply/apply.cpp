@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -928,10 +929,20 @@ class Applier {
       if (c["name"].get(logical)) logical = {};
       SetKind(column, type, logical);
       if (column.kind == ValueKind::kDecimal) {
-        std::string_view scale_text, precision_text;
-        if (!c["parameters"]["scale"].get(scale_text)) column.scale = std::stoi(std::string(scale_text));
-        if (!c["parameters"]["connect.decimal.precision"].get(precision_text))
-          column.precision = std::stoi(std::string(precision_text));
+        // Connect gives them as strings; the message is untrusted: a number, 0..1000 (PostgreSQL's limit).
+        for (auto [parameter, out] :
+             {std::pair{"scale", &column.scale}, std::pair{"connect.decimal.precision", &column.precision}}) {
+          std::string_view text;
+          if (c["parameters"][parameter].get(text)) continue;
+          int value = 0;
+          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+          if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 1000) {
+            error = "field " + column.field + ": decimal parameter " + parameter + " '" + std::string(text) +
+                    "' is not a number from 0 to 1000";
+            return false;
+          }
+          *out = value;
+        }
       }
       for (const auto& k : key_fields) column.key |= k == column.field;
       if (!AddColumn(std::move(column), out, error)) return false;
