@@ -1,12 +1,14 @@
 // Fuzz target: the text parsers of external input: table layout JSON, LSN text, checkpoint values,
 // fn_dblog query text (tds-replay), the TDS LOGIN7 / PRELOGIN parsers, and the catalog versions of
-// the schema history (records from Kafka, one per line) and of a fixture's catalog.json.
+// the schema history (records from Kafka, one per line) and of a fixture's catalog.json, and the
+// applier's reading of a schema change event (a Kafka message value).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "apply/schema_change.h"
 #include "sqltail/engine/checkpoint.h"
 #include "sqltail/logreader/catalog.h"
 #include "sqltail/logreader/lsn.h"
@@ -34,6 +36,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (rebuilt) {
       (void)rebuilt->FindByAllocationUnit(1, sqltail::logreader::Lsn(1, 1, 1));
       (void)rebuilt->FirstHistoryRecords("g");
+    }
+    return 0;
+  }
+  if (data[0] == 0xF2) {
+    static simdjson::dom::parser parser;
+    std::vector<sqltail::engine::TableChange> changes;
+    if (sqltail::engine::ParseSchemaChangeEvent(parser, text, sqltail::engine::EncoderOptions{}, changes, error)) {
+      std::vector<std::string> parts;
+      for (const auto& change : changes) (void)sqltail::engine::SplitTableId(change.id, parts);
     }
     return 0;
   }
