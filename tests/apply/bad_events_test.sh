@@ -139,19 +139,23 @@ grep -q "sqltail.dlq.reason=topic $T1, partition 0, offset 2: table people, key 
 # 5. fail, a new row with columns the log did not hold (header sqltail.unavailable on a c event, as
 #    capture.off_row_values = unavailable writes them): nothing is inserted, the error names it.
 T3="$PREFIX.src.dbo.lobs"
-python3 - "$RUN" <<'PY'
+# one_event FILE TABLE FIELD_JSON AFTER_JSON: a c event of (id int32, FIELD) with key id 1, for kcat -K.
+one_event() {
+  python3 - "$@" <<'PY'
 import json, sys
-run = sys.argv[1]
+out, table, field, after = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
 schema = {"type": "struct", "optional": False, "fields": [
-    {"type": "struct", "optional": True, "field": f, "fields": [
-        {"type": "int32", "optional": False, "field": "id"}, {"type": "string", "optional": True, "field": "doc"}]}
+    {"type": "struct", "optional": True, "field": f, "fields": [{"type": "int32", "optional": False, "field": "id"}, field]}
     for f in ("before", "after")] + [{"type": "string", "optional": False, "field": "op"}]}
-payload = {"before": None, "after": {"id": 1, "doc": "__debezium_unavailable_value"}, "op": "c", "ts_ms": 0,
-           "source": {"connector": "sqlserver", "db": "src", "schema": "dbo", "table": "lobs"}}
+payload = {"before": None, "after": after, "op": "c", "ts_ms": 0,
+           "source": {"connector": "sqlserver", "db": "src", "schema": "dbo", "table": table}}
 key = {"schema": {"type": "struct", "optional": False, "fields": [{"type": "int32", "optional": False, "field": "id"}]},
        "payload": {"id": 1}}
-open(run + "/t3.txt", "w").write(json.dumps(key) + "\t" + json.dumps({"schema": schema, "payload": payload}) + "\n")
+open(out, "w").write(json.dumps(key) + "\t" + json.dumps({"schema": schema, "payload": payload}) + "\n")
 PY
+}
+one_event "$RUN/t3.txt" lobs '{"type": "string", "optional": true, "field": "doc"}' \
+  '{"id": 1, "doc": "__debezium_unavailable_value"}'
 create_topics "$T3"
 kcat -b "$BOOTSTRAP" -P -t "$T3" -K $'\t' -H "sqltail.unavailable=doc" -l "$RUN/t3.txt" || fail "producing $T3"
 precreate
@@ -175,20 +179,8 @@ fi
 # 6. fail, a decimal field whose scale parameter is not a number (untrusted schema): a bad event
 #    naming the field and the parameter, not a crash.
 T4="$PREFIX.src.dbo.prices"
-python3 - "$RUN" <<'PY'
-import json, sys
-run = sys.argv[1]
-decimal = {"type": "bytes", "optional": True, "name": "org.apache.kafka.connect.data.Decimal", "version": 1,
-           "parameters": {"scale": "two", "connect.decimal.precision": "10"}, "field": "price"}
-schema = {"type": "struct", "optional": False, "fields": [
-    {"type": "struct", "optional": True, "field": f, "fields": [{"type": "int32", "optional": False, "field": "id"}, decimal]}
-    for f in ("before", "after")] + [{"type": "string", "optional": False, "field": "op"}]}
-payload = {"before": None, "after": {"id": 1, "price": "AQ=="}, "op": "c", "ts_ms": 0,
-           "source": {"connector": "sqlserver", "db": "src", "schema": "dbo", "table": "prices"}}
-key = {"schema": {"type": "struct", "optional": False, "fields": [{"type": "int32", "optional": False, "field": "id"}]},
-       "payload": {"id": 1}}
-open(run + "/t4.txt", "w").write(json.dumps(key) + "\t" + json.dumps({"schema": schema, "payload": payload}) + "\n")
-PY
+one_event "$RUN/t4.txt" prices '{"type": "bytes", "optional": true, "name": "org.apache.kafka.connect.data.Decimal",
+  "version": 1, "parameters": {"scale": "two", "connect.decimal.precision": "10"}, "field": "price"}' '{"id": 1, "price": "AQ=="}'
 create_topics "$T4"
 kcat -b "$BOOTSTRAP" -P -t "$T4" -K $'\t' -l "$RUN/t4.txt" || fail "producing $T4"
 if [[ "$KIND" == sqlite ]]; then
