@@ -8,7 +8,7 @@ namespace {
 
 constexpr size_t kMaxSpare = 256;  // erased entries that keep their buffers (bounded memory)
 constexpr size_t kInitialSlots = 16;
-constexpr size_t kMaxReserved = size_t{1} << 20;  // entries reserved up front (88 MB of slab)
+constexpr size_t kMaxReserved = size_t{1} << 20;  // entries reserved up front (about 90 MB of slab)
 constexpr uint64_t kOdd = 0x9e3779b97f4a7c15;     // 2^64 / golden ratio: spreads sequential ids
 
 uint64_t Load(const uint8_t* p, size_t n) {  // n <= 8, little-endian, zero-padded
