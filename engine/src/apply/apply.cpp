@@ -89,6 +89,18 @@ class Applier {
     }
     ProgressMap progress;
     if (!target_->LoadProgress(progress, error)) return false;
+    owner_ = Owner{};
+    if (options_.mode != "parallel") {
+      std::vector<std::string> topics = options_.topics;
+      std::sort(topics.begin(), topics.end());
+      uint64_t hash = kFnvOffset;
+      for (const auto& t : topics) hash = Fnv1a(Fnv1a(hash, t), "\n");
+      char hex[17];
+      for (int i = 15; i >= 0; --i, hash >>= 4) hex[i] = "0123456789abcdef"[hash & 15];
+      owner_.topic = std::string(kOwnerTopicPrefix) + std::string(hex, 16);
+      auto it = progress.find({owner_.topic, 0});
+      if (it != progress.end()) owner_.loaded = it->second;
+    }
     dead_letter_ = options_.on_error == "dead-letter";
     if (dead_letter_ && !OpenDeadLetter(error)) return false;
 
@@ -256,10 +268,12 @@ class Applier {
     auto commit_failed = [&]() { return target_->TakeProgressMoved() ? progress_moved() : isolate(nullptr); };
 
     auto commit = [&]() -> bool {
+      if (!parallel && !SaveOwner(error)) return false;
       for (const auto& p : batch_progress)
         if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, error))
           return false;
       if (!target_->Commit(error)) return false;
+      owner_.claimed = !parallel;
       committed(batch_progress);
       batch_progress.clear();
       if (!batch_txn_id.empty()) committed_txn_id = batch_txn_id;
@@ -691,13 +705,16 @@ class Applier {
     if (control && one_.empty()) return true;
     if (!target_->Begin(error)) return false;
     std::string reason;
+    const bool transactional = options_.mode != "parallel";
     auto save = [&](std::string& out) {
+      if (transactional && !SaveOwner(out)) return false;
       for (const auto& p : one_)
         if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, out))
           return false;
       return true;
     };
     if ((control || ApplyMessage(message, reason)) && save(reason) && target_->Commit(reason)) {
+      owner_.claimed = transactional;
       ++stats_.target_transactions;
       return true;
     }
@@ -715,8 +732,21 @@ class Applier {
       target_->Rollback();
       return false;
     }
+    owner_.claimed = transactional;
     ++stats_.target_transactions;
     return true;
+  }
+
+  // Transactional: one instance per set of topics and target, decided on one row. Each target
+  // transaction also saves (owner_.topic, 0): the first of a run moves it from the value loaded at
+  // start to that plus one, the later ones expect it unchanged. Being in the same transaction as the
+  // partitions' progress, a claim holds only if no partition moved since the start, so an instance
+  // started beside a working one stops at its first save, and of two started together the second
+  // to commit stops. Per-partition progress alone could not decide that: two instances whose first
+  // saves touch different partitions would each win one and both stop later.
+  bool SaveOwner(std::string& error) {
+    const int64_t mine = std::max<int64_t>(owner_.loaded, 0) + 1;
+    return target_->SaveProgress(owner_.topic, 0, owner_.claimed ? mine : owner_.loaded, mine, error);
   }
 
   bool OpenDeadLetter(std::string& error) {
@@ -846,10 +876,10 @@ class Applier {
   // A hash of the fields' types: Connect type, logical name, and a decimal's precision and scale
   // (the parameters are looked up only for decimals, so this stays cheap per event).
   static uint64_t FieldTypesHash(simdjson::dom::array fields) {
-    uint64_t hash = 14695981039346656037ull;
+    uint64_t hash = kFnvOffset;
     auto mix = [&](std::string_view text) {
-      for (char c : text) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-      hash = (hash ^ 0xff) * 1099511628211ull;  // separator: "ab","c" differs from "a","bc"
+      hash = Fnv1a(hash, text);
+      hash = Fnv1a(hash, "\xff");  // separator: "ab","c" differs from "a","bc"
     };
     for (simdjson::dom::element f : fields) {
       std::string_view type, logical, text;
@@ -1326,7 +1356,12 @@ class Applier {
   std::string schema_table_;                // current_table_ of a schema change event
   std::vector<TableChange> table_changes_;  // of the schema change event being applied, reused
   std::string schema_topic_;                // the schema change topic read; empty: none
-  EncoderOptions type_modes_;               // the capture's type mapping (apply.*_mode)
+  struct Owner {
+    std::string topic;                         // kOwnerTopicPrefix and the hash of apply.topics
+    int64_t loaded = kafka::kOffsetBeginning;  // the owner row at start (negative: none)
+    bool claimed = false;                      // a target transaction of this run committed it
+  } owner_;
+  EncoderOptions type_modes_;  // the capture's type mapping (apply.*_mode)
   ServiceObserver* observer_ = &NoServiceObserver();
   std::function<void(const std::string&)> log_;
   std::optional<std::regex> route_;

@@ -129,11 +129,6 @@ void AppendArrayElement(std::string& out, const TargetColumn& column, const Fiel
   }
 }
 
-uint64_t Fnv(uint64_t hash, std::string_view bytes) {
-  for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-  return hash;
-}
-
 }  // namespace
 
 std::string PgColumnType(const TargetColumn& column) {
@@ -695,8 +690,8 @@ bool PostgresTarget::Add(Table& t, const std::vector<FieldValue>& row, const Row
   added.is_delete = is_delete;
   if (t.has_key) {
     // The last event of a key wins: an earlier one in the batch is dropped.
-    uint64_t hash = 14695981039346656037ull;
-    for (size_t k : t.key_columns) hash = Fnv(hash, t.FieldText(index, k)) * 31 + 1;
+    uint64_t hash = kFnvOffset;
+    for (size_t k : t.key_columns) hash = Fnv1a(hash, t.FieldText(index, k)) * 31 + 1;
     added.key_hash = hash;
     const size_t mask = t.slots.size() - 1;
     size_t slot = hash & mask;

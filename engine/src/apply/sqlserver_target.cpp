@@ -90,9 +90,7 @@ void AppendLiteral(std::string& out, const TargetColumn& column, const FieldValu
 }
 
 uint64_t Fnv(std::string_view bytes) {
-  uint64_t hash = 14695981039346656037ull;
-  for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-  return hash | 1;  // never 0: 0 marks an empty slot
+  return Fnv1a(kFnvOffset, bytes) | 1;  // never 0: 0 marks an empty slot
 }
 
 class TdsSession final : public SqlServerSession {

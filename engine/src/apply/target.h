@@ -143,6 +143,18 @@ class Target {
 
 // In the text of every progress-moved error (the SQL Server target finds it in the server's message).
 inline constexpr std::string_view kProgressMovedMarker = "sqltail: progress moved";
+// The progress rows (topic, partition 0) saying which transactional instance applies a set of
+// topics into the target: this prefix and a hash of the set. next_offset counts the instances that
+// claimed the row. ':' is not allowed in a Kafka topic name, so no partition's progress is named so.
+inline constexpr std::string_view kOwnerTopicPrefix = "sqltail:owner:";
+
+// FNV-1a over `bytes`, continuing from `hash` (start with kFnvOffset). Not for untrusted keys of
+// hash tables an attacker could fill.
+inline constexpr uint64_t kFnvOffset = 14695981039346656037ull;
+inline uint64_t Fnv1a(uint64_t hash, std::string_view bytes) {
+  for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return hash;
+}
 
 // "topic T, partition P, offset O"
 std::string DescribeOrigin(const RowOrigin& origin);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# One transactional applier per set of topics and target, decided on the owner row of
+# sqltail_progress (sqlite or postgresql, the first argument). The race it closes: two instances
+# started together whose first saves touch different partitions both succeed on partition progress
+# alone, and each later finds the other's. Here it is made deterministic: an instance has loaded its
+# progress and waits; the owner row then moves, as another instance's first commit moves it, while
+# none of this instance's partitions do; one new event arrives. The instance must stop without
+# applying it, saying why. A restart claims the row and applies the event, and an applier of other
+# topics on the same target is not refused.
+kind=${1:?usage: owner_test.sh sqlite|postgresql}
+[[ "$kind" == postgresql ]] && NEEDS_PG=1
+source "$(dirname "$0")/common.sh"
+command -v kcat > /dev/null || { echo "kcat is not installed: test skipped"; exit 77; }
+capture_fixture 50 3 10
+if [[ "$kind" == sqlite ]]; then
+  write_apply_config "$RUN/apply.conf" "$BOOTSTRAP" "$TOPIC" "$RUN/target.db"
+  query() { sqlite3 "$RUN/target.db" "$1"; }
+else
+  write_pg_apply_config "$RUN/apply.conf" "$TOPIC"
+  query() { psql "$PG_DSN" -Atq -c "SET search_path TO \"$PG_SCHEMA\"; $1"; }
+fi
+owner() { query "SELECT next_offset FROM sqltail_progress WHERE topic LIKE 'sqltail:owner:%'"; }
+rows() { query "SELECT count(*) FROM test_table WHERE id = $1"; }
+
+# 1. A first run claims the row: 1.
+"$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.stop_when_idle_ms=1500 > "$RUN/apply-1.log" 2>&1 ||
+  fail "the first apply failed"
+[[ "$(owner)" == 1 ]] || fail "after the first run the owner row holds '$(owner)', not 1"
+
+# 2. An instance loads (owner 1) and waits; the owner row moves to 2; one new event arrives.
+"$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.stop_when_idle_ms=20000 > "$RUN/apply-2.log" 2>&1 &
+second=$!
+pids+=("$second")
+for _ in $(seq 200); do grep -q "applying .* partition(s)" "$RUN/apply-2.log" && break; sleep 0.05; done
+grep -q "applying .* partition(s)" "$RUN/apply-2.log" || fail "the second instance did not start reading"
+query "UPDATE sqltail_progress SET next_offset = 2 WHERE topic LIKE 'sqltail:owner:%'" > /dev/null
+python3 - "$RUN/more.txt" <<'PY'
+import json, sys
+fields = [{"type": "int32", "optional": False, "field": "id"}, {"type": "string", "optional": True, "field": "text"}]
+after = {"type": "struct", "optional": True, "field": "after", "fields": fields}
+schema = {"type": "struct", "optional": False, "fields": [dict(after, field="before"), after]}
+key = json.dumps({"schema": {"type": "struct", "fields": fields[:1]}, "payload": {"id": 1000}})
+source = {"connector": "sqlserver", "db": "source_db", "schema": "dbo", "table": "test_table"}
+c = {"schema": schema, "payload": {"before": None, "after": {"id": 1000, "text": "late"}, "op": "c", "source": source}}
+open(sys.argv[1], "w").write(key + "\t" + json.dumps(c) + "\n")
+PY
+kcat -b "$BOOTSTRAP" -P -t "$TOPIC" -K $'\t' -l "$RUN/more.txt" || fail "producing the new event"
+rc=0
+wait "$second" || rc=$?
+(( rc != 0 )) || fail "the instance whose owner row moved applied on (exit 0)"
+grep -q "only one apply.mode = transactional instance may run per target" "$RUN/apply-2.log" ||
+  fail "the stopped instance did not say why"
+grep -q "sqltail:owner:" "$RUN/apply-2.log" || fail "the stopped instance did not name the owner row"
+[[ "$(rows 1000)" == 0 ]] || fail "the stopped instance applied the new event"
+[[ "$(owner)" == 2 ]] || fail "the stopped instance changed the owner row: '$(owner)'"
+
+# 3. A restart claims the row as it is (2 -> 3) and applies the event.
+"$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.stop_when_idle_ms=1500 > "$RUN/apply-3.log" 2>&1 ||
+  fail "the restarted apply failed"
+grep -q " 1 events" "$RUN/apply-3.log" || fail "the restart did not apply exactly the new event"
+[[ "$(rows 1000)" == 1 ]] || fail "the restart did not apply the new event"
+[[ "$(owner)" == 3 ]] || fail "after the restart the owner row holds '$(owner)', not 3"
+
+# 4. Other topics on the same target: their own owner row; the first one's is untouched.
+other="$PREFIX.other"  # its event names source table test_table
+create_topics "$other"
+sed 's/"id": 1000/"id": 2000/g; s/"late"/"other"/' "$RUN/more.txt" > "$RUN/other.txt"
+kcat -b "$BOOTSTRAP" -P -t "$other" -K $'\t' -l "$RUN/other.txt" || fail "producing to $other"
+"$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.topics="$other" --set apply.schema_change_topic=none \
+  --set apply.stop_when_idle_ms=1500 > "$RUN/apply-4.log" 2>&1 || fail "the applier of other topics failed"
+[[ "$(rows 2000)" == 1 ]] || fail "the applier of other topics did not apply its event"
+[[ "$(query "SELECT count(*) FROM sqltail_progress WHERE topic LIKE 'sqltail:owner:%'")" == 2 ]] ||
+  fail "the other topics have no owner row of their own"
+[[ "$(owner | sort | head -1)" == 1 && "$(owner | sort | tail -1)" == 3 ]] || fail "owner rows: $(owner | tr '\n' ' ')"
+echo "PASS: owner row ($kind): a moved owner row stops the instance before it applies; a restart claims it"
