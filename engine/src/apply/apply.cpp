@@ -882,17 +882,30 @@ class Applier {
       hash = Fnv1a(hash, "\xff");  // separator: "ab","c" differs from "a","bc"
     };
     for (simdjson::dom::element f : fields) {
-      std::string_view type, logical, text;
+      std::string_view type, logical;
       if (!f["type"].get(type)) mix(type);
       if (f["name"].get(logical)) continue;
       mix(logical);
       if (logical != "org.apache.kafka.connect.data.Decimal") continue;
-      simdjson::dom::element parameters;
-      if (f["parameters"].get(parameters)) continue;
-      if (!parameters["scale"].get(text)) mix(text);
-      if (!parameters["connect.decimal.precision"].get(text)) mix(text);
+      DecimalParameters(f, [&](std::string_view, std::string_view text) {
+        mix(text);
+        return true;
+      });
     }
     return hash;
+  }
+
+  // Calls visit(name, text) for each parameter of a decimal field that is given as a string (as
+  // Connect gives them): the scale, then the precision. Stops when visit returns false, and says so.
+  template <typename Visit>
+  static bool DecimalParameters(simdjson::dom::element field, Visit&& visit) {
+    simdjson::dom::element parameters;
+    if (field["parameters"].get(parameters)) return true;
+    for (std::string_view name : {"scale", "connect.decimal.precision"}) {
+      std::string_view text;
+      if (!parameters[name].get(text) && !visit(name, text)) return false;
+    }
+    return true;
   }
 
   // How a column of Connect type `type` (logical type `logical`) is stored.
@@ -958,22 +971,20 @@ class Applier {
       column.field = std::string(name);
       if (c["name"].get(logical)) logical = {};
       SetKind(column, type, logical);
-      if (column.kind == ValueKind::kDecimal) {
-        // Connect gives them as strings; the message is untrusted: a number, 0..1000 (PostgreSQL's limit).
-        for (auto [parameter, out] :
-             {std::pair{"scale", &column.scale}, std::pair{"connect.decimal.precision", &column.precision}}) {
-          std::string_view text;
-          if (c["parameters"][parameter].get(text)) continue;
-          int value = 0;
-          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-          if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 1000) {
-            error = "field " + column.field + ": decimal parameter " + parameter + " '" + std::string(text) +
-                    "' is not a number from 0 to 1000";
-            return false;
-          }
-          *out = value;
-        }
-      }
+      // The message is untrusted: each parameter a number, 0..1000 (PostgreSQL's limit).
+      if (column.kind == ValueKind::kDecimal &&
+          !DecimalParameters(c, [&](std::string_view parameter, std::string_view text) {
+            int value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 1000) {
+              error = "field " + column.field + ": decimal parameter " + std::string(parameter) + " '" +
+                      std::string(text) + "' is not a number from 0 to 1000";
+              return false;
+            }
+            (parameter == "scale" ? column.scale : column.precision) = value;
+            return true;
+          }))
+        return false;
       for (const auto& k : key_fields) column.key |= k == column.field;
       if (!AddColumn(std::move(column), out, error)) return false;
     }
