@@ -544,8 +544,11 @@ class LiveSource final : public LogSource {
             }
             if (*lsn < position || (last && *lsn <= *last)) return true;  // before the range, or handed out
             if (delivered - delivered_before >= wanted) return true;
-            LogRow log_row{*lsn, row.Bytes(record_col),
-                           length_col >= 0 ? static_cast<int>(row.Int(length_col).value_or(-1)) : -1};
+            // [Log Record] is varbinary(8000): a longer record arrives cut to exactly 8,000 bytes, so
+            // only then is [Log Record Length] needed to tell (decoding it is a cost on every row).
+            const auto record = row.Bytes(record_col);
+            const bool maybe_cut = length_col >= 0 && record.size() >= kMaxLogRecordColumnBytes;
+            LogRow log_row{*lsn, record, maybe_cut ? static_cast<int>(row.Int(length_col).value_or(-1)) : -1};
             last = *lsn;
             ++delivered;
             if (backup && *lsn > newest_delivered_) ++health_.backup_rows;  // not the re-read first row

@@ -189,6 +189,52 @@ TEST_CASE("connections dropped mid-result: reconnects and hands every record out
   CHECK(run.events == expected.events);
 }
 
+// fn_dblog's [Log Record] is varbinary(8000): a longer record arrives cut to 8,000 bytes, and only
+// [Log Record Length] tells. Row `row` of the fixture gets an 8,000-byte record and `length`.
+void CutRecord(const Fixture& f, size_t row, int length) {
+  std::ifstream in(f.dir / "log.jsonl");
+  std::string line, text;
+  for (size_t i = 0; std::getline(in, line); ++i) {
+    if (i == row) {
+      const auto length_at = line.find("\"Log Record Length\":");
+      const auto record_at = line.find("\"Log Record\":\"0x");
+      REQUIRE(length_at != std::string::npos);
+      REQUIRE(record_at != std::string::npos);
+      const auto record_end = line.find('"', record_at + 15);
+      line.replace(record_at, record_end + 1 - record_at, "\"Log Record\":\"0x" + std::string(16000, 'A') + "\"");
+      const auto digits = length_at + 20;
+      line.replace(digits, line.find_first_not_of("0123456789", digits) - digits, std::to_string(length));
+    }
+    text += line + "\n";
+  }
+  in.close();
+  std::ofstream(f.dir / "log.jsonl") << text;
+}
+
+TEST_CASE("a [Log Record] cut to 8,000 bytes stops the read, naming the LSN and both lengths") {
+  Fixture f(60);
+  CutRecord(f, 20, 8100);
+  Replay replay(f.dir, {});
+  auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
+  const Run run = ReadAll(*source, Lsn(), 7);
+  CHECK(!run.ok);
+  CHECK_MESSAGE(run.error.find("log record " + f.lsns[20].ToString() +
+                               ": [Log Record] has 8000 bytes but [Log Record Length] says 8100") != std::string::npos,
+                run.error);
+  CHECK(run.new_rows < 20);
+}
+
+TEST_CASE("a [Log Record] of exactly 8,000 bytes that its length confirms is parsed, not taken as cut") {
+  Fixture f(60);
+  CutRecord(f, 20, 8000);
+  Replay replay(f.dir, {});
+  auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
+  const Run run = ReadAll(*source, Lsn(), 7);
+  CHECK(!run.ok);  // 8,000 bytes of 0xAA are no log record
+  CHECK_MESSAGE(run.error.find("log record " + f.lsns[20].ToString() + ": ") != std::string::npos, run.error);
+  CHECK_MESSAGE(run.error.find("Log Record Length") == std::string::npos, run.error);
+}
+
 TEST_CASE("reconnect off: a dropped connection fails the read with the cause") {
   Fixture f(100);
   replay::FixtureOptions options;

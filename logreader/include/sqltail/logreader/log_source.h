@@ -2,6 +2,7 @@
 // fixture directory. All yield the same rows: the fn_dblog columns of docs/fixture-format.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,10 +15,15 @@
 
 namespace sqltail::logreader {
 
+// fn_dblog's [Log Record] is varbinary(8000): a longer record is cut to this many bytes.
+inline constexpr size_t kMaxLogRecordColumnBytes = 8000;
+
 struct LogRow {
   Lsn current_lsn;
   std::span<const uint8_t> log_record;  // [Log Record]; valid only during the callback
-  int log_record_length = -1;           // [Log Record Length]; -1 when the source has no such column
+  // [Log Record Length]; -1: not known. The live source reads it only for a [Log Record] of
+  // kMaxLogRecordColumnBytes, the one length at which the record may have been cut.
+  int log_record_length = -1;
 };
 
 // What a source knows about the server's log and its own connection (metrics); all zero for
