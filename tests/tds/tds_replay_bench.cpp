@@ -5,7 +5,9 @@
 //           limit of this path;
 //   reader  the capture's reader: the live source, ParseLogRecord and the TransactionAssembler
 //           (transactions assembled and committed, no Kafka).
-//   tds_replay_bench PORT bare|reader [BATCH_ROWS] [PACKET_SIZE]
+//   tds_replay_bench PORT bare|reader [BATCH_ROWS] [PACKET_SIZE] [IMAGE_CACHE_ROWS]
+// (IMAGE_CACHE_ROWS: capture.image_cache_rows for the reader, default 100000; 0 measures the
+// reader without the update resolver's cache.)
 // Prints one line: mode, rows, seconds, rows/s (and transactions for reader).
 #include <chrono>
 #include <cstdio>
@@ -64,7 +66,8 @@ int RunBare(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
   return 0;
 }
 
-int RunReader(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
+int RunReader(const sqltail::tds::ConnectOptions& options, size_t batch_rows,
+              sqltail::logreader::UpdateResolverLimits image_cache) {
   auto source = sqltail::logreader::OpenLiveSource(options);
   sqltail::logreader::Catalog catalog;
   std::string error;
@@ -73,12 +76,14 @@ int RunReader(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
     return 1;
   }
   uint64_t transactions = 0, changes = 0;
-  sqltail::logreader::LogReader reader(*source, catalog,
-                                       [&](const sqltail::logreader::CommittedTransaction& txn, std::string&) {
-                                         ++transactions;
-                                         changes += txn.changes.size();
-                                         return true;
-                                       });
+  sqltail::logreader::LogReader reader(
+      *source, catalog,
+      [&](const sqltail::logreader::CommittedTransaction& txn, std::string&) {
+        ++transactions;
+        changes += txn.changes.size();
+        return true;
+      },
+      image_cache);
   const auto start = Clock::now();
   uint64_t rows = 0;
   for (;;) {
@@ -101,7 +106,7 @@ int RunReader(const sqltail::tds::ConnectOptions& options, size_t batch_rows) {
 
 int main(int argc, char** argv) {
   if (argc < 3 || (std::strcmp(argv[2], "bare") != 0 && std::strcmp(argv[2], "reader") != 0)) {
-    std::fprintf(stderr, "usage: tds_replay_bench PORT bare|reader [BATCH_ROWS] [PACKET_SIZE]\n");
+    std::fprintf(stderr, "usage: tds_replay_bench PORT bare|reader [BATCH_ROWS] [PACKET_SIZE] [IMAGE_CACHE_ROWS]\n");
     return 2;
   }
   sqltail::tds::ConnectOptions options;
@@ -111,9 +116,12 @@ int main(int argc, char** argv) {
   options.database = "source_db";
   options.encryption = "off";
   const size_t batch_rows = argc > 3 ? static_cast<size_t>(std::atol(argv[3])) : 50000;
-  if (argc > 4) options.packet_size = std::atoi(argv[4]);
+  if (argc > 4 && std::atoi(argv[4]) > 0) options.packet_size = std::atoi(argv[4]);
+  sqltail::logreader::UpdateResolverLimits image_cache;
+  if (argc > 5) image_cache.max_rows = static_cast<size_t>(std::atol(argv[5]));
   try {
-    return std::strcmp(argv[2], "bare") == 0 ? RunBare(options, batch_rows) : RunReader(options, batch_rows);
+    return std::strcmp(argv[2], "bare") == 0 ? RunBare(options, batch_rows)
+                                             : RunReader(options, batch_rows, image_cache);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
