@@ -107,3 +107,28 @@ create_topics() {  # topic...
   java -cp "$libs/*" "$REPO/tests/apply/CreateTopics.java" "$BOOTSTRAP" "$@" > "$RUN/create-topics.log" 2>&1 ||
     fail "creating topics $*: $(tail -3 "$RUN/create-topics.log")"
 }
+
+# Debezium envelopes of test_table (id int32, text string) as `kcat -K $'\t'` reads them, one line
+# each (key<TAB>value) into FILE. SPEC is OP:ID:TEXT: c or u carry the row as after, d as before;
+# t is a truncate (null key; ID and TEXT unused).
+test_table_events() {  # file spec...
+  python3 - "$@" <<'PY'
+import json, sys
+fields = [{"type": "int32", "optional": False, "field": "id"}, {"type": "string", "optional": True, "field": "text"}]
+after = {"type": "struct", "optional": True, "field": "after", "fields": fields}
+schema = {"type": "struct", "optional": False, "fields": [dict(after, field="before"), after]}
+source = {"connector": "sqlserver", "db": "source_db", "schema": "dbo", "table": "test_table"}
+lines = []
+for spec in sys.argv[2:]:
+    op, id_, text = spec.split(":", 2)
+    if op == "t":
+        payload = {"before": None, "after": None, "op": "t", "source": source}
+        lines.append("null\t" + json.dumps({"schema": schema, "payload": payload}))
+        continue
+    row = {"id": int(id_), "text": text}
+    key = json.dumps({"schema": {"type": "struct", "fields": fields[:1]}, "payload": {"id": int(id_)}})
+    payload = {"before": row if op == "d" else None, "after": None if op == "d" else row, "op": op, "source": source}
+    lines.append(key + "\t" + json.dumps({"schema": schema, "payload": payload}))
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+}

@@ -34,16 +34,7 @@ pids+=("$second")
 for _ in $(seq 200); do grep -q "applying .* partition(s)" "$RUN/apply-2.log" && break; sleep 0.05; done
 grep -q "applying .* partition(s)" "$RUN/apply-2.log" || fail "the second instance did not start reading"
 query "UPDATE sqltail_progress SET next_offset = 2 WHERE topic LIKE 'sqltail:owner:%'" > /dev/null
-python3 - "$RUN/more.txt" <<'PY'
-import json, sys
-fields = [{"type": "int32", "optional": False, "field": "id"}, {"type": "string", "optional": True, "field": "text"}]
-after = {"type": "struct", "optional": True, "field": "after", "fields": fields}
-schema = {"type": "struct", "optional": False, "fields": [dict(after, field="before"), after]}
-key = json.dumps({"schema": {"type": "struct", "fields": fields[:1]}, "payload": {"id": 1000}})
-source = {"connector": "sqlserver", "db": "source_db", "schema": "dbo", "table": "test_table"}
-c = {"schema": schema, "payload": {"before": None, "after": {"id": 1000, "text": "late"}, "op": "c", "source": source}}
-open(sys.argv[1], "w").write(key + "\t" + json.dumps(c) + "\n")
-PY
+test_table_events "$RUN/more.txt" c:1000:late
 kcat -b "$BOOTSTRAP" -P -t "$TOPIC" -K $'\t' -l "$RUN/more.txt" || fail "producing the new event"
 rc=0
 wait "$second" || rc=$?
@@ -64,7 +55,7 @@ grep -q " 1 events" "$RUN/apply-3.log" || fail "the restart did not apply exactl
 # 4. Other topics on the same target: their own owner row; the first one's is untouched.
 other="$PREFIX.other"  # its event names source table test_table
 create_topics "$other"
-sed 's/"id": 1000/"id": 2000/g; s/"late"/"other"/' "$RUN/more.txt" > "$RUN/other.txt"
+test_table_events "$RUN/other.txt" c:2000:other
 kcat -b "$BOOTSTRAP" -P -t "$other" -K $'\t' -l "$RUN/other.txt" || fail "producing to $other"
 "$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.topics="$other" --set apply.schema_change_topic=none \
   --set apply.stop_when_idle_ms=1500 > "$RUN/apply-4.log" 2>&1 || fail "the applier of other topics failed"

@@ -118,17 +118,7 @@ tail -n +"$((before + 1))" "$RUN/batches.jsonl" | grep -q "MERGE" && fail "the r
 # A delete and a truncate (Debezium envelopes appended to the topic): one DELETE ... JOIN (VALUES)
 # and one DELETE FROM, each in a transaction with its progress.
 command -v kcat > /dev/null || { echo "kcat is not installed: test skipped"; exit 77; }
-python3 - "$RUN/more.txt" <<'PY'
-import json, sys
-fields = [{"type": "int32", "optional": False, "field": "id"}, {"type": "string", "optional": True, "field": "text"}]
-after = {"type": "struct", "optional": True, "field": "after", "fields": fields}
-schema = {"type": "struct", "optional": False, "fields": [dict(after, field="before"), after]}
-key = json.dumps({"schema": {"type": "struct", "fields": fields[:1]}, "payload": {"id": 0}})
-source = {"connector": "sqlserver", "db": "source_db", "schema": "dbo", "table": "test_table"}
-d = {"schema": schema, "payload": {"before": {"id": 0, "text": "x"}, "after": None, "op": "d", "source": source}}
-t = {"schema": schema, "payload": {"before": None, "after": None, "op": "t", "source": source}}
-open(sys.argv[1], "w").write(key + "\t" + json.dumps(d) + "\nnull\t" + json.dumps(t) + "\n")
-PY
+test_table_events "$RUN/more.txt" d:0:x t::
 kcat -b "$BOOTSTRAP" -P -t "$TOPIC" -K $'\t' -l "$RUN/more.txt" || fail "producing the delete and the truncate"
 before=$(wc -l < "$RUN/batches.jsonl")
 "$BIN/sqltail" apply --config "$RUN/apply.conf" > "$RUN/apply4.log" 2>&1 || fail "apply of delete and truncate failed"
