@@ -6,7 +6,7 @@
 # progress and waits; the owner row then moves, as another instance's first commit moves it, while
 # none of this instance's partitions do; one new event arrives. The instance must stop without
 # applying it, saying why. A restart claims the row and applies the event, and an applier of other
-# topics on the same target is not refused.
+# topics on the same target is not refused. An owner row that is no count stops the start, named.
 kind=${1:?usage: owner_test.sh sqlite|postgresql}
 [[ "$kind" == postgresql ]] && NEEDS_PG=1
 source "$(dirname "$0")/common.sh"
@@ -63,4 +63,11 @@ kcat -b "$BOOTSTRAP" -P -t "$other" -K $'\t' -l "$RUN/other.txt" || fail "produc
 [[ "$(query "SELECT count(*) FROM sqltail_progress WHERE topic LIKE 'sqltail:owner:%'")" == 2 ]] ||
   fail "the other topics have no owner row of their own"
 [[ "$(owner | sort | head -1)" == 1 && "$(owner | sort | tail -1)" == 3 ]] || fail "owner rows: $(owner | tr '\n' ' ')"
+# 5. An owner row that is no count (the target's content is untrusted): a clear stop at start.
+query "UPDATE sqltail_progress SET next_offset = -7 WHERE topic LIKE 'sqltail:owner:%' AND next_offset = 3" > /dev/null
+rc=0
+"$BIN/sqltail" apply --config "$RUN/apply.conf" --set apply.stop_when_idle_ms=500 > "$RUN/apply-5.log" 2>&1 || rc=$?
+(( rc != 0 )) || fail "an owner row of -7 was taken"
+grep -q "sqltail_progress row sqltail:owner:[0-9a-f]* holds -7, not a count" "$RUN/apply-5.log" ||
+  fail "the bad owner row was not named: $(tail -1 "$RUN/apply-5.log")"
 echo "PASS: owner row ($kind): a moved owner row stops the instance before it applies; a restart claims it"

@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,7 +100,16 @@ class Applier {
       for (int i = 15; i >= 0; --i, hash >>= 4) hex[i] = "0123456789abcdef"[hash & 15];
       owner_.topic = std::string(kOwnerTopicPrefix) + std::string(hex, 16);
       auto it = progress.find({owner_.topic, 0});
-      if (it != progress.end()) owner_.loaded = it->second;
+      if (it != progress.end()) {
+        // The target's content is untrusted: a count of claims, so that one more still fits.
+        if (it->second < 0 || it->second == std::numeric_limits<int64_t>::max()) {
+          error = "apply: sqltail_progress row " + owner_.topic + " holds " + std::to_string(it->second) +
+                  ", not a count of the instances that claimed the target; with no instance running, delete "
+                  "that row";
+          return false;
+        }
+        owner_.loaded = it->second;
+      }
     }
     dead_letter_ = options_.on_error == "dead-letter";
     if (dead_letter_ && !OpenDeadLetter(error)) return false;
