@@ -91,7 +91,7 @@ want="$((2 * ROWS))|$ROWS|$((10 * (ROWS * (3 * ROWS - 1) / 2)))"
 # both before the second joins. Which happens is the group's choice, not forced here. Either way the
 # same table must result.
 parallel=(--config "$RUN/apply.conf" --set target.path="$RUN/parallel.db" --set apply.mode=parallel
-  --set apply.group_id="g$PREFIX" --set apply.stop_when_idle_ms=4000
+  --set apply.group_id="g$PREFIX" --set apply.stop_when_idle_ms=6000
   --set kafka.property.session.timeout.ms=1500 --set kafka.property.heartbeat.interval.ms=300)
 "$BIN/sqltail" apply "${parallel[@]}" > "$RUN/parallel-a.log" 2>&1 &
 member_a=$!
