@@ -547,8 +547,21 @@ class LiveSource final : public LogSource {
             // [Log Record] is varbinary(8000): a longer record arrives cut to exactly 8,000 bytes, so
             // only then is [Log Record Length] needed to tell (decoding it is a cost on every row).
             const auto record = row.Bytes(record_col);
-            const bool maybe_cut = length_col >= 0 && record.size() >= kMaxLogRecordColumnBytes;
-            LogRow log_row{*lsn, record, maybe_cut ? static_cast<int>(row.Int(length_col).value_or(-1)) : -1};
+            int length = -1;
+            if (length_col >= 0 && record.size() >= kMaxLogRecordColumnBytes) {
+              // NULL, or a negative smallint (a length past 32,767?), cannot tell a cut record from a
+              // whole one: say so rather than parse what may be a part.
+              const std::optional<int64_t> value = row.Int(length_col);
+              if (!value || *value < 0) {
+                row_error = std::string(function) + ": log record " + lsn->ToString() + ": [Log Record] has " +
+                            std::to_string(record.size()) + " bytes and [Log Record Length] is " +
+                            (value ? std::to_string(*value) : std::string("NULL")) +
+                            ": whether the record was cut is not known";
+                return false;
+              }
+              length = static_cast<int>(*value);
+            }
+            LogRow log_row{*lsn, record, length};
             last = *lsn;
             ++delivered;
             if (backup && *lsn > newest_delivered_) ++health_.backup_rows;  // not the re-read first row

@@ -190,8 +190,8 @@ TEST_CASE("connections dropped mid-result: reconnects and hands every record out
 }
 
 // fn_dblog's [Log Record] is varbinary(8000): a longer record arrives cut to 8,000 bytes, and only
-// [Log Record Length] tells. Row `row` of the fixture gets an 8,000-byte record and `length`.
-void CutRecord(const Fixture& f, size_t row, int length) {
+// [Log Record Length] tells. Row `row` of the fixture gets an 8,000-byte record and `length` (JSON).
+void CutRecord(const Fixture& f, size_t row, const std::string& length) {
   std::ifstream in(f.dir / "log.jsonl");
   std::string line, text;
   for (size_t i = 0; std::getline(in, line); ++i) {
@@ -202,8 +202,8 @@ void CutRecord(const Fixture& f, size_t row, int length) {
       REQUIRE(record_at != std::string::npos);
       const auto record_end = line.find('"', record_at + 15);
       line.replace(record_at, record_end + 1 - record_at, "\"Log Record\":\"0x" + std::string(16000, 'A') + "\"");
-      const auto digits = length_at + 20;
-      line.replace(digits, line.find_first_not_of("0123456789", digits) - digits, std::to_string(length));
+      const auto value = length_at + 20;
+      line.replace(value, line.find_first_of(",}", value) - value, length);
     }
     text += line + "\n";
   }
@@ -213,7 +213,7 @@ void CutRecord(const Fixture& f, size_t row, int length) {
 
 TEST_CASE("a [Log Record] cut to 8,000 bytes stops the read, naming the LSN and both lengths") {
   Fixture f(60);
-  CutRecord(f, 20, 8100);
+  CutRecord(f, 20, "8100");
   Replay replay(f.dir, {});
   auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
   const Run run = ReadAll(*source, Lsn(), 7);
@@ -226,13 +226,30 @@ TEST_CASE("a [Log Record] cut to 8,000 bytes stops the read, naming the LSN and 
 
 TEST_CASE("a [Log Record] of exactly 8,000 bytes that its length confirms is parsed, not taken as cut") {
   Fixture f(60);
-  CutRecord(f, 20, 8000);
+  CutRecord(f, 20, "8000");
   Replay replay(f.dir, {});
   auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
   const Run run = ReadAll(*source, Lsn(), 7);
   CHECK(!run.ok);  // 8,000 bytes of 0xAA are no log record
   CHECK_MESSAGE(run.error.find("log record " + f.lsns[20].ToString() + ": ") != std::string::npos, run.error);
   CHECK_MESSAGE(run.error.find("Log Record Length") == std::string::npos, run.error);
+}
+
+TEST_CASE("an 8,000-byte [Log Record] whose length is NULL or negative stops the read: cut or not is unknown") {
+  for (const std::string length : {"null", "-100"}) {
+    CAPTURE(length);
+    Fixture f(60);
+    CutRecord(f, 20, length);
+    Replay replay(f.dir, {});
+    auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
+    const Run run = ReadAll(*source, Lsn(), 7);
+    CHECK(!run.ok);
+    const std::string shown = length == "null" ? "NULL" : length;
+    CHECK_MESSAGE(run.error.find("fn_dblog: log record " + f.lsns[20].ToString() +
+                                 ": [Log Record] has 8000 bytes and " + "[Log Record Length] is " + shown +
+                                 ": whether the record was cut is not known") != std::string::npos,
+                  run.error);
+  }
 }
 
 TEST_CASE("reconnect off: a dropped connection fails the read with the cause") {
