@@ -65,12 +65,12 @@ TEST_CASE("a table change id splits into db, schema and table, quotes undone") {
 
 TEST_CASE("an ALTER event's columns are typed as the change events type them") {
   simdjson::dom::parser parser;
-  std::vector<TableChange> changes;
+  std::vector<EventTableChange> changes;
   std::string error;
   const std::string value = Event("ALTER", R"("\"shop\".\"dbo\".\"orders\"")", R"("id")", kOrderColumns);
   REQUIRE_MESSAGE(ParseSchemaChangeEvent(parser, value, EncoderOptions{}, changes, error), error);
   REQUIRE(changes.size() == 1);
-  const TableChange& c = changes[0];
+  const EventTableChange& c = changes[0];
   CHECK(c.type == "ALTER");
   CHECK(c.db == "shop");
   CHECK(c.schema == "dbo");
@@ -109,7 +109,7 @@ TEST_CASE("an ALTER event's columns are typed as the change events type them") {
 
 TEST_CASE("bad schema change events are refused with a reason") {
   simdjson::dom::parser parser;
-  std::vector<TableChange> changes;
+  std::vector<EventTableChange> changes;
   std::string error;
   const std::string id = R"("\"shop\".\"dbo\".\"orders\"")";
   CHECK_FALSE(ParseSchemaChangeEvent(parser, "{not json", EncoderOptions{}, changes, error));

@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (data[0] == 0xF2) {
     static simdjson::dom::parser parser;
-    std::vector<sqltail::engine::TableChange> changes;
+    std::vector<sqltail::engine::EventTableChange> changes;
     if (sqltail::engine::ParseSchemaChangeEvent(parser, text, sqltail::engine::EncoderOptions{}, changes, error)) {
       std::vector<std::string> parts;
       for (const auto& change : changes) (void)sqltail::engine::SplitTableId(change.id, parts);

@@ -1048,7 +1048,7 @@ class Applier {
   bool ApplySchemaChange(const kafka::MessageView& message, const RowOrigin& origin, std::string& error) {
     ++stats_.schema_changes;
     if (!ParseSchemaChangeEvent(parser_, *message.value, type_modes_, table_changes_, error)) return false;
-    for (const TableChange& change : table_changes_) {
+    for (const EventTableChange& change : table_changes_) {
       const std::string data_topic = schema_topic_ + "." + change.db + "." + change.schema + "." + change.table;
       if (std::find(options_.topics.begin(), options_.topics.end(), data_topic) == options_.topics.end())
         continue;  // a table this applier does not apply
@@ -1374,9 +1374,9 @@ class Applier {
   bool target_error_ = false;                                  // the target failed (its transaction may be lost)
   bool described_ = false;  // the error already names topic, partition, offset, table and key
   std::string_view current_table_;
-  std::string schema_table_;                // current_table_ of a schema change event
-  std::vector<TableChange> table_changes_;  // of the schema change event being applied, reused
-  std::string schema_topic_;                // the schema change topic read; empty: none
+  std::string schema_table_;                     // current_table_ of a schema change event
+  std::vector<EventTableChange> table_changes_;  // of the schema change event being applied, reused
+  std::string schema_topic_;                     // the schema change topic read; empty: none
   struct Owner {
     std::string topic;                         // kOwnerTopicPrefix and the hash of apply.topics
     int64_t loaded = kafka::kOffsetBeginning;  // the owner row at start (negative: none)

@@ -33,7 +33,7 @@ bool SplitTableId(std::string_view id, std::vector<std::string>& parts) {
 
 namespace {
 
-bool ParseColumns(simdjson::dom::object table, const EncoderOptions& modes, TableChange& change) {
+bool ParseColumns(simdjson::dom::object table, const EncoderOptions& modes, EventTableChange& change) {
   simdjson::dom::array columns, keys;
   if (table["columns"].get(columns) || table["primaryKeyColumnNames"].get(keys)) {
     change.column_error = "table change " + change.type + " without table.columns and table.primaryKeyColumnNames";
@@ -72,7 +72,7 @@ bool ParseColumns(simdjson::dom::object table, const EncoderOptions& modes, Tabl
 }  // namespace
 
 bool ParseSchemaChangeEvent(simdjson::dom::parser& parser, std::string_view value, const EncoderOptions& modes,
-                            std::vector<TableChange>& out, std::string& error) {
+                            std::vector<EventTableChange>& out, std::string& error) {
   out.clear();
   simdjson::dom::element root, payload;
   if (auto err = parser.parse(value.data(), value.size()).get(root)) {
@@ -101,7 +101,7 @@ bool ParseSchemaChangeEvent(simdjson::dom::parser& parser, std::string_view valu
       error = "table change id '" + std::string(id) + "' is not \"db\".\"schema\".\"table\"";
       return false;
     }
-    TableChange& change = out.emplace_back();
+    EventTableChange& change = out.emplace_back();
     change.type = std::string(type);
     change.id = std::string(id);
     change.db = parts[0], change.schema = parts[1], change.table = parts[2];

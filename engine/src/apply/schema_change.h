@@ -19,7 +19,9 @@ struct SchemaChangeColumn {
   bool key = false;  // named in primaryKeyColumnNames
 };
 
-struct TableChange {
+// One entry of a schema change event's tableChanges (docs/events.md "Schema changes"); the capture
+// side's logreader::TableChange is what the log says changed.
+struct EventTableChange {
   std::string type;  // "CREATE", "ALTER" or "DROP" (anything else is refused)
   std::string id;    // "db"."schema"."table"
   std::string db, schema, table;
@@ -32,7 +34,7 @@ struct TableChange {
 // The value of a schema change event, enveloped ({"schema", "payload"}) or not. `modes`: the capture's
 // type mapping. False with a one-line `error` when it is not a schema change event this reads.
 bool ParseSchemaChangeEvent(simdjson::dom::parser& parser, std::string_view value, const EncoderOptions& modes,
-                            std::vector<TableChange>& out, std::string& error);
+                            std::vector<EventTableChange>& out, std::string& error);
 
 // "db"."schema"."table" (Debezium's TableId.toDoubleQuotedString: inner quotes doubled; a bare part
 // is taken as it is) -> its parts. False when a quote is not closed or a part is followed by no dot.
