@@ -211,12 +211,17 @@ void CutRecord(const Fixture& f, size_t row, const std::string& length) {
   std::ofstream(f.dir / "log.jsonl") << text;
 }
 
-TEST_CASE("a [Log Record] cut to 8,000 bytes stops the read, naming the LSN and both lengths") {
-  Fixture f(60);
-  CutRecord(f, 20, "8100");
+// The fixture read live, with row 20 made an 8,000-byte record of `length` (JSON).
+Run ReadWith8000ByteRecord(const Fixture& f, const std::string& length) {
+  CutRecord(f, 20, length);
   Replay replay(f.dir, {});
   auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
-  const Run run = ReadAll(*source, Lsn(), 7);
+  return ReadAll(*source, Lsn(), 7);
+}
+
+TEST_CASE("a [Log Record] cut to 8,000 bytes stops the read, naming the LSN and both lengths") {
+  Fixture f(60);
+  const Run run = ReadWith8000ByteRecord(f, "8100");
   CHECK(!run.ok);
   CHECK_MESSAGE(run.error.find("log record " + f.lsns[20].ToString() +
                                ": [Log Record] has 8000 bytes but [Log Record Length] says 8100") != std::string::npos,
@@ -226,10 +231,7 @@ TEST_CASE("a [Log Record] cut to 8,000 bytes stops the read, naming the LSN and 
 
 TEST_CASE("a [Log Record] of exactly 8,000 bytes that its length confirms is parsed, not taken as cut") {
   Fixture f(60);
-  CutRecord(f, 20, "8000");
-  Replay replay(f.dir, {});
-  auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
-  const Run run = ReadAll(*source, Lsn(), 7);
+  const Run run = ReadWith8000ByteRecord(f, "8000");
   CHECK(!run.ok);  // 8,000 bytes of 0xAA are no log record
   CHECK_MESSAGE(run.error.find("log record " + f.lsns[20].ToString() + ": ") != std::string::npos, run.error);
   CHECK_MESSAGE(run.error.find("Log Record Length") == std::string::npos, run.error);
@@ -239,10 +241,7 @@ TEST_CASE("an 8,000-byte [Log Record] whose length is NULL or negative stops the
   for (const std::string length : {"null", "-100"}) {
     CAPTURE(length);
     Fixture f(60);
-    CutRecord(f, 20, length);
-    Replay replay(f.dir, {});
-    auto source = logreader::OpenLiveSource(Connect(replay.server.port()), Fast());
-    const Run run = ReadAll(*source, Lsn(), 7);
+    const Run run = ReadWith8000ByteRecord(f, length);
     CHECK(!run.ok);
     const std::string shown = length == "null" ? "NULL" : length;
     CHECK_MESSAGE(run.error.find("fn_dblog: log record " + f.lsns[20].ToString() +
