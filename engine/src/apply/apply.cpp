@@ -104,11 +104,10 @@ class Applier {
         // The target's content is untrusted: a count of claims, so that one more still fits.
         if (it->second < 0 || it->second == std::numeric_limits<int64_t>::max()) {
           error = "apply: sqltail_progress row " + owner_.topic + " holds " + std::to_string(it->second) +
-                  ", not a count of the instances that claimed the target; with no instance running, delete "
-                  "that row";
+                  ", not a count of target transactions; with no instance running, delete that row";
           return false;
         }
-        owner_.loaded = it->second;
+        owner_.stored = it->second;
       }
     }
     dead_letter_ = options_.on_error == "dead-letter";
@@ -283,7 +282,7 @@ class Applier {
         if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, error))
           return false;
       if (!target_->Commit(error)) return false;
-      owner_.claimed = !parallel;
+      if (!parallel) OwnerCommitted();
       committed(batch_progress);
       batch_progress.clear();
       if (!batch_txn_id.empty()) committed_txn_id = batch_txn_id;
@@ -724,7 +723,7 @@ class Applier {
       return true;
     };
     if ((control || ApplyMessage(message, reason)) && save(reason) && target_->Commit(reason)) {
-      owner_.claimed = transactional;
+      if (transactional) OwnerCommitted();
       ++stats_.target_transactions;
       return true;
     }
@@ -742,22 +741,24 @@ class Applier {
       target_->Rollback();
       return false;
     }
-    owner_.claimed = transactional;
+    if (transactional) OwnerCommitted();
     ++stats_.target_transactions;
     return true;
   }
 
   // Transactional: one instance per set of topics and target, decided on one row. Each target
-  // transaction also saves (owner_.topic, 0): the first of a run moves it from the value loaded at
-  // start to that plus one, the later ones expect it unchanged. Being in the same transaction as the
-  // partitions' progress, a claim holds only if no partition moved since the start, so an instance
-  // started beside a working one stops at its first save, and of two started together the second
-  // to commit stops. Per-partition progress alone could not decide that: two instances whose first
-  // saves touch different partitions would each win one and both stop later.
+  // transaction also moves (owner_.topic, 0) from the value this instance last saw to that plus one:
+  // a version of the target's progress. Any commit of another instance moves it, so this one's next
+  // save finds it moved and stops, whatever partitions either touched: whoever commits after the
+  // other started owns the target. Per-partition progress alone could not decide that (two
+  // instances whose saves touch different partitions each win some and both stop later), nor could
+  // a claim at the first commit only (a claimer's view of partitions it had not saved yet could be
+  // stale).
+  int64_t OwnerNext() const { return owner_.stored < 0 ? 1 : owner_.stored + 1; }
   bool SaveOwner(std::string& error) {
-    const int64_t mine = std::max<int64_t>(owner_.loaded, 0) + 1;
-    return target_->SaveProgress(owner_.topic, 0, owner_.claimed ? mine : owner_.loaded, mine, error);
+    return target_->SaveProgress(owner_.topic, 0, owner_.stored, OwnerNext(), error);
   }
+  void OwnerCommitted() { owner_.stored = OwnerNext(); }
 
   bool OpenDeadLetter(std::string& error) {
     if (options_.dead_letter_topic.empty()) {
@@ -1379,8 +1380,7 @@ class Applier {
   std::string schema_topic_;                     // the schema change topic read; empty: none
   struct Owner {
     std::string topic;                         // kOwnerTopicPrefix and the hash of apply.topics
-    int64_t loaded = kafka::kOffsetBeginning;  // the owner row at start (negative: none)
-    bool claimed = false;                      // a target transaction of this run committed it
+    int64_t stored = kafka::kOffsetBeginning;  // the owner row as last loaded or committed (negative: none)
   } owner_;
   EncoderOptions type_modes_;  // the capture's type mapping (apply.*_mode)
   ServiceObserver* observer_ = &NoServiceObserver();

@@ -144,8 +144,8 @@ class Target {
 // In the text of every progress-moved error (the SQL Server target finds it in the server's message).
 inline constexpr std::string_view kProgressMovedMarker = "sqltail: progress moved";
 // The progress rows (topic, partition 0) saying which transactional instance applies a set of
-// topics into the target: this prefix and a hash of the set. next_offset counts the instances that
-// claimed the row. ':' is not allowed in a Kafka topic name, so no partition's progress is named so.
+// topics into the target: this prefix and a hash of the set. next_offset counts the target
+// transactions that saved it. ':' is not allowed in a Kafka topic name, so no partition is named so.
 inline constexpr std::string_view kOwnerTopicPrefix = "sqltail:owner:";
 
 // FNV-1a over `bytes`, continuing from `hash` (start with kFnvOffset). Not for untrusted keys of
