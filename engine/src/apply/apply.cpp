@@ -7,6 +7,8 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cinttypes>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -90,26 +92,7 @@ class Applier {
     }
     ProgressMap progress;
     if (!target_->LoadProgress(progress, error)) return false;
-    owner_ = Owner{};
-    if (options_.mode != "parallel") {
-      std::vector<std::string> topics = options_.topics;
-      std::sort(topics.begin(), topics.end());
-      uint64_t hash = kFnvOffset;
-      for (const auto& t : topics) hash = Fnv1a(Fnv1a(hash, t), "\n");
-      char hex[17];
-      for (int i = 15; i >= 0; --i, hash >>= 4) hex[i] = "0123456789abcdef"[hash & 15];
-      owner_.topic = std::string(kOwnerTopicPrefix) + std::string(hex, 16);
-      auto it = progress.find({owner_.topic, 0});
-      if (it != progress.end()) {
-        // The target's content is untrusted: a count of claims, so that one more still fits.
-        if (it->second < 0 || it->second == std::numeric_limits<int64_t>::max()) {
-          error = "apply: sqltail_progress row " + owner_.topic + " holds " + std::to_string(it->second) +
-                  ", not a count of target transactions; with no instance running, delete that row";
-          return false;
-        }
-        owner_.stored = it->second;
-      }
-    }
+    if (!LoadOwner(progress, error)) return false;
     dead_letter_ = options_.on_error == "dead-letter";
     if (dead_letter_ && !OpenDeadLetter(error)) return false;
 
@@ -277,12 +260,8 @@ class Applier {
     auto commit_failed = [&]() { return target_->TakeProgressMoved() ? progress_moved() : isolate(nullptr); };
 
     auto commit = [&]() -> bool {
-      if (!parallel && !SaveOwner(error)) return false;
-      for (const auto& p : batch_progress)
-        if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, error))
-          return false;
-      if (!target_->Commit(error)) return false;
-      if (!parallel) OwnerCommitted();
+      if (!SaveProgressOf(batch_progress, error) || !target_->Commit(error)) return false;
+      OwnerCommitted();
       committed(batch_progress);
       batch_progress.clear();
       if (!batch_txn_id.empty()) committed_txn_id = batch_txn_id;
@@ -714,16 +693,8 @@ class Applier {
     if (control && one_.empty()) return true;
     if (!target_->Begin(error)) return false;
     std::string reason;
-    const bool transactional = options_.mode != "parallel";
-    auto save = [&](std::string& out) {
-      if (transactional && !SaveOwner(out)) return false;
-      for (const auto& p : one_)
-        if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, out))
-          return false;
-      return true;
-    };
-    if ((control || ApplyMessage(message, reason)) && save(reason) && target_->Commit(reason)) {
-      if (transactional) OwnerCommitted();
+    if ((control || ApplyMessage(message, reason)) && SaveProgressOf(one_, reason) && target_->Commit(reason)) {
+      OwnerCommitted();
       ++stats_.target_transactions;
       return true;
     }
@@ -737,11 +708,11 @@ class Applier {
     for (const auto& d : dead_in_transaction_)
       already |= d.partition == message.partition && d.next_offset == message.offset && d.topic == message.topic;
     if (!already && !DeadLetter(message, reason, error)) return false;
-    if (!target_->Begin(error) || !save(error) || !target_->Commit(error)) {
+    if (!target_->Begin(error) || !SaveProgressOf(one_, error) || !target_->Commit(error)) {
       target_->Rollback();
       return false;
     }
-    if (transactional) OwnerCommitted();
+    OwnerCommitted();
     ++stats_.target_transactions;
     return true;
   }
@@ -753,12 +724,41 @@ class Applier {
   // other started owns the target. Per-partition progress alone could not decide that (two
   // instances whose saves touch different partitions each win some and both stop later), nor could
   // a claim at the first commit only (a claimer's view of partitions it had not saved yet could be
-  // stale).
-  int64_t OwnerNext() const { return owner_.stored < 0 ? 1 : owner_.stored + 1; }
-  bool SaveOwner(std::string& error) {
-    return target_->SaveProgress(owner_.topic, 0, owner_.stored, OwnerNext(), error);
+  // stale). Parallel mode has no owner row: owner_.topic stays empty.
+  bool LoadOwner(const ProgressMap& progress, std::string& error) {
+    owner_ = Owner{};
+    if (options_.mode == "parallel") return true;
+    std::vector<std::string> topics = options_.topics;
+    std::sort(topics.begin(), topics.end());
+    uint64_t hash = kFnvOffset;
+    for (const auto& t : topics) hash = Fnv1a(Fnv1a(hash, t), "\n");
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016" PRIx64, hash);
+    owner_.topic = std::string(kOwnerTopicPrefix) + hex;
+    auto it = progress.find({owner_.topic, 0});
+    if (it == progress.end()) return true;
+    // The target's content is untrusted: a count of target transactions, so that one more fits.
+    if (it->second < 0 || it->second == std::numeric_limits<int64_t>::max()) {
+      error = "apply: sqltail_progress row " + owner_.topic + " holds " + std::to_string(it->second) +
+              ", not a count of target transactions; with no instance running, delete that row";
+      return false;
+    }
+    owner_.stored = it->second;
+    return true;
   }
-  void OwnerCommitted() { owner_.stored = OwnerNext(); }
+  int64_t OwnerNext() const { return owner_.stored < 0 ? 1 : owner_.stored + 1; }
+  // The owner row and the given partitions' progress, each a compare-and-set in the open transaction.
+  bool SaveProgressOf(const std::vector<Progress>& done, std::string& error) {
+    if (!owner_.topic.empty() && !target_->SaveProgress(owner_.topic, 0, owner_.stored, OwnerNext(), error))
+      return false;
+    for (const auto& p : done)
+      if (!target_->SaveProgress(p.topic, p.partition, StoredOffset(p.topic, p.partition), p.next_offset, error))
+        return false;
+    return true;
+  }
+  void OwnerCommitted() {
+    if (!owner_.topic.empty()) owner_.stored = OwnerNext();
+  }
 
   bool OpenDeadLetter(std::string& error) {
     if (options_.dead_letter_topic.empty()) {
